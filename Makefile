@@ -1,0 +1,94 @@
+# lamina - plain GNU make; dependencies through pkg-config.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+BUILD ?= build
+
+PKGS := libarchive libcurl jansson libzstd libcrypto libisal zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wformat=2
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) -pthread
+LIBS = $(PKG_LIBS) -pthread -lm
+
+SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/liblamina.a
+BIN := $(BUILD)/lamina
+UNIT_SRC := $(wildcard tests/unit/check_*.c)
+UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o)
+UNIT_BIN := $(BUILD)/unit/run-unit
+SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all test check unit install uninstall clean format demo deps bench
+all: $(BIN)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(BUILD)/obj/main.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The unit runner: every tests/unit/check_<name>.c defines Suite *suite_<name>(void).
+$(BUILD)/unit/suites.h: $(UNIT_SRC)
+	@mkdir -p $(@D)
+	@{ for f in $(UNIT_SRC); do n=$$(basename $$f .c); n=$${n#check_}; \
+	   echo "X($$n)"; done; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/unit/main.o: tests/unit/main.c $(BUILD)/unit/suites.h
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/unit -c -o $@ $<
+
+$(UNIT_BIN): $(BUILD)/unit/main.o $(UNIT_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh
+
+# Every test: Check unit tests, then the end-to-end tests against real parts.
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@LAMINA=$(abspath $(BIN)) UNIT_BIN=$(abspath $(UNIT_BIN)) tests/run.sh $(TESTS)
+
+# The same tests with AddressSanitizer + UndefinedBehaviorSanitizer.
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build/san CFLAGS="$(SAN)" LDFLAGS="-fsanitize=address,undefined" test
+
+# Build the tool and run its main job on the shipped example (offline: fixture base).
+demo: deps all
+	@LAMINA=$(abspath $(BIN)) scripts/demo.sh
+
+bench: all
+	@LAMINA=$(abspath $(BIN)) scripts/bench-build.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/lamina
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/lamina
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d) $(BUILD)/obj/main.d $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,10 @@
+/* cmd_build.c - placeholder. */
+#include "cmds.h"
+
+int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+{
+	(void)argc;
+	(void)argv;
+	(void)o;
+	return lm_err_set(err, LM_E_USAGE, "'build' is not implemented yet");
+}

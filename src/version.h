@@ -1,0 +1,1 @@
+#define LM_VERSION "0.1.0"

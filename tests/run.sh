@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the Check unit tests, then every end-to-end test (tests/e2e/*.sh, or the ones
+# named as arguments). Each e2e script exits 0 (pass), 77 (skip) or anything else (fail).
+# Ends with one line: "N passed, N failed, N skipped".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${LAMINA:?LAMINA must name the lamina binary}"
+export LAMINA
+export LAMINA_TESTS="$here"
+passed=0 failed=0 skipped=0
+failures=()
+
+if [ -n "${UNIT_BIN:-}" ] && [ "${SKIP_UNIT:-0}" != 1 ]; then
+	out=$("$UNIT_BIN" 2>&1); rc=$?
+	printf '%s\n' "$out"
+	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -1)
+	n=$(sed -nE 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2 \3/p' <<<"$line")
+	if [ -n "$n" ]; then
+		read -r total f e <<<"$n"
+		passed=$((passed + total - f - e)); failed=$((failed + f + e))
+	fi
+	if [ $rc -ne 0 ] && [ -z "$n" ]; then failed=$((failed + 1)); failures+=(unit); fi
+	[ $rc -ne 0 ] && failures+=(unit)
+fi
+
+if [ $# -gt 0 ]; then tests=("$@"); else tests=("$here"/e2e/*.sh); fi
+for t in "${tests[@]}"; do
+	[ -f "$t" ] || t="$here/e2e/$t"
+	[ -f "$t" ] || t="$t.sh"
+	name=$(basename "$t" .sh)
+	case "$name" in lib*) continue ;; esac
+	start=$(date +%s)
+	log=$(mktemp)
+	bash "$t" >"$log" 2>&1; rc=$?
+	secs=$(( $(date +%s) - start ))
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1)); echo "PASS $name (${secs}s)"
+	elif [ $rc -eq 77 ] && [ "${LAMINA_NO_SKIP:-0}" != 1 ]; then
+		skipped=$((skipped + 1)); echo "SKIP $name: $(tail -1 "$log")"
+	else
+		failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc, ${secs}s)"
+		tail -40 "$log" | sed 's/^/    /'
+	fi
+	rm -f "$log"
+done
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
