@@ -1,0 +1,30 @@
+/* precompile.h - compile Python sources with the image's own interpreter. */
+#ifndef LM_PRECOMPILE_H
+#define LM_PRECOMPILE_H
+
+#include "cache.h"
+#include "err.h"
+#include "image.h"
+#include "opts.h"
+#include "tree.h"
+
+enum pyc_invalidation { PYC_UNCHECKED_HASH = 0, PYC_CHECKED_HASH, PYC_TIMESTAMP };
+
+struct precompile_spec {
+	int set;     /* the manifest had "precompile" */
+	int enabled; /* default: on when the base image has a Python interpreter */
+	enum pyc_invalidation invalidation;
+	int optimize;   /* 0, 1, 2 */
+	int sourceless; /* .pyc beside the source, .py removed */
+	int jobs;       /* 0 = CPUs */
+};
+
+/* Compiles every .py file of the (finished, pruned) app layer trees inside the image's
+ * own root filesystem (base layers + these trees) with the image's interpreter and adds
+ * the .pyc files to the same trees (generated = 1). workdir is for scratch files that
+ * must live until the layers are written. */
+int precompile_python(const struct precompile_spec *s, const struct lm_image *base, struct cache *c,
+		      struct lm_tree *trees, size_t ntrees, const struct lm_opts *o, const char *workdir,
+		      struct lm_err *err);
+
+#endif
