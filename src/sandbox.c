@@ -1,0 +1,214 @@
+/* sandbox.c - mount namespace + read-only overlay + chroot + exec. */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char *const dev_nodes[] = { "null", "zero", "random", "urandom" };
+
+/* In the child: report a setup failure through the pipe and exit. */
+static void child_fail(int fd, const char *fmt, ...) LM_PRINTF(2, 3);
+static void child_fail(int fd, const char *fmt, ...)
+{
+	char buf[512];
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(e));
+	(void)!write(fd, buf, strlen(buf));
+	_exit(126);
+}
+
+static int write_proc(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = lm_write_all(fd, s, strlen(s));
+	close(fd);
+	return r;
+}
+
+struct child_paths {
+	char *mnt, *opts, *proc, *tmp, *dev, *io;
+	char *devs[sizeof(dev_nodes) / sizeof(dev_nodes[0])];
+	char *hostdevs[sizeof(dev_nodes) / sizeof(dev_nodes[0])];
+};
+
+static void child(const struct sandbox_spec *s, const struct child_paths *p, int efd)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int flags = CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (unshare(flags) < 0)
+		child_fail(efd,
+			   "cannot create a %s namespace (lamina runs the image's own interpreter in its root "
+			   "filesystem: run as root, or enable unprivileged user namespaces, e.g. sysctl "
+			   "kernel.unprivileged_userns_clone=1)",
+			   uid != 0 ? "user and mount" : "mount");
+	if (uid != 0) {
+		char map[64];
+		if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+			child_fail(efd, "write /proc/self/setgroups");
+		snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+		if (write_proc("/proc/self/uid_map", map) < 0)
+			child_fail(efd, "write /proc/self/uid_map");
+		snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
+		if (write_proc("/proc/self/gid_map", map) < 0)
+			child_fail(efd, "write /proc/self/gid_map");
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail(efd, "make mounts private");
+	if (mount("overlay", p->mnt, "overlay", MS_RDONLY, p->opts) < 0)
+		child_fail(efd, "mount a read-only overlay of the image's root filesystem on '%s' (is overlayfs "
+				"available?)", p->mnt);
+	if (mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+	    mount("/proc", p->proc, NULL, MS_BIND | MS_REC, NULL) < 0)
+		child_fail(efd, "mount /proc");
+	if (mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		child_fail(efd, "mount /tmp");
+	if (mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
+		child_fail(efd, "mount /dev");
+	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		int fd = open(p->devs[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			child_fail(efd, "create %s", p->devs[i]);
+		close(fd);
+		if (mount(p->hostdevs[i], p->devs[i], NULL, MS_BIND, NULL) < 0)
+			child_fail(efd, "bind %s", p->hostdevs[i]);
+	}
+	if (s->io && mount(s->io, p->io, NULL, MS_BIND, NULL) < 0)
+		child_fail(efd, "bind '%s' at %s", s->io, SANDBOX_IO);
+	if (chdir(p->mnt) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		child_fail(efd, "chroot '%s'", p->mnt);
+	if (s->workdir && chdir(s->workdir) < 0)
+		(void)!chdir("/");
+	if (s->stdout_fd >= 0 && dup2(s->stdout_fd, 1) < 0)
+		child_fail(efd, "dup2");
+	if (s->stderr_fd >= 0 && dup2(s->stderr_fd, 2) < 0)
+		child_fail(efd, "dup2");
+	close(efd);
+	execve(s->argv[0], s->argv, s->env);
+	dprintf(2, "lamina sandbox: exec '%s' in the image: %s\n", s->argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int check_opt_path(const char *p, struct lm_err *err)
+{
+	if (strpbrk(p, ":,\\"))
+		return lm_err_set(err, LM_E_IO, "path '%s' cannot be used in an overlay mount (holds ':', ',' or '\\')", p);
+	return 0;
+}
+
+int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
+{
+	struct child_paths p = { 0 };
+	char *skel = lm_path_join(s->scratch, "skel");
+	static const char *const skel_dirs[] = { "proc", "dev", "tmp", SANDBOX_IO + 1 };
+	int efd[2] = { -1, -1 };
+	int ret = -1, wst;
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(skel_dirs) / sizeof(skel_dirs[0]); i++) {
+		char *d = lm_path_join(skel, skel_dirs[i]);
+		int r = lm_mkdir_p(d, err);
+		free(d);
+		if (r < 0)
+			goto out;
+	}
+	p.mnt = lm_path_join(s->scratch, "root");
+	if (lm_mkdir_p(p.mnt, err) < 0)
+		goto out;
+	if (check_opt_path(skel, err) < 0 || check_opt_path(s->rootfs, err) < 0 ||
+	    (s->overlay && check_opt_path(s->overlay, err) < 0))
+		goto out;
+	p.opts = s->overlay ? lm_asprintf("lowerdir=%s:%s:%s", skel, s->overlay, s->rootfs)
+			    : lm_asprintf("lowerdir=%s:%s", skel, s->rootfs);
+	p.proc = lm_path_join(p.mnt, "proc");
+	p.tmp = lm_path_join(p.mnt, "tmp");
+	p.dev = lm_path_join(p.mnt, "dev");
+	p.io = lm_path_join(p.mnt, SANDBOX_IO);
+	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		p.devs[i] = lm_asprintf("%s/%s", p.dev, dev_nodes[i]);
+		p.hostdevs[i] = lm_asprintf("/dev/%s", dev_nodes[i]);
+	}
+	if (pipe2(efd, O_CLOEXEC) < 0) {
+		lm_err_sys(err, "pipe");
+		goto out;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		lm_err_sys(err, "fork");
+		goto out;
+	}
+	if (pid == 0)
+		child(s, &p, efd[1]);
+	close(efd[1]);
+	efd[1] = -1;
+
+	char msg[600];
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(efd[0], msg + got, sizeof(msg) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == sizeof(msg) - 1)
+			break;
+	}
+	msg[got] = '\0';
+	while (waitpid(pid, &wst, 0) < 0) {
+		if (errno != EINTR) {
+			lm_err_sys(err, "waitpid");
+			goto out;
+		}
+	}
+	if (got) {
+		lm_err_set(err, LM_E_IO, "sandbox: %s", msg);
+		goto out;
+	}
+	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+	ret = 0;
+out:
+	if (efd[0] >= 0)
+		close(efd[0]);
+	if (efd[1] >= 0)
+		close(efd[1]);
+	if (p.mnt)
+		rmdir(p.mnt);
+	free(p.mnt);
+	free(p.opts);
+	free(p.proc);
+	free(p.tmp);
+	free(p.dev);
+	free(p.io);
+	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		free(p.devs[i]);
+		free(p.hostdevs[i]);
+	}
+	free(skel);
+	return ret;
+}

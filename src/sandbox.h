@@ -1,0 +1,36 @@
+/* sandbox.h - run a program inside an image's root filesystem.
+ *
+ * The child enters a new mount namespace (and a user namespace when not root), mounts
+ * a read-only overlay of [skeleton, overlay dir, rootfs] (the skeleton only adds the
+ * mount points), a fresh /proc, a tmpfs on /tmp, a minimal /dev (null, zero, random,
+ * urandom bound from the host) and, when asked, one writable host directory at
+ * /.lamina-io; then chroots into it and execs the program with exactly the given
+ * environment. The whole root is read-only, /var/task included, as on Lambda. */
+#ifndef LM_SANDBOX_H
+#define LM_SANDBOX_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* Where the writable io directory appears inside the sandbox. */
+#define SANDBOX_IO "/.lamina-io"
+
+struct sandbox_spec {
+	const char *rootfs;      /* the image's root directory (from rootfs_get) */
+	const char *overlay;     /* a directory laid over it (app files at image paths), or NULL */
+	const char *io;          /* host directory bound read-write at SANDBOX_IO, or NULL */
+	const char *scratch;     /* host directory for the mount point and skeleton (must exist) */
+	char *const *argv;       /* argv[0]: absolute path inside the image; NULL-terminated */
+	char *const *env;        /* NULL-terminated KEY=VALUE list (the whole environment) */
+	const char *workdir;     /* chdir inside; "/" when NULL or missing */
+	int stdout_fd, stderr_fd; /* -1: inherit */
+};
+
+/* Runs the program and waits for it. On success *status is its exit status (128 + N
+ * when killed by signal N; 127 when it could not be executed, with the reason in
+ * stderr_fd). Fails (LM_E_IO) when the sandbox cannot be set up, saying why, e.g.
+ * when mount namespaces are not available. */
+int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err);
+
+#endif
