@@ -1,10 +1,87 @@
-/* cmd_build.c - placeholder. */
+/* cmd_build.c - lamina build MANIFEST -o OUT.tar */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "build.h"
 #include "cmds.h"
+
+static const char usage[] =
+	"usage: lamina build MANIFEST [-o OUT.tar] [options]\n"
+	"\n"
+	"Builds a Lambda container image from a manifest (docs/manifest.md): the base image's\n"
+	"layers pass through byte-identical, each manifest layer becomes one reproducible\n"
+	"gzip tar layer, prune rules and Python precompilation are applied, and the result\n"
+	"is written as one tar that is both an OCI image layout and a `docker load` archive.\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output FILE       write the image archive to FILE (temporary name, renamed\n"
+	"                          on success; nothing is left behind on failure)\n"
+	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\")\n"
+	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
+	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
+	"      --platform P        linux/amd64 (default) or linux/arm64 (overrides \"platform\")\n"
+	"      --push REF          push the image to REF after building\n"
+	"      --no-verify         skip the manifest's \"verify\" step\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"Prints the image manifest digest on standard output. Without -o and --push the image\n"
+	"is built into the cache only (useful to check a manifest).\n"
+	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
+	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
+
+enum { OPT_BASE = 0x100, OPT_PLATFORM, OPT_PUSH, OPT_NO_VERIFY };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
-	(void)argc;
-	(void)argv;
-	(void)o;
-	return lm_err_set(err, LM_E_USAGE, "'build' is not implemented yet");
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "base", required_argument, NULL, OPT_BASE },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "push", required_argument, NULL, OPT_PUSH },
+		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct build_req r;
+	int c;
+	memset(&r, 0, sizeof(r));
+	r.reg.quiet = o->quiet;
+	r.reg.is_tty = o->is_tty;
+	r.reg.verbose = o->verbose;
+	r.reg.jobs = o->jobs;
+	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			r.out = optarg;
+			break;
+		case 't':
+			r.tag = optarg;
+			break;
+		case OPT_BASE:
+			r.base = optarg;
+			break;
+		case OPT_PLATFORM:
+			r.platform = optarg;
+			break;
+		case OPT_PUSH:
+			r.push = optarg;
+			break;
+		case OPT_NO_VERIFY:
+			r.no_verify = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return lm_err_set(err, LM_E_USAGE, "see 'lamina build --help'");
+		}
+	}
+	if (optind != argc - 1)
+		return lm_err_set(err, LM_E_USAGE, "expected one MANIFEST argument; see 'lamina build --help'");
+	r.manifest = argv[optind];
+	if (r.platform)
+		r.reg.platform = r.platform;
+	return build_run(&r, o, NULL, err);
 }
