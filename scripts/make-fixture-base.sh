@@ -192,7 +192,7 @@ for spec in "l1:OS layer: Debian 12 libc, libraries, dash, tzdata, /etc" \
 	mapfile -t top < <(cd "$work/$d" && LC_ALL=C ls -A | LC_ALL=C sort)
 	(cd "$work/$d" && LC_ALL=C tar -c "${tarflags[@]}" -f "$work/layer.tar" -- "${top[@]}")
 	diff=$(sha256sum "$work/layer.tar" | cut -c1-64)
-	gzip -n -9 "$work/layer.tar"
+	gzip -n "$work/layer.tar"
 	size=$(stat -c %s "$work/layer.tar.gz")
 	h=$(blob "$work/layer.tar.gz")
 	log "layer $n: sha256:$h ($size bytes gz), diff_id sha256:$diff"
