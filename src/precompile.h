@@ -27,4 +27,9 @@ int precompile_python(const struct precompile_spec *s, const struct lm_image *ba
 		      struct lm_tree *trees, size_t ntrees, const struct lm_opts *o, const char *workdir,
 		      struct lm_err *err);
 
+/* 1 when an image path lies in third-party code (a site-packages or dist-packages
+ * directory): a file there that does not compile is left as source with a warning,
+ * as pip does, instead of failing the build. Pure. */
+int precompile_is_third_party(const char *path);
+
 #endif

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rootfs.h"
 #include "util.h"
 
 static const char *const dev_nodes[] = { "null", "zero", "random", "urandom" };
@@ -211,4 +212,71 @@ out:
 	}
 	free(skel);
 	return ret;
+}
+
+static size_t env_keylen(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+char **sandbox_env(char *const *img_env, size_t nimg, char *const *extra, size_t nextra)
+{
+	char **v = lm_xcalloc(nimg + nextra + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < nimg + nextra; i++) {
+		const char *kv = i < nimg ? img_env[i] : extra[i - nimg];
+		size_t kl = env_keylen(kv);
+		size_t j;
+		for (j = 0; j < n; j++)
+			if (env_keylen(v[j]) == kl && strncmp(v[j], kv, kl) == 0)
+				break;
+		if (j < n) {
+			free(v[j]);
+			v[j] = lm_xstrdup(kv);
+		} else {
+			v[n++] = lm_xstrdup(kv);
+		}
+	}
+	v[n] = NULL;
+	return v;
+}
+
+void sandbox_env_free(char **env)
+{
+	if (!env)
+		return;
+	for (char **p = env; *p; p++)
+		free(*p);
+	free(env);
+}
+
+const char *sandbox_env_get(char *const *env, const char *key)
+{
+	size_t kl = strlen(key);
+	for (; env && *env; env++)
+		if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
+			return *env + kl + 1;
+	return NULL;
+}
+
+char *sandbox_find_python(const char *root, char *const *env)
+{
+	const char *path = sandbox_env_get(env, "PATH");
+	char *dirs, *save = NULL, *found = NULL;
+
+	if (rootfs_is_executable(root, "/var/lang/bin/python3"))
+		return lm_xstrdup("/var/lang/bin/python3");
+	dirs = lm_xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue;
+		char *cand = lm_path_join(d, "python3");
+		if (rootfs_is_executable(root, cand))
+			found = cand;
+		else
+			free(cand);
+	}
+	free(dirs);
+	return found;
 }

@@ -33,4 +33,16 @@ struct sandbox_spec {
  * when mount namespaces are not available. */
 int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err);
 
+/* The environment for a run: the image's ENV (KEY=VALUE strings), then extra entries
+ * replacing or adding keys. NULL-terminated; free with sandbox_env_free. */
+char **sandbox_env(char *const *img_env, size_t nimg, char *const *extra, size_t nextra);
+void sandbox_env_free(char **env);
+/* Value of key in a NULL-terminated environment (borrowed), or NULL. Pure. */
+const char *sandbox_env_get(char *const *env, const char *key);
+
+/* The image's Python: /var/lang/bin/python3 when it is there, else the first python3 on
+ * the PATH of env (default /usr/local/bin:/usr/bin:/bin), looked up in root with the
+ * image's symlinks. Caller frees; NULL when there is none. */
+char *sandbox_find_python(const char *root, char *const *env);
+
 #endif

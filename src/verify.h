@@ -22,4 +22,15 @@ void verify_spec_release(struct verify_spec *v);
 int verify_image(const struct lm_image *img, struct cache *c, const struct verify_spec *v,
 		 const struct lm_opts *o, struct lm_err *err);
 
+/* verify_image, also handing back what the handler returned when it was called (v->event
+ * set): JSON text in *result (caller frees; NULL when not called). *result is written
+ * even when other checks failed. */
+int verify_run(const struct lm_image *img, struct cache *c, const struct verify_spec *v, const struct lm_opts *o,
+	       char **result, struct lm_err *err);
+
+/* Splits a Lambda handler ("app.handler", "pkg/mod.fn", "pkg.mod.fn") into the module
+ * to import ("pkg.mod") and the function name. Returns -1 for a handler without a
+ * module or function part. Caller frees both. Pure. */
+int verify_handler_split(const char *handler, char **module, char **func);
+
 #endif
