@@ -1,10 +1,181 @@
-/* cmd_verify.c - placeholder until the module lands (see its issue). */
+/* cmd_verify.c - lamina verify OUT.tar|MANIFEST|SOURCE [--import MOD]... [--event FILE] */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "cache.h"
 #include "cmds.h"
+#include "manifest.h"
+#include "source.h"
+#include "util.h"
+#include "verify.h"
+
+static const char usage[] =
+	"usage: lamina verify OUT.tar|MANIFEST|SOURCE [options]\n"
+	"\n"
+	"Runs checks inside the image's own root filesystem, with its ENV, a read-only\n"
+	"/var/task (the whole root is read-only, as on Lambda) and a writable /tmp, using\n"
+	"the image's Python (/var/lang/bin/python3, else python3 on its PATH): imports each\n"
+	"module named with --import (and in the manifest's \"verify.imports\"), resolves the\n"
+	"handler named by CMD[0] (\"module.function\" or \"pkg/module.function\"), and with\n"
+	"--event calls it with that event and a minimal context object, printing its return\n"
+	"value as JSON on standard output - a local invoke without Docker.\n"
+	"Every failure is collected and reported at the end with its traceback.\n"
+	"\n"
+	"The image is one of:\n"
+	"  OUT.tar              an archive written by 'lamina build -o' (OCI archive)\n"
+	"  MANIFEST             a build manifest (*.json): the image is built into the cache\n"
+	"                       (not written anywhere) and verified\n"
+	"  SOURCE               oci-archive:PATH[:REF], oci:DIR[:TAG], docker-archive:PATH or\n"
+	"                       a registry reference\n"
+	"\n"
+	"Options:\n"
+	"  -i, --import MOD     import MOD (repeatable)\n"
+	"      --handler        resolve the handler from CMD[0] (default)\n"
+	"      --no-handler     do not check the handler\n"
+	"  -e, --event FILE     call the handler with the JSON event in FILE; print its result\n"
+	"      --base SOURCE    MANIFEST only: base image (overrides \"base\")\n"
+	"      --platform P     linux/amd64 (default) or linux/arm64\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"Needs root or unprivileged user namespaces (a mount namespace and overlayfs).\n"
+	"Exit status: 0 all checks passed, 7 a check failed (details on standard error).\n";
+
+enum { OPT_HANDLER = 0x100, OPT_NO_HANDLER, OPT_BASE, OPT_PLATFORM };
+
+static int is_manifest(const char *path)
+{
+	FILE *f;
+	int ch;
+	if (lm_str_endswith(path, ".json"))
+		return 1;
+	if (!(f = fopen(path, "rb")))
+		return 0;
+	while ((ch = fgetc(f)) == ' ' || ch == '\n' || ch == '\t' || ch == '\r')
+		;
+	fclose(f);
+	return ch == '{';
+}
 
 int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
-	(void)argc;
-	(void)argv;
-	(void)o;
-	return lm_err_set(err, LM_E_USAGE, "'verify' is not implemented yet");
+	static const struct option longopts[] = {
+		{ "import", required_argument, NULL, 'i' },
+		{ "handler", no_argument, NULL, OPT_HANDLER },
+		{ "no-handler", no_argument, NULL, OPT_NO_HANDLER },
+		{ "event", required_argument, NULL, 'e' },
+		{ "base", required_argument, NULL, OPT_BASE },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct verify_spec v = { 0 };
+	struct lm_manifest m;
+	struct lm_image img;
+	struct cache *c = NULL;
+	struct reg_opts reg = { 0 };
+	const char *base = NULL, *target;
+	char *result = NULL, *spec = NULL;
+	int handler = -1, ch, ret = -1, have_manifest = 0;
+	struct stat st;
+
+	memset(&m, 0, sizeof(m));
+	image_init(&img);
+	reg.quiet = o->quiet;
+	reg.is_tty = o->is_tty;
+	reg.verbose = o->verbose;
+	reg.jobs = o->jobs;
+	while ((ch = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'i':
+			v.imports = lm_xrealloc(v.imports, (v.nimports + 1) * sizeof(*v.imports));
+			v.imports[v.nimports++] = lm_xstrdup(optarg);
+			break;
+		case OPT_HANDLER:
+			handler = 1;
+			break;
+		case OPT_NO_HANDLER:
+			handler = 0;
+			break;
+		case 'e':
+			v.event = optarg;
+			break;
+		case OPT_BASE:
+			base = optarg;
+			break;
+		case OPT_PLATFORM:
+			reg.platform = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			verify_spec_release(&v);
+			return 0;
+		default:
+			verify_spec_release(&v);
+			return lm_err_set(err, LM_E_USAGE, "see 'lamina verify --help'");
+		}
+	}
+	if (optind != argc - 1) {
+		verify_spec_release(&v);
+		return lm_err_set(err, LM_E_USAGE, "expected one OUT.tar, MANIFEST or SOURCE argument; see 'lamina verify --help'");
+	}
+	target = argv[optind];
+	if (v.event && handler == 0) {
+		lm_err_set(err, LM_E_USAGE, "--event calls the handler; it cannot go with --no-handler");
+		goto out;
+	}
+
+	if (stat(target, &st) == 0 && S_ISREG(st.st_mode) && is_manifest(target)) {
+		struct build_req r;
+		if (manifest_load(target, &m, err) < 0)
+			goto out;
+		have_manifest = 1;
+		for (size_t i = 0; i < m.verify.nimports; i++) {
+			v.imports = lm_xrealloc(v.imports, (v.nimports + 1) * sizeof(*v.imports));
+			v.imports[v.nimports++] = lm_xstrdup(m.verify.imports[i]);
+		}
+		if (handler < 0 && m.verify.set)
+			handler = m.verify.handler;
+		memset(&r, 0, sizeof(r));
+		r.manifest = target;
+		r.base = base;
+		r.platform = reg.platform;
+		r.reg = reg;
+		r.no_verify = 1;
+		if (build_run(&r, o, &img, err) < 0)
+			goto out;
+	} else {
+		struct source_opts so = { reg.platform, &reg };
+		if (base) {
+			lm_err_set(err, LM_E_USAGE, "--base goes with a MANIFEST, not with an image");
+			goto out;
+		}
+		spec = stat(target, &st) == 0 ? lm_asprintf("oci-archive:%s", target) : lm_xstrdup(target);
+		if (!(c = cache_open(o->cache_dir, err)))
+			goto out;
+		if (source_open(spec, &so, c, &img, err) < 0)
+			goto out;
+	}
+	if (!c && !(c = cache_open(o->cache_dir, err)))
+		goto out;
+	v.set = 1;
+	v.handler = handler != 0;
+	ret = verify_run(&img, c, &v, o, &result, err);
+	if (result)
+		printf("%s\n", result);
+	if (ret == 0 && !o->quiet)
+		fprintf(stderr, "lamina: verify: ok (%zu import%s%s%s)\n", v.nimports, v.nimports == 1 ? "" : "s",
+			v.handler ? ", handler resolved" : "", v.event ? " and called" : "");
+out:
+	if (have_manifest)
+		manifest_release(&m);
+	image_release(&img);
+	cache_free(c);
+	verify_spec_release(&v);
+	free(result);
+	free(spec);
+	return ret;
 }
