@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "cmds.h"
@@ -16,7 +17,8 @@ static const char usage[] =
 	"usage: lamina push [options] ARCHIVE REF\n"
 	"\n"
 	"Pushes the single-platform image in ARCHIVE (what 'lamina build -o' writes: an OCI\n"
-	"archive; also oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH) to the\n"
+	"archive; also oci-archive:PATH[:REF], oci:DIR[:TAG], docker-archive:PATH, or a registry\n"
+	"reference to copy from) to the\n"
 	"registry reference REF, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/fn:v1.\n"
 	"Blobs the repository already has are skipped, blobs of another repository of the\n"
 	"same registry are mounted, the rest are uploaded (in 16 MiB chunks when large);\n"
@@ -72,8 +74,8 @@ int cmd_push(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 		goto out;
 	src = argv[optind];
 	if (lm_str_startswith(src, "oci-archive:") || lm_str_startswith(src, "oci:") ||
-	    lm_str_startswith(src, "docker-archive:"))
-		spec = lm_xstrdup(src);
+	    lm_str_startswith(src, "docker-archive:") || access(src, F_OK) != 0)
+		spec = lm_xstrdup(src); /* a source spec, or a registry reference (copy) */
 	else
 		spec = lm_asprintf("oci-archive:%s", src);
 	ro.quiet = o->quiet;

@@ -251,7 +251,7 @@ static void log_req(struct http_client *c, const char *method, const char *url, 
 			curl_easy_strerror((CURLcode)code));
 	else
 		fprintf(c->log, "lamina: http: %s %.*s%s -> %ld\n", method, (int)(q ? q - url : (long)strlen(url)),
-			url, q ? "?…" : "", status);
+			url, q ? "?..." : "", status);
 	pthread_mutex_unlock(&c->log_mu);
 }
 
