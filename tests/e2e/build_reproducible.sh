@@ -1,0 +1,73 @@
+# Reproducible layers: two copies of the inputs at different paths, with different file
+# times, give the same manifest digest; the layer tar follows Lambda's rules.
+. "$(dirname "$0")/lib.sh"
+
+FIX=$(fixture_base)
+mk() { # DIR MTIME
+	mkdir -p "$1/src/pkg/sub" "$1/deps/lib"
+	printf 'def handler(e, c):\n    return {"ok": True}\n' >"$1/src/app.py"
+	printf 'X = 1\n' >"$1/src/pkg/__init__.py"
+	printf 'Y = 2\n' >"$1/src/pkg/sub/mod.py"
+	printf '#!/bin/sh\necho hi\n' >"$1/src/run.sh"
+	chmod 0700 "$1/src/run.sh"       # executable: normalised to 0755
+	chmod 0600 "$1/src/pkg/__init__.py" # private: normalised to 0644
+	head -c 300000 /dev/urandom >"$1/deps/lib/blob.bin"
+	ln "$1/deps/lib/blob.bin" "$1/deps/lib/blob-hardlink.bin" # Lambda rejects hardlink entries
+	ln -s blob.bin "$1/deps/lib/link"
+	echo "noise" >"$1/src/debug.log"
+	cat >"$1/lamina.json" <<JSON
+{
+  "base": "oci-archive:$FIX",
+  "layers": [
+    { "name": "deps", "from": "deps", "to": "/var/task" },
+    { "name": "app", "from": "src", "to": "/var/task", "exclude": ["*.log"] }
+  ],
+  "config": { "cmd": ["app.handler"] },
+  "precompile": { "python": { "invalidation": "unchecked-hash" } }
+}
+JSON
+	find "$1" -exec touch -h -d "$2" {} +
+}
+mk "$T/a" "2001-02-03 04:05:06"
+mk "$T/b/deeper/path" "2020-12-31 23:59:59"
+cp "$T/a/deps/lib/blob.bin" "$T/b/deeper/path/deps/lib/blob.bin"
+cp "$T/a/deps/lib/blob.bin" "$T/b/deeper/path/deps/lib/blob-hardlink.bin"
+
+d1=$("$LAMINA" -q build "$T/a/lamina.json" -o "$T/a.tar") || fail "build a"
+d2=$(XDG_CACHE_HOME=$T/cache2 "$LAMINA" -q build "$T/b/deeper/path/lamina.json" -o "$T/b.tar") || fail "build b"
+assert_eq "$d2" "$d1" "manifest digest of two builds from different paths and mtimes"
+cmp -s "$T/a.tar" "$T/b.tar" || fail "the archives differ byte for byte"
+
+# SOURCE_DATE_EPOCH changes file times, hence the digest
+d3=$(SOURCE_DATE_EPOCH=1700000000 "$LAMINA" -q build "$T/a/lamina.json") || fail "build with SOURCE_DATE_EPOCH"
+[ "$d3" != "$d1" ] || fail "SOURCE_DATE_EPOCH did not change the layers"
+
+# the app layer tar, entry by entry
+mkdir "$T/x" && tar -xf "$T/a.tar" -C "$T/x"
+layers=$(jq -r '.[0].Layers[]' "$T/x/manifest.json")
+deps=$(sed -n 4p <<<"$layers")
+app=$(sed -n 5p <<<"$layers")
+head -c 10 "$T/x/$app" | od -An -tx1 | tr -d ' \n' >"$T/gzhdr"
+assert_eq "$(cat "$T/gzhdr")" 1f8b08000000000000ff "gzip header: MTIME 0, no name"
+tar -tvzf "$T/x/$deps" --numeric-owner --full-time >"$T/deps.lst"
+tar -tvzf "$T/x/$app" --numeric-owner --full-time >"$T/app.lst"
+cat "$T/deps.lst" "$T/app.lst" >&2
+assert_not_contains "$T/deps.lst" '^h'          # no hardlink entries
+assert_contains "$T/deps.lst" '^-rw-r--r-- 0/0 +300000 1980-01-01 00:00:00 var/task/lib/blob-hardlink.bin$'
+assert_contains "$T/deps.lst" '^lrwxrwxrwx 0/0 .* var/task/lib/link -> blob.bin$'
+assert_contains "$T/app.lst" '^-rwxr-xr-x 0/0 .* var/task/run.sh$'
+assert_contains "$T/app.lst" '^-rw-r--r-- 0/0 .* var/task/pkg/__init__.py$'
+assert_not_contains "$T/app.lst" 'debug.log'    # excluded
+# every parent directory present, before its children, and names sorted
+for lst in "$T/deps.lst" "$T/app.lst"; do
+	awk '{ for (i = 6; i <= NF; i++) if ($i ~ /^var\//) { print $i; break } }' "$lst" | sed 's|/$||' >"$T/names"
+	sort -c "$T/names" 2>/dev/null || LC_ALL=C sort -c "$T/names" || fail "entries not sorted in $lst"
+	while read -r n; do
+		p=$(dirname "$n")
+		[ "$p" = . ] && continue
+		grep -qx "$p" "$T/names" || fail "parent '$p' of '$n' missing in $lst"
+	done <"$T/names"
+	assert_contains "$(head -1 "$T/names")" '^var$'
+done
+! grep -v ' 1980-01-01 00:00:00 ' "$T/deps.lst" "$T/app.lst" | grep -q . || fail "an entry has another mtime"
+echo "ok: $d1"
