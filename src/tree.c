@@ -160,6 +160,9 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 			lm_err_sys(err, "stat '%s'", h);
 			goto next_fail;
 		}
+		/* excludes first: an excluded fifo or socket is not an error */
+		if (excluded(o, r, S_ISDIR(st.st_mode)))
+			goto next;
 		if (S_ISDIR(st.st_mode))
 			type = LM_F_DIR;
 		else if (S_ISREG(st.st_mode))
@@ -170,8 +173,6 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 			lm_err_set(err, LM_E_INPUT, "'%s' is not a regular file, directory or symlink", h);
 			goto next_fail;
 		}
-		if (excluded(o, r, type == LM_F_DIR))
-			goto next;
 		if (type == LM_F_REG && access(h, R_OK) < 0) {
 			lm_err_sys(err, "open '%s'", h);
 			goto next_fail;
