@@ -72,7 +72,9 @@ check: deps
 	@$(MAKE) --no-print-directory BUILD=build/san CFLAGS="$(SAN)" LDFLAGS="-fsanitize=address,undefined" test
 
 # Build the tool and run its main job on the shipped example (offline: fixture base).
-demo: deps all
+demo:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory all
 	@LAMINA=$(abspath $(BIN)) scripts/demo.sh
 
 bench: all
