@@ -5,6 +5,7 @@
 
 #include "build.h"
 #include "cmds.h"
+#include "regcli.h"
 
 static const char usage[] =
 	"usage: lamina build MANIFEST [-o OUT.tar] [options]\n"
@@ -20,17 +21,18 @@ static const char usage[] =
 	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\")\n"
 	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
 	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
-	"      --platform P        linux/amd64 (default) or linux/arm64 (overrides \"platform\")\n"
 	"      --push REF          push the image to REF after building\n"
 	"      --no-verify         skip the manifest's \"verify\" step\n"
 	"  -h, --help              this help\n"
+	"\n"
+	"%s"
 	"\n"
 	"Prints the image manifest digest on standard output. Without -o and --push the image\n"
 	"is built into the cache only (useful to check a manifest).\n"
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_BASE = 0x100, OPT_PLATFORM, OPT_PUSH, OPT_NO_VERIFY };
+enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -38,20 +40,27 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		{ "output", required_argument, NULL, 'o' },
 		{ "tag", required_argument, NULL, 't' },
 		{ "base", required_argument, NULL, OPT_BASE },
-		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		REGCLI_LONGOPTS,
 		{ "push", required_argument, NULL, OPT_PUSH },
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct build_req r;
-	int c;
+	struct regcli rc;
+	int c, ret = -1;
 	memset(&r, 0, sizeof(r));
+	regcli_init(&rc);
 	r.reg.quiet = o->quiet;
 	r.reg.is_tty = o->is_tty;
 	r.reg.verbose = o->verbose;
 	r.reg.jobs = o->jobs;
 	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+		int h = regcli_handle(c, optarg, &rc, err);
+		if (h < 0)
+			goto out;
+		if (h > 0)
+			continue;
 		switch (c) {
 		case 'o':
 			r.out = optarg;
@@ -62,9 +71,6 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		case OPT_BASE:
 			r.base = optarg;
 			break;
-		case OPT_PLATFORM:
-			r.platform = optarg;
-			break;
 		case OPT_PUSH:
 			r.push = optarg;
 			break;
@@ -72,16 +78,25 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			r.no_verify = 1;
 			break;
 		case 'h':
-			fputs(usage, stdout);
-			return 0;
+			printf(usage, regcli_help);
+			ret = 0;
+			goto out;
 		default:
-			return lm_err_set(err, LM_E_USAGE, "see 'lamina build --help'");
+			lm_err_set(err, LM_E_USAGE, "see 'lamina build --help'");
+			goto out;
 		}
 	}
-	if (optind != argc - 1)
-		return lm_err_set(err, LM_E_USAGE, "expected one MANIFEST argument; see 'lamina build --help'");
+	if (optind != argc - 1) {
+		lm_err_set(err, LM_E_USAGE, "expected one MANIFEST argument; see 'lamina build --help'");
+		goto out;
+	}
+	if (regcli_check(&rc, err) < 0)
+		goto out;
 	r.manifest = argv[optind];
-	if (r.platform)
-		r.reg.platform = r.platform;
-	return build_run(&r, o, NULL, err);
+	regcli_fill(&rc, &r.reg);
+	r.platform = r.reg.platform; /* --platform overrides the manifest's */
+	ret = build_run(&r, o, NULL, err);
+out:
+	regcli_release(&rc);
+	return ret;
 }
