@@ -13,11 +13,13 @@ and are read from the control FILE before each request, one word:
   cut:N           the first N blob GETs send half the body, then close the connection
   corrupt:N       the first N blob GETs have one byte flipped
   truncate:N      the first N blob GETs send half the body with a matching Content-Length
+                  (cut, corrupt and truncate hit full 200 answers only; add ":big" to hit
+                  only blobs of 1 MiB or more, e.g. cut:1:big)
   redirect        blob GETs answer 307 to http://REDIRECT_HOST:P2/... where a second
                   listener serves the blob (fetching it upstream with the Authorization
                   the proxy saw, as a presigned URL would) and logs whether the request
                   carried an Authorization header
-Log lines: "METHOD PATH STATUS in=BYTES out=BYTES auth=yes|no [fault]"; the second
+Log lines: "METHOD PATH STATUS in=BYTES out=BYTES auth=yes|no [fault] [range=...]"; the second
 listener logs "redirect-target PATH auth=yes|no".
 """
 import argparse, http.client, os, socket, sys, threading, urllib.parse
@@ -45,6 +47,7 @@ def main():
             f.write(line + "\n")
 
     def fault_for(method, path):
+        """The fault word for this request, not yet counted (see take)."""
         try:
             with open(a.control) as f:
                 word = f.read().strip()
@@ -52,16 +55,24 @@ def main():
             word = "pass"
         if method != "GET" or "/blobs/sha256:" not in path or word in ("", "pass"):
             return None
+        return word
+
+    def take(word, size=-1):
+        """Counts one use of word; None when its N is used up or a ":big" fault meets a small blob."""
         if word == "redirect":
             return ("redirect",)
         parts = word.split(":")
-        kind, n = parts[0], int(parts[1]) if len(parts) > 1 else 1
+        if parts[-1] == "big":
+            if size < (1 << 20):
+                return None
+            parts = parts[:-1]
+        n = int(parts[1]) if len(parts) > 1 else 1
         with lock:
             k = used.get(word, 0)
             if k >= n:
                 return None
             used[word] = k + 1
-        return tuple([kind] + parts[2:])
+        return tuple([parts[0]] + parts[2:])
 
     def read_body(h):
         if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -147,7 +158,10 @@ def main():
         def handle_any(self):
             body = read_body(self)
             auth = "yes" if self.headers.get("Authorization") else "no"
-            fault = fault_for(self.command, self.path)
+            word = fault_for(self.command, self.path)
+            fault = None
+            if word and word.split(":")[0] in ("500", "429", "redirect"):
+                fault = take(word)
             tag = " " + ":".join(fault) if fault else ""
             if fault and fault[0] == "500":
                 self.send_simple(500, b'{"errors":[{"code":"UNKNOWN","message":"injected"}]}')
@@ -167,11 +181,16 @@ def main():
                 log("%s %s 307 in=0 out=0 auth=%s%s" % (self.command, self.path, auth, tag))
                 return
             c, r = upstream(self.command, self.path, self.headers, body)
+            if word and not fault and word.split(":")[0] in ("cut", "corrupt", "truncate") and r.status == 200:
+                fault = take(word, int(r.getheader("Content-Length") or -1))
+                tag = " " + ":".join(fault) if fault else ""
             try:
                 out = self.relay(r, fault)
             finally:
                 c.close()
-            log("%s %s %d in=%d out=%d auth=%s%s" % (self.command, self.path, r.status, len(body), out, auth, tag))
+            rng = self.headers.get("Range")
+            log("%s %s %d in=%d out=%d auth=%s%s%s" % (self.command, self.path, r.status, len(body), out, auth,
+                                                      tag, " range=" + rng if rng else ""))
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# lamina pull through a fault-injecting proxy in front of a token-auth registry:
+# 500s, 429 + Retry-After, a connection cut mid-blob (resumed with Range), corrupted
+# bytes, a truncated body, a redirect to another host (no Authorization may reach it),
+# and a warm cache that makes no blob request. The cache never holds a bad blob.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-registry.sh"
+
+start_registry token
+seed_fixture lambda/python:3.12
+start_fault_proxy
+ref="$PROXY/lambda/python:3.12"
+
+pull_with() { # MODE [expect-fail]
+	local mode=$1 rc=0
+	proxy_mode "$mode"
+	export XDG_CACHE_HOME="$T/cache-${mode//:/_}"
+	echo "--- $mode" >>"$PROXY_LOG"
+	"$LAMINA" -v pull "$ref" >"$T/out" 2>"$T/err" || rc=$?
+	proxy_mode pass
+	if [ "${2:-}" = expect-fail ]; then
+		[ $rc -ne 0 ] || fail "$mode: pull should have failed"
+	else
+		[ $rc -eq 0 ] || { cat "$T/err" >&2; fail "$mode: pull failed (exit $rc)"; }
+		assert_eq "$(grep -c '^layer ' "$T/out")" 3 "$mode: layers"
+	fi
+	check_cache_clean
+	assert_not_contains "$T/err" "$REG_PASS"
+}
+
+pull_with 500:2
+assert_eq "$(grep -c ' 500 .*500' "$PROXY_LOG")" 2 "injected 500s"
+
+start=$(date +%s%N)
+pull_with 429:2:1
+assert_eq "$(grep -c ' 429 .*429' "$PROXY_LOG")" 2 "injected 429s"
+# the two 429s may hit two blobs downloaded in parallel: at least one second in all
+[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 1000 ] || fail "429: Retry-After: 1 was not honoured"
+
+pull_with cut:1:big
+assert_contains "$PROXY_LOG" " 206 .*range=bytes=[1-9][0-9]*-"
+
+pull_with truncate:1:big
+assert_contains "$PROXY_LOG" "truncate.*"
+awk '/^--- truncate/{f=1} f' "$PROXY_LOG" | grep -q "range=bytes=" || fail "truncated body was not resumed with Range"
+
+pull_with corrupt:1:big
+
+# a blob that is always corrupt: one clear error naming the reference, the blob and the problem
+pull_with corrupt:1000 expect-fail
+assert_eq "$(grep -c '^lamina: pull:' "$T/err")" 1 "error lines"
+assert_contains "$T/err" "^lamina: pull: blob sha256:[0-9a-f]{64} of '$PROXY/lambda/python:3\.12': digest mismatch"
+proxy_mode pass
+
+# a registry that keeps answering 503: one line with the status
+echo "--- 500 forever" >>"$PROXY_LOG"
+pull_with 500:1000 expect-fail
+assert_contains "$T/err" "^lamina: pull: blob sha256:[0-9a-f]{64} of '$PROXY/lambda/python:3\.12': registry answered 500"
+
+# redirect to another host: the blob arrives, the Authorization header does not follow
+pull_with redirect
+assert_contains "$PROXY_LOG" "^GET /v2/lambda/python/blobs/sha256:.* 307 .*auth=yes"
+assert_contains "$PROXY_LOG" "^redirect-target /v2/lambda/python/blobs/sha256:"
+assert_not_contains "$PROXY_LOG" "^redirect-target .*auth=yes"
+
+# warm cache: the manifest only, no blob request
+export XDG_CACHE_HOME="$T/cache-500_2"
+echo "--- warm" >>"$PROXY_LOG"
+run_lamina pull "$ref" || { cat "$T/err" >&2; fail "warm pull"; }
+blobreqs=$(awk '/^--- warm/{f=1; next} f' "$PROXY_LOG" | grep -c '/blobs/' || true)
+assert_eq "$blobreqs" 0 "blob requests with a warm cache"
+awk '/^--- warm/{f=1; next} f' "$PROXY_LOG" | grep -q '/manifests/3.12' || fail "warm pull did not fetch the manifest"
+cp "$PROXY_LOG" "${KEEP_PROXY_LOG:-/dev/null}" 2>/dev/null || true
+echo ok
