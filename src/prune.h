@@ -46,4 +46,39 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 void prune_report_print(const struct prune_report *r, FILE *f);
 char *prune_report_json(const struct prune_report *r);
 
+
+/* Checks one user glob: 0, or -1 with an error naming it ("unclosed '['", "empty",
+ * "trailing backslash", "'..' component"). what names the field ("prune.remove[2]"). */
+int prune_glob_check(const char *glob, const char *what, struct lm_err *err);
+
+/* --- presets (prune_presets.c) ------------------------------------------------------ */
+
+enum prune_rule_flag {
+	PRUNE_R_FILES = 1 << 0,   /* files (and symlinks) only, never directories */
+	PRUNE_R_SIBLING = 1 << 1, /* only when a sibling with the same stem and one of .sibling's
+				     extensions exists (x.ts beside x.js, x.pyc beside x.py) */
+	PRUNE_R_PYROOT = 1 << 2,  /* only entries directly in a Python import root (the layer
+				     root, python/, site-packages/, dist-packages/) */
+	PRUNE_R_FOREIGN = 1 << 3, /* only names that denote another OS or CPU than the image's
+				     (see prune_foreign_platform); the glob must match too */
+};
+
+struct prune_rule {
+	const char *glob;    /* gitignore-style, relative to the layer root */
+	unsigned flags;      /* enum prune_rule_flag */
+	const char *unless;  /* NULL or '|'-separated globs: entries matching one, or inside a
+				directory matching one, are not matched by this rule */
+	const char *sibling; /* PRUNE_R_SIBLING: '|'-separated extensions (".js|.cjs|.mjs") */
+};
+
+/* The rules of a preset (borrowed, static); NULL when unknown. Preset rules never remove
+ * a Python package or module imported by code that stays, nor a file reached by a
+ * relative require()/import from code that stays (see prune.c). */
+const struct prune_rule *prune_preset_rules(const char *name, size_t *n);
+
+/* 1 when a file or directory name denotes another operating system or CPU than the
+ * image's platform ("linux/amd64", "linux/arm64"): "darwin-x64", "win32-ia32",
+ * "linux-arm64" on amd64, "linux-x64-musl" (Lambda is glibc). Pure. */
+int prune_foreign_platform(const char *name, const char *platform);
+
 #endif

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Assembles the Python prune workload: Debian 12's python3-* packages for boto3, numpy,
+# pydantic, httpx, jinja2, yaml, requests, cryptography, aiohttp, sqlalchemy ... and their
+# python3-* dependencies, unpacked from .debs into a site-packages-shaped directory, plus
+# the C libraries their extensions need (libblas.so.3, liblapack.so.3, libyaml ...) in lib/,
+# which the Lambda runtime puts on LD_LIBRARY_PATH as /var/task/lib.
+#   scripts/workload-python.sh [OUT]
+# OUT defaults to ${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}/workload-python.
+# Prints OUT on stdout. Cached: reused when OUT.complete exists.
+set -euo pipefail
+cache=${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}
+out=${1:-$cache/workload-python}
+log() { echo "workload-python: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+for t in apt-get apt-cache dpkg-deb; do command -v "$t" >/dev/null || die "missing tool: $t"; done
+if [ -e "$out.complete" ]; then echo "$out"; exit 0; fi
+
+roots=(python3-boto3 python3-botocore python3-s3transfer python3-numpy python3-pydantic python3-httpx
+	python3-httpcore python3-anyio python3-jinja2 python3-markupsafe python3-yaml python3-requests
+	python3-urllib3 python3-charset-normalizer python3-cryptography python3-aiohttp python3-sqlalchemy)
+# Already in the Lambda-shaped base (tests/fixtures via scripts/make-fixture-base.sh) or the
+# interpreter itself: not part of the workload.
+base_re='^(python3|python3-minimal|python3\.11.*|libpython3.*|python3-distutils|python3-lib2to3|libc6|libgcc-s1|libstdc\+\+6|gcc-12-base|libssl3|zlib1g|libexpat1|libffi8|libbz2-1\.0|liblzma5|libsqlite3-0|libzstd1|libcrypt1|libuuid1|media-types|tzdata|debconf|dpkg|.*:any)$'
+
+arch=$(dpkg --print-architecture)
+debs="$cache/debs-$arch"
+mkdir -p "$debs" "$(dirname "$out")"
+mapfile -t all < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+	--no-replaces --no-enhances "${roots[@]}" 2>/dev/null | grep -v '^ ' | sed 's/[<>]//g' | sort -u)
+pkgs=()
+for p in "${all[@]}"; do
+	[[ $p =~ $base_re ]] && continue
+	case "$p" in python3-* | lib*) ;; *) continue ;; esac
+	# virtual packages have no candidate
+	[ -n "$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '(none)')" ] || continue
+	pkgs+=("$p")
+done
+need=()
+for p in "${pkgs[@]}"; do compgen -G "$debs/${p}_*.deb" >/dev/null || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+	log "downloading ${#need[@]} packages"
+	(cd "$debs" && apt-get download -q "${need[@]}" >/dev/null 2>"$debs/.apt-workload.log") || {
+		apt-get update -qq >&2 || true
+		(cd "$debs" && apt-get download -q "${need[@]}" >/dev/null 2>"$debs/.apt-workload.log") ||
+			{ cat "$debs/.apt-workload.log" >&2; die "apt-get download failed"; }
+	}
+fi
+deb_of() { LC_ALL=C ls "$debs/${1}"_*.deb | sort -V | tail -1; }
+
+work=$(mktemp -d "$cache/.wlpy.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+for p in "${pkgs[@]}"; do dpkg-deb -x "$(deb_of "$p")" "$work/root"; done
+stage="$work/out"
+mkdir -p "$stage/lib"
+cp -a "$work/root/usr/lib/python3/dist-packages/." "$stage/"
+# C libraries, flattened into lib/ (Debian's alternatives symlinks for BLAS/LAPACK are made by
+# postinst scripts, which dpkg-deb -x does not run: take the real files).
+libdir="$work/root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
+if [ -d "$libdir" ]; then
+	find "$libdir" -maxdepth 1 \( -type f -o -type l \) -name 'lib*.so.*' -exec cp -a {} "$stage/lib/" \;
+	for alt in blas/libblas.so.3 lapack/liblapack.so.3; do
+		[ -e "$libdir/$alt" ] && cp -L "$libdir/$alt" "$stage/lib/$(basename "$alt")"
+	done
+fi
+rm -rf "$out"
+mv "$stage" "$out"
+: >"$out.complete"
+log "$(find "$out" -type f | wc -l) files, $(du -sb "$out" | cut -f1) bytes, ${#pkgs[@]} packages"
+echo "$out"
