@@ -205,11 +205,51 @@ START_TEST(test_apply_layers)
 }
 END_TEST
 
+START_TEST(test_is_executable_symlinks)
+{
+	struct lm_err err = LM_ERR_INIT;
+	char *root = lm_mkdtemp(NULL, "lamina-rootfs-", &err);
+	char *p;
+	ck_assert(root);
+	p = lm_path_join(root, "var/lang/bin");
+	ck_assert_int_eq(lm_mkdir_p(p, &err), 0);
+	free(p);
+	p = lm_path_join(root, "usr/bin");
+	ck_assert_int_eq(lm_mkdir_p(p, &err), 0);
+	free(p);
+	p = lm_path_join(root, "var/lang/bin/python3.11");
+	ck_assert_int_eq(lm_write_file_atomic(p, "x", 1, &err), 0);
+	chmod(p, 0755);
+	free(p);
+	p = lm_path_join(root, "var/lang/bin/python3");
+	ck_assert_int_eq(symlink("python3.11", p), 0);
+	free(p);
+	p = lm_path_join(root, "usr/bin/python3");
+	ck_assert_int_eq(symlink("/var/lang/bin/python3", p), 0); /* absolute: inside the image */
+	free(p);
+	p = lm_path_join(root, "usr/bin/up");
+	ck_assert_int_eq(symlink("../../../../../var/lang/bin/python3", p), 0);
+	free(p);
+	p = lm_path_join(root, "usr/bin/loop");
+	ck_assert_int_eq(symlink("loop", p), 0);
+	free(p);
+	ck_assert_int_eq(rootfs_is_executable(root, "/var/lang/bin/python3"), 1);
+	ck_assert_int_eq(rootfs_is_executable(root, "/usr/bin/python3"), 1);
+	ck_assert_int_eq(rootfs_is_executable(root, "/usr/bin/up"), 1);
+	ck_assert_int_eq(rootfs_is_executable(root, "/usr/bin/loop"), 0);
+	ck_assert_int_eq(rootfs_is_executable(root, "/usr/bin/none"), 0);
+	ck_assert_int_eq(rootfs_is_executable(root, "/usr/bin"), 0);
+	ck_assert_int_eq(lm_rm_rf(root, &err), 0);
+	free(root);
+}
+END_TEST
+
 SUITE(rootfs)
 {
 	Suite *s = suite_create("rootfs");
 	TCASE(s, test_clean_path_table);
 	TCASE(s, test_whiteout_table);
 	TCASE(s, test_apply_layers);
+	TCASE(s, test_is_executable_symlinks);
 	return s;
 }
