@@ -90,7 +90,11 @@ def main():
 
     def upstream(method, path, headers, body):
         c = http.client.HTTPConnection("127.0.0.1", a.upstream, timeout=60)
-        hd = {k: v for k, v in headers.items() if k.lower() not in HOP and k.lower() != "content-length"}
+        hd = {}
+        for k, v in headers.items():  # repeated headers (several Accept lines) are joined
+            if k.lower() in HOP or k.lower() == "content-length":
+                continue
+            hd[k] = hd[k] + ", " + v if k in hd else v
         if body or method in ("PUT", "POST", "PATCH"):
             hd["Content-Length"] = str(len(body))
         c.request(method, path, body=body if body else None, headers=hd)
