@@ -33,10 +33,12 @@ printf '{ "name": "lamina-workload-%s", "version": "1.0.0", "private": true }\n'
 	die "npm install failed"
 rm -f "$work/package-lock.json"
 if [ -d "$work/node_modules/better-sqlite3" ] && [ ! -e "$work/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ]; then
-	# node-gyp needs the node headers: Debian's nodejs ships them in /usr/include/node.
-	if [ -e /usr/include/node/node.h ] && command -v g++ >/dev/null; then
+	# node-gyp (bundled with npm) needs the node headers: Debian's nodejs ships them in
+	# /usr/include/node, so --nodedir=/usr builds offline.
+	gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
+	if [ -e /usr/include/node/node.h ] && [ -e "$gyp" ] && command -v g++ >/dev/null; then
 		(cd "$work/node_modules/better-sqlite3" &&
-			npx --no-install node-gyp rebuild --release --nodedir=/usr >&2 2>"$work/gyp.log") ||
+			node "$gyp" rebuild --release --nodedir=/usr >"$work/gyp.log" 2>&1) ||
 			log "better-sqlite3: building from source failed (see node-gyp); its addon is missing"
 	else
 		log "better-sqlite3: no node headers offline; its native addon is missing"

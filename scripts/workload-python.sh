@@ -53,15 +53,31 @@ for p in "${pkgs[@]}"; do dpkg-deb -x "$(deb_of "$p")" "$work/root"; done
 stage="$work/out"
 mkdir -p "$stage/lib"
 cp -a "$work/root/usr/lib/python3/dist-packages/." "$stage/"
-# C libraries, flattened into lib/ (Debian's alternatives symlinks for BLAS/LAPACK are made by
-# postinst scripts, which dpkg-deb -x does not run: take the real files).
+# C libraries the extensions need, flattened into lib/: the closure of DT_NEEDED over the
+# extracted libraries (Debian's alternatives symlinks for BLAS/LAPACK are made by postinst
+# scripts, which dpkg-deb -x does not run: look in blas/ and lapack/ too). Libraries the
+# base image carries are not in the extracted set and are left to it.
 libdir="$work/root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
-if [ -d "$libdir" ]; then
-	find "$libdir" -maxdepth 1 \( -type f -o -type l \) -name 'lib*.so.*' -exec cp -a {} "$stage/lib/" \;
-	for alt in blas/libblas.so.3 lapack/liblapack.so.3; do
-		[ -e "$libdir/$alt" ] && cp -L "$libdir/$alt" "$stage/lib/$(basename "$alt")"
+find_lib() {
+	local d
+	for d in "$libdir" "$libdir/blas" "$libdir/lapack"; do
+		[ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
 	done
-fi
+	return 1
+}
+needed() { readelf -dW "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+mapfile -t queue < <(find "$stage" -name '*.so' -type f | while read -r f; do needed "$f"; done | sort -u)
+declare -A seen=()
+while [ ${#queue[@]} -gt 0 ]; do
+	n=${queue[0]}
+	queue=("${queue[@]:1}")
+	[ -n "${seen[$n]:-}" ] && continue
+	seen[$n]=1
+	f=$(find_lib "$n") || continue
+	cp -L "$f" "$stage/lib/$n"
+	mapfile -t more < <(needed "$f")
+	queue+=("${more[@]}")
+done
 rm -rf "$out"
 mv "$stage" "$out"
 : >"$out.complete"
