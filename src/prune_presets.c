@@ -86,6 +86,8 @@ static const struct prune_rule python_aggressive[] = {
 	{ "**/*.egg-info/installed-files.txt", PRUNE_R_FILES, NULL, NULL },
 	{ "**/*.egg-info/dependency_links.txt", PRUNE_R_FILES, NULL, NULL },
 	{ "**/*.egg-info/not-zip-safe", PRUNE_R_FILES, NULL, NULL },
+	/* botocore reads examples-1.json only to generate documentation (botocore.docs) */
+	{ "**/botocore/data/**/examples-1.json", PRUNE_R_FILES, NULL, NULL },
 	/* installers are not run inside a function */
 	{ "pip/", PRUNE_R_PYROOT, NULL, NULL },
 	{ "setuptools/", PRUNE_R_PYROOT, NULL, NULL },

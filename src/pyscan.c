@@ -274,7 +274,8 @@ static void parse_from(struct lexer *lx, const char *pkg, pyscan_fn fn, void *ct
 		ndots++;
 	}
 	lex_unget(lx, &t);
-	name = read_dotted(lx);
+	/* "from . import x": no module name after the dots */
+	name = tok_is(&t, TK_NAME, "import") ? NULL : read_dotted(lx);
 	if (!ndots && !name)
 		return;
 	base = ndots ? resolve_relative(pkg, ndots, name) : lm_xstrdup(name);
