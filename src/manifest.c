@@ -54,11 +54,14 @@ size_t manifest_edit_distance(const char *a, const char *b)
 	return r;
 }
 
-/* Finds "key": in the source text to give a line:column for messages (first match). */
+/* Finds "key": in the source text to give a line:column for messages. Only a key that
+ * occurs once is located: with several ("to" in two layers) the first match may well
+ * be the wrong one, and no position is better than a wrong one. */
 static void locate_key(const struct ctx *c, const char *key, int *line, int *col)
 {
 	char *needle = lm_asprintf("\"%s\"", key);
 	size_t nl = strlen(needle);
+	int found = 0;
 	*line = *col = 0;
 	for (size_t i = 0; c->buf && i + nl <= c->len; i++) {
 		if (memcmp(c->buf + i, needle, nl) != 0)
@@ -77,9 +80,12 @@ static void locate_key(const struct ctx *c, const char *key, int *line, int *col
 				cl++;
 			}
 		}
+		if (found++) {
+			*line = *col = 0;
+			break;
+		}
 		*line = l;
 		*col = cl;
-		break;
 	}
 	free(needle);
 }
