@@ -193,6 +193,11 @@ START_TEST(test_bad_manifests)
 		{ "{\"layers\": [{\"from\": \"a\", \"to\": \"var/task\"}]}",
 		  { "layers[0].to: must be an absolute path in the image" }, NULL },
 		{ "{\"layers\": [{\"from\": \"a\", \"to\": \"/var/../etc\"}]}", { "layers[0].to:", "'..'" }, NULL },
+		/* a key that occurs twice: no position rather than the first (wrong) one */
+		{ "{\"layers\": [\n {\"from\": \"a\", \"to\": \"/opt\"},\n {\"from\": \"b\", \"to\": \"rel\"}\n]}",
+		  { "m.json: layers[1].to: must be an absolute path" }, "m.json:2:" },
+		{ "{\"layers\": [\n {\"from\": \"b\", \"to\": \"rel\"}\n]}", { "m.json:2:16: layers[0].to: must be" },
+		  NULL },
 		{ "{\"layers\": [{\"from\": \"a\", \"name\": \"x\"}, {\"from\": \"b\", \"name\": \"x\"}]}",
 		  { "layers[1]: name 'x' is used twice" }, NULL },
 		/* an explicit name that collides with a default one */
