@@ -108,6 +108,10 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", r->manifest);
 		goto out;
 	}
+	if (r->tag && (strchr(r->tag, '@') || !*r->tag)) {
+		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", r->tag);
+		goto out;
+	}
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
 

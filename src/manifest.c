@@ -435,7 +435,7 @@ static int tag_ok(const char *t)
 	if (!*t || strlen(t) > 255)
 		return 0;
 	for (const char *p = t; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/:@", *p) ||
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/:", *p) ||
 		      (*p >= 'A' && *p <= 'Z')))
 			return 0;
 	return 1;
