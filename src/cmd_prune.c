@@ -128,7 +128,7 @@ int cmd_prune(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	int dry = 0, json = 0, c, ret = -1, loaded = 0;
 	(void)o;
 	memset(&m, 0, sizeof(m));
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			dry = 1;
