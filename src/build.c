@@ -232,11 +232,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	}
 	ret = 0;
 out:
-	if (workdir) {
-		struct lm_err e2 = LM_ERR_INIT;
-		lm_rm_rf(workdir, &e2);
-		lm_err_release(&e2);
-	}
+	lm_rm_rf_quiet(workdir);
 	for (size_t i = 0; trees && i < m.nlayers; i++) {
 		tree_release(&trees[i]);
 		layer_result_release(&res[i]);

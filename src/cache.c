@@ -112,6 +112,11 @@ int cache_writer_write(struct cache_writer *w, const void *data, size_t len, str
 	return 0;
 }
 
+int cache_writer_sink(void *w, const void *data, size_t len, struct lm_err *err)
+{
+	return cache_writer_write(w, data, len, err);
+}
+
 uint64_t cache_writer_size(const struct cache_writer *w)
 {
 	return w->size;

@@ -32,6 +32,8 @@ struct cache_writer *cache_writer_new(struct cache *c, struct lm_err *err);
 int cache_writer_write(struct cache_writer *w, const void *data, size_t len, struct lm_err *err);
 /* Bytes written so far. */
 uint64_t cache_writer_size(const struct cache_writer *w);
+/* cache_writer_write with a void * writer: a sink for gz_writer_new and other streams. */
+int cache_writer_sink(void *w, const void *data, size_t len, struct lm_err *err);
 /* Finishes: checks the digest against expect (if non-NULL) and the size against
  * expect_size (if >= 0), then renames into place. Writes the digest to out (if
  * non-NULL). Frees w in all cases. On mismatch nothing enters the store (LM_E_VERIFY). */

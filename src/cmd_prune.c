@@ -206,12 +206,8 @@ int cmd_prune(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	}
 	ret = 0;
 out:
-	if (workdir) {
-		struct lm_err e2 = LM_ERR_INIT;
-		lm_rm_rf(workdir, &e2);
-		lm_err_release(&e2);
-		free(workdir);
-	}
+	lm_rm_rf_quiet(workdir);
+	free(workdir);
 	prune_report_free(rep);
 	if (loaded)
 		manifest_release(&m);

@@ -134,11 +134,6 @@ out:
 	return ret;
 }
 
-static int cache_sink(void *ctx, const void *data, size_t len, struct lm_err *err)
-{
-	return cache_writer_write(ctx, data, len, err);
-}
-
 static int gz_sink(void *ctx, const void *data, size_t len, struct lm_err *err)
 {
 	return gz_write(ctx, data, len, err);
@@ -153,7 +148,7 @@ int layer_write(const struct lm_tree *t, const struct layer_opts *o, struct cach
 	if (!cw)
 		return -1;
 	memset(&r, 0, sizeof(r));
-	gz = gz_writer_new(o->level ? o->level : GZ_LEVEL_DEFAULT, o->threads, cache_sink, cw);
+	gz = gz_writer_new(o->level ? o->level : GZ_LEVEL_DEFAULT, o->threads, cache_writer_sink, cw);
 	if (layer_write_tar(t, o->mtime, gz_sink, gz, err) < 0)
 		goto fail;
 	if (gz_finish(gz, r.diff_id, &r.usize, err) < 0)

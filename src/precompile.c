@@ -335,12 +335,8 @@ int precompile_python(const struct precompile_spec *s, const struct lm_image *ba
 out:
 	if (logfd >= 0)
 		close(logfd);
-	if (app) {
-		/* the staged sources are no longer needed; the .pyc (in io/pyc) are */
-		struct lm_err e2 = LM_ERR_INIT;
-		lm_rm_rf(app, &e2);
-		lm_err_release(&e2);
-	}
+	/* the staged sources are no longer needed; the .pyc (in io/pyc) are */
+	lm_rm_rf_quiet(app);
 	sandbox_env_free(env);
 	oci_config_view_release(&view);
 	oci_config_free(cfg);

@@ -340,11 +340,6 @@ struct docker_layer {
 	int done;
 };
 
-static int cache_sink(void *ctx, const void *data, size_t len, struct lm_err *err)
-{
-	return cache_writer_write(ctx, data, len, err);
-}
-
 /* Stores a layer entry as gzip (compressing an uncompressed tar, keeping a gzip one). */
 static int docker_layer_to_cache(struct archive *a, struct cache *c, struct docker_layer *l, int threads,
 				 struct lm_err *err)
@@ -367,14 +362,14 @@ static int docker_layer_to_cache(struct archive *a, struct cache *c, struct dock
 		if (first) {
 			is_gzip = n >= 2 && (unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b;
 			if (!is_gzip)
-				gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_sink, w);
+				gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_writer_sink, w);
 			first = 0;
 		}
 		if (is_gzip ? cache_writer_write(w, buf, (size_t)n, err) : gz_write(gz, buf, (size_t)n, err))
 			goto fail;
 	}
 	if (first) /* empty entry: an empty tar stream */
-		gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_sink, w);
+		gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_writer_sink, w);
 	if (gz) {
 		if (gz_finish(gz, l->diff_id, NULL, err) < 0)
 			goto fail;

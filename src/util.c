@@ -172,6 +172,14 @@ int lm_rm_rf(const char *path, struct lm_err *err)
 	return 0;
 }
 
+void lm_rm_rf_quiet(const char *path)
+{
+	struct lm_err e = LM_ERR_INIT;
+	if (path)
+		lm_rm_rf(path, &e);
+	lm_err_release(&e);
+}
+
 int lm_read_file(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -31,6 +31,8 @@ char *lm_path_dirname(const char *path);
 int lm_mkdir_p(const char *dir, struct lm_err *err);
 /* Removes a tree (like rm -rf). Missing path is not an error. */
 int lm_rm_rf(const char *path, struct lm_err *err);
+/* Best-effort lm_rm_rf for cleanup paths, where a failure must not hide the real error. NULL-safe. */
+void lm_rm_rf_quiet(const char *path);
 
 /* Reads a whole file of at most cap bytes; *out is NUL-terminated, caller frees. */
 int lm_read_file(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err);

@@ -297,11 +297,7 @@ int verify_run(const struct lm_image *img, struct cache *c, const struct verify_
 out:
 	if (logfd >= 0)
 		close(logfd);
-	if (tmp) {
-		struct lm_err e2 = LM_ERR_INIT;
-		lm_rm_rf(tmp, &e2);
-		lm_err_release(&e2);
-	}
+	lm_rm_rf_quiet(tmp);
 	json_decref(doc);
 	sandbox_env_free(env);
 	oci_config_view_release(&view);
