@@ -112,13 +112,27 @@ static void count_io(struct reg *g, const struct http_resp *resp)
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* Appends "<sep>key=<escaped val>" to b; sep ('?', '&' or '\0' for none) becomes '&'.
+ * The escaped copy is scrubbed before it is freed: val may be a secret. */
+static void add_param(struct lm_buf *b, char *sep, const char *key, const char *val)
+{
+	char *e = http_escape(val);
+	if (*sep)
+		buf_append(b, sep, 1);
+	*sep = '&';
+	buf_appends(b, key);
+	buf_appends(b, "=");
+	buf_appends(b, e);
+	free_secret(e);
+}
+
 /* GET (or POST, for an identity token) the realm for a bearer token. Called with mu held. */
 static int fetch_token(struct reg *g, struct http_conn *h, struct lm_err *err)
 {
 	struct lm_buf url, form;
 	struct http_req rq = { 0 };
 	struct http_resp resp = { 0 };
-	char *tok = NULL, *basic = NULL, *e;
+	char *tok = NULL, *basic = NULL;
 	int ret = -1;
 
 	buf_init(&url, 0);
@@ -126,38 +140,23 @@ static int fetch_token(struct reg *g, struct http_conn *h, struct lm_err *err)
 	buf_appends(&url, g->ch.realm);
 	if (g->cred_state > 0 && g->cred.identity_token) {
 		/* OAuth2 refresh-token grant, as docker does with an identity token */
-		buf_appends(&form, "grant_type=refresh_token&client_id=lamina&service=");
-		e = http_escape(g->ch.service ? g->ch.service : "");
-		buf_appends(&form, e);
-		free(e);
-		for (size_t i = 0; i < g->nscopes; i++) {
-			buf_appends(&form, "&scope=");
-			e = http_escape(g->scopes[i]);
-			buf_appends(&form, e);
-			free(e);
-		}
-		buf_appends(&form, "&refresh_token=");
-		e = http_escape(g->cred.identity_token);
-		buf_appends(&form, e);
-		free_secret(e);
+		char sep = '\0';
+		add_param(&form, &sep, "grant_type", "refresh_token");
+		add_param(&form, &sep, "client_id", "lamina");
+		add_param(&form, &sep, "service", g->ch.service ? g->ch.service : "");
+		for (size_t i = 0; i < g->nscopes; i++)
+			add_param(&form, &sep, "scope", g->scopes[i]);
+		add_param(&form, &sep, "refresh_token", g->cred.identity_token);
 		rq.method = "POST";
 		rq.content_type = "application/x-www-form-urlencoded";
 		rq.body = form.data;
 		rq.body_len = (int64_t)form.len;
 	} else {
-		buf_appends(&url, strchr(g->ch.realm, '?') ? "&" : "?");
-		if (g->ch.service) {
-			buf_appends(&url, "service=");
-			e = http_escape(g->ch.service);
-			buf_appends(&url, e);
-			free(e);
-		}
-		for (size_t i = 0; i < g->nscopes; i++) {
-			buf_appends(&url, "&scope=");
-			e = http_escape(g->scopes[i]);
-			buf_appends(&url, e);
-			free(e);
-		}
+		char sep = strchr(g->ch.realm, '?') ? '&' : '?';
+		if (g->ch.service)
+			add_param(&url, &sep, "service", g->ch.service);
+		for (size_t i = 0; i < g->nscopes; i++)
+			add_param(&url, &sep, "scope", g->scopes[i]);
 		if (g->cred_state > 0 && g->cred.username)
 			rq.authorization = basic = auth_basic_header(g->cred.username, g->cred.password);
 	}
