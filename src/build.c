@@ -184,6 +184,10 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		om.media_type = (char *)OCI_MT_MANIFEST;
 		om.config.media_type = (char *)OCI_MT_CONFIG;
 		om.config.size = (int64_t)cfglen;
+		if (source_is_registry(basespec)) { /* lets a push mount the base layers from its repository */
+			om.base_name = base.name;
+			om.base_digest = base.manifest_digest;
+		}
 		if (cache_put_buf(c, cfg, cfglen, om.config.digest, err) < 0)
 			goto out;
 		om.nlayers = base.manifest.nlayers + m.nlayers;

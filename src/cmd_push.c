@@ -54,8 +54,7 @@ int cmd_push(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 		goto out;
 	}
 	src = argv[optind];
-	if (lm_str_startswith(src, "oci-archive:") || lm_str_startswith(src, "oci:") ||
-	    lm_str_startswith(src, "docker-archive:") || access(src, F_OK) != 0)
+	if (!source_is_registry(src) || access(src, F_OK) != 0)
 		spec = lm_xstrdup(src); /* a source spec, or a registry reference (copy) */
 	else
 		spec = lm_asprintf("oci-archive:%s", src);

@@ -1079,11 +1079,16 @@ int registry_push(const struct lm_image *img, struct cache *c, const char *refst
 			   g.ref.digest, d);
 		goto out;
 	}
-	/* an image pulled from another repository of this registry: mount its blobs */
-	if (img->name && ref_parse(img->name, &src, &ignore) == 0 && strcmp(src.host, g.ref.host) == 0 &&
-	    strcmp(src.repo, g.ref.repo) != 0)
-		mount_from = src.repo;
-	lm_err_release(&ignore);
+	/* an image pulled from another repository of this registry, or built on one (the
+	 * manifest's base.name annotation): mount its blobs from there */
+	for (int k = 0; k < 2 && !mount_from; k++) {
+		const char *from = k == 0 ? img->name : img->manifest.base_name;
+		ref_release(&src);
+		if (from && ref_parse(from, &src, &ignore) == 0 && strcmp(src.host, g.ref.host) == 0 &&
+		    strcmp(src.repo, g.ref.repo) != 0)
+			mount_from = src.repo;
+		lm_err_release(&ignore);
+	}
 	reg_add_scope(&g, g.ref.repo, "pull,push");
 	if (mount_from)
 		reg_add_scope(&g, mount_from, "pull");

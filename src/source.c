@@ -600,6 +600,12 @@ static int check_platform(const struct lm_image *img, const struct oci_platform 
 	return ok ? 0 : -1;
 }
 
+int source_is_registry(const char *spec)
+{
+	return !lm_str_startswith(spec, "oci-archive:") && !lm_str_startswith(spec, "oci:") &&
+	       !lm_str_startswith(spec, "docker-archive:");
+}
+
 int source_open(const char *spec, const struct source_opts *so, struct cache *c, struct lm_image *out,
 		struct lm_err *err)
 {
