@@ -160,8 +160,15 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		if (any && !o->quiet)
 			prune_report_print(rep, stderr);
 	}
-	if (precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, err) < 0)
-		goto out;
+	{
+		struct precompile_result pres = { 0 };
+		int pr = precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, &pres, err);
+		for (size_t i = 0; i < pres.nwarnings; i++)
+			progress(o, "lamina: precompile: warning: %s\n", pres.warnings[i]);
+		precompile_result_release(&pres);
+		if (pr < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < m.nlayers; i++) {
 		struct layer_opts lo = { o->epoch, GZ_LEVEL_DEFAULT, nthreads(o) };
 		tree_finish(&trees[i]);
