@@ -139,14 +139,17 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 		}
 		if (handler < 0 && m.verify.set)
 			handler = m.verify.handler;
+		v.set = 1;
+		v.handler = handler != 0;
 		memset(&r, 0, sizeof(r));
 		r.manifest = target;
 		r.base = base;
 		r.platform = reg.platform;
 		r.reg = reg;
-		r.no_verify = 1;
-		if (build_run(&r, o, &img, err) < 0)
-			goto out;
+		/* the build verifies, knowing what prune removed */
+		r.verify = &v;
+		r.verify_result = &result;
+		ret = build_run(&r, o, &img, err);
 	} else {
 		struct source_opts so = { reg.platform, &reg };
 		if (base) {
@@ -159,11 +162,11 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 		if (source_open(spec, &so, c, &img, err) < 0)
 			goto out;
 	}
-	if (!c && !(c = cache_open(o->cache_dir, err)))
-		goto out;
-	v.set = 1;
-	v.handler = handler != 0;
-	ret = verify_run(&img, c, &v, o, &result, err);
+	if (!have_manifest) {
+		v.set = 1;
+		v.handler = handler != 0;
+		ret = verify_run(&img, c, &v, NULL, o, &result, err);
+	}
 	if (result)
 		printf("%s\n", result);
 	if (ret == 0 && !o->quiet)

@@ -220,7 +220,9 @@ int precompile_python(const struct precompile_spec *s, const struct lm_image *ba
 	struct oci_config_view view = { 0 };
 	struct src *v = NULL;
 	size_t n = 0, cap = 0;
-	char *root = NULL, *python = NULL, *app = NULL, *io = NULL, *scratch = NULL, *tmp = NULL;
+	struct rootfs rfs = { NULL, -1 };
+	const char *root;
+	char *python = NULL, *app = NULL, *io = NULL, *scratch = NULL, *tmp = NULL;
 	char **env = NULL;
 	char *list = NULL;
 	size_t listlen = 0, listcap = 0;
@@ -254,11 +256,11 @@ int precompile_python(const struct precompile_spec *s, const struct lm_image *ba
 		goto out;
 	}
 	oci_config_view_get(cfg, &view);
-	root = rootfs_get(c, base->manifest.layers, base->manifest.nlayers, err);
-	if (!root) {
+	if (rootfs_open(&rfs, c, base->manifest.layers, base->manifest.nlayers, err) < 0) {
 		lm_err_wrap(err, "precompile: root filesystem of the base image");
 		goto out;
 	}
+	root = rfs.path;
 	{
 		char *extra[] = { "PYTHONDONTWRITEBYTECODE=1" };
 		env = sandbox_env(view.env, view.nenv, extra, 1);
@@ -356,7 +358,7 @@ out:
 	oci_config_free(cfg);
 	free(list);
 	free(v);
-	free(root);
+	rootfs_close(&rfs);
 	free(python);
 	free(app);
 	free(io);
