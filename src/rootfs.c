@@ -788,7 +788,11 @@ int rootfs_open(struct rootfs *r, struct cache *c, const struct oci_descriptor *
 	final = lm_path_join(top, keys[n]);
 	if (lm_mkdir_p(top, err) < 0)
 		goto out;
-	rootfs_gc(top, ROOTFS_KEEP, keys + 1, n);
+	{
+		/* room for the one this call may add: ROOTFS_KEEP with it (and any in use) */
+		struct stat st;
+		rootfs_gc(top, stat(final, &st) == 0 ? ROOTFS_KEEP : ROOTFS_KEEP - 1, keys + 1, n);
+	}
 	/* a concurrent clean-up may remove it between the build and the lock: try again */
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int fd = open_held(final);

@@ -60,8 +60,9 @@ struct rootfs {
 /* Opens the root filesystem of the first n layers, building it when absent, marks it
  * used (the directory's mtime is its last use) and holds it until rootfs_close.
  *
- * First it cleans <cache>/rootfs (rootfs_gc with ROOTFS_KEEP, sparing the ones this call
- * may use). While a new one is assembled, SIGINT, SIGTERM, SIGHUP and SIGQUIT are held:
+ * First it cleans <cache>/rootfs (rootfs_gc), so that afterwards it holds at most
+ * ROOTFS_KEEP root filesystems: this one and the most recently used others, plus any a
+ * running lamina holds and the cached prefix this one is cloned from. While a new one is assembled, SIGINT, SIGTERM, SIGHUP and SIGQUIT are held:
  * when one arrives the temporary directory is removed and the signal then takes effect
  * (at the next entry of a layer, so within milliseconds), so an interrupt leaves nothing
  * behind; a SIGKILL leaves a temporary directory that the next call removes. On failure

@@ -421,14 +421,16 @@ static int score_module(const char *p, const char *m)
 	return best;
 }
 
-/* 3: path is the file h names, or a directory holding it; 1: beside it; 0 otherwise. */
+/* 3: path is the file h names, or a directory holding it; 1: in the same directory;
+ * 0 otherwise. */
 static int score_path(const char *p, const char *h)
 {
 	size_t pl = strlen(p);
 	const char *slash = strrchr(h, '/');
 	if (strcmp(p, h) == 0 || (strncmp(h, p, pl) == 0 && h[pl] == '/'))
 		return 3;
-	if (slash && slash > h && strncmp(p, h, (size_t)(slash - h + 1)) == 0)
+	/* in the same directory only: everything is somewhere below /var/task */
+	if (slash && slash > h && strncmp(p, h, (size_t)(slash - h + 1)) == 0 && !strchr(p + (slash - h + 1), '/'))
 		return 1;
 	return 0;
 }

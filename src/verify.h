@@ -85,7 +85,8 @@ struct verify_blame_cand {
 	size_t npaths;
 	int score; /* set by verify_blame_order: 3 removed a module named by a hint (or a
 		      file a hint names), 2 removed something in such a module's top-level
-		      package, 1 removed something beside a file a hint names, 0 none */
+		      package, 1 removed something in the directory of a file a hint
+		      names, 0 none */
 	size_t hits; /* set by verify_blame_order: removed paths with that score */
 };
 
