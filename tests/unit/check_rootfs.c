@@ -494,6 +494,36 @@ START_TEST(test_open_interrupted)
 }
 END_TEST
 
+/* A layer that cannot be applied: the error names it and nothing is left behind. */
+START_TEST(test_open_bad_layer_leaves_nothing)
+{
+	static char buf[1 << 14];
+	struct ent v[] = { { 'd', "etc", NULL }, { 'f', "etc/ok", "1" }, { 'f', "../evil", "x" } };
+	struct lm_err err = LM_ERR_INIT;
+	char *dir = lm_mkdtemp(NULL, "check-rootfs-bad", &err);
+	struct cache *c = cache_open(dir, &err);
+	char *top = lm_path_join(dir, "rootfs");
+	struct oci_descriptor d;
+	struct rootfs r = { NULL, -1 };
+	int temps;
+	size_t len = make_tar(v, 3, buf, sizeof(buf));
+
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cache_put_buf(c, buf, len, d.digest, &err), 0);
+	ck_assert_int_eq(rootfs_open(&r, c, &d, 1, &err), -1);
+	ck_assert_int_eq(err.code, LM_E_INPUT);
+	ck_assert_msg(strstr(err.msg, "layer 1 (") && strstr(err.msg, "unsafe path '../evil'"), "%s", err.msg);
+	ck_assert_uint_eq(count_keys(top, &temps), 0);
+	ck_assert_int_eq(temps, 0);
+	ck_assert_ptr_null(r.path);
+	lm_err_release(&err);
+	cache_free(c);
+	ck_assert_int_eq(lm_rm_rf(dir, &err), 0);
+	free(top);
+	free(dir);
+}
+END_TEST
+
 SUITE(rootfs)
 {
 	Suite *s = suite_create("rootfs");
@@ -504,5 +534,6 @@ SUITE(rootfs)
 	TCASE(s, test_gc);
 	TCASE(s, test_open_bounded_and_held);
 	TCASE(s, test_open_interrupted);
+	TCASE(s, test_open_bad_layer_leaves_nothing);
 	return s;
 }
