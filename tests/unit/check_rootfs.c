@@ -397,7 +397,7 @@ START_TEST(test_open_bounded_and_held)
 
 	ck_assert_ptr_nonnull(c);
 	for (int i = 0; i < ROOTFS_KEEP + 3; i++) {
-		char tag[16];
+		char tag[32];
 		snprintf(tag, sizeof(tag), "image %d", i);
 		put_layer(c, tag, &d[i]);
 	}
@@ -407,7 +407,7 @@ START_TEST(test_open_bounded_and_held)
 		ck_assert_msg(rootfs_open(&r, c, &d[i], 1, &err) == 0, "%s", err.msg);
 		char *n = lm_path_join(r.path, "etc/n"), *text = NULL;
 		size_t len;
-		char want[16];
+		char want[32];
 		snprintf(want, sizeof(want), "image %d", i);
 		ck_assert_int_eq(lm_read_file(n, 64, &text, &len, &err), 0);
 		ck_assert_str_eq(text, want);
