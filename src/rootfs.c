@@ -488,7 +488,7 @@ static int is_key(const char *name)
 }
 
 /* For ".tmp-PID.*", ".run-PID.*" and ".gc-PID.*": the PID (0 when the name has none, as
- * lamina before 0.x wrote); -1 for other names. */
+ * earlier versions wrote); -1 for other names. */
 static long temp_pid(const char *name)
 {
 	static const char *const pre[] = { ".tmp-", ".run-", ".gc-" };

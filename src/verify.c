@@ -601,13 +601,13 @@ out:
 	return ret;
 }
 
-static char *rule_desc(const struct verify_blame_cand *c, const struct verify_prune *p)
+/* "removed 3 files, 21 B in layer 'deps'" (the layer only when there are several). */
+static char *removed_desc(const struct verify_blame_cand *c, const struct verify_prune *p)
 {
 	char h[32];
-	return lm_asprintf("'%s' (removed %llu file%s, %s%s%s%s)", c->label, (unsigned long long)c->files,
-			   c->files == 1 ? "" : "s", lm_human_bytes(c->bytes, h, sizeof(h)),
-			   p->nlayers > 1 ? " in layer '" : "", p->nlayers > 1 ? p->layers[c->layer].name : "",
-			   p->nlayers > 1 ? "'" : "");
+	return lm_asprintf("removed %llu file%s, %s%s%s%s", (unsigned long long)c->files, c->files == 1 ? "" : "s",
+			   lm_human_bytes(c->bytes, h, sizeof(h)), p->nlayers > 1 ? " in layer '" : "",
+			   p->nlayers > 1 ? p->layers[c->layer].name : "", p->nlayers > 1 ? "'" : "");
 }
 
 /* What disabling suspect k alone puts back (cached in s->back). */
@@ -654,14 +654,9 @@ static int try_one(struct blame *b, size_t k, unsigned char **sel, int *passes, 
 		if (b->fixed_by[t] || b->unexplained[t])
 			continue;
 		if (passes[t]) {
-			char h[32];
-			const struct verify_blame_cand *c = &s->c;
-			b->fixed_by[t] = lm_asprintf("prune rule '%s' disabled (removed %llu file%s, %s%s%s%s)", c->label,
-						     (unsigned long long)c->files, c->files == 1 ? "" : "s",
-						     lm_human_bytes(c->bytes, h, sizeof(h)),
-						     b->p->nlayers > 1 ? " in layer '" : "",
-						     b->p->nlayers > 1 ? b->p->layers[c->layer].name : "",
-						     b->p->nlayers > 1 ? "'" : "");
+			char *d = removed_desc(&s->c, b->p);
+			b->fixed_by[t] = lm_asprintf("prune rule '%s' disabled (%s)", s->c.label, d);
+			free(d);
 			b->fixer[k] = 1;
 		} else if (changed[t]) {
 			b->involved[t * b->ns + k] = 1;
@@ -711,8 +706,8 @@ static int try_together(struct blame *b, unsigned char **sel, unsigned char *las
 		for (size_t k = 0; k < b->ns; k++) {
 			if (!set[k])
 				continue;
-			char *d = rule_desc(&b->s[k].c, b->p);
-			append(&msg, "%s%s", done == 0 ? "" : done + 1 == nset ? " and " : ", ", d);
+			char *d = removed_desc(&b->s[k].c, b->p);
+			append(&msg, "%s'%s' (%s)", done == 0 ? "" : done + 1 == nset ? " and " : ", ", b->s[k].c.label, d);
 			free(d);
 			done++;
 		}
