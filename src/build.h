@@ -5,6 +5,7 @@
 #include "image.h"
 #include "opts.h"
 #include "registry.h"
+#include "verify.h"
 
 struct build_req {
 	const char *manifest;  /* path */
@@ -15,6 +16,8 @@ struct build_req {
 	const char *push;      /* --push REF, or NULL */
 	struct reg_opts reg;   /* registry options for pull and push */
 	int no_verify;         /* skip the manifest's "verify" step */
+	const struct verify_spec *verify; /* checks to run instead of the manifest's "verify", or NULL */
+	char **verify_result;  /* receives the handler's result when verify calls it, or NULL */
 };
 
 /* Runs the build. When img is non-NULL it receives the built image (blobs in the cache). */
