@@ -92,7 +92,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	struct lm_tree *trees = NULL;
 	struct layer_result *res = NULL;
 	struct prune_report *rep = NULL;
-	char *workdir = NULL, *cfg = NULL, *mbuf = NULL, *tmpbase = NULL;
+	char *workdir = NULL, *cfg = NULL, *mbuf = NULL;
 	size_t cfglen = 0, mlen = 0;
 	const char *basespec, *platform;
 	int ret = -1, any_prune = 0;
@@ -124,8 +124,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 	}
 
-	tmpbase = lm_path_join(cache_dir(c), "tmp");
-	if (!(workdir = lm_mkdtemp(tmpbase, "build", err)))
+	if (!(workdir = cache_tmpdir(c, "build", err)))
 		goto out;
 	trees = lm_xcalloc(m.nlayers + 1, sizeof(*trees));
 	res = lm_xcalloc(m.nlayers + 1, sizeof(*res));
@@ -265,7 +264,6 @@ out:
 	free(res);
 	prune_report_free(rep);
 	free(workdir);
-	free(tmpbase);
 	free(cfg);
 	free(mbuf);
 	image_release(&base);
