@@ -5,8 +5,9 @@
  * set it starts a child node with those flags that enables the compile cache in the io
  * directory and require()s (import()s) each entry, so the cache keys are the modules'
  * final paths. The children run with --predictable --random-seed when those leave V8's
- * cached-data tag unchanged (V8 leaves them out of its flag hash): without them V8's
- * hash seed is random and GC timing varies, and a few cache files differ between runs. */
+ * cached-data tag unchanged (V8 leaves them out of its flag hash): without a fixed seed
+ * every file differs between runs (V8's string hash seed is random), and without
+ * --predictable a few still do now and then (background compilation and GC timing). */
 #include "precompile_node.h"
 
 #include <dirent.h>
