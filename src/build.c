@@ -13,6 +13,7 @@
 #include "manifest.h"
 #include "ociarchive.h"
 #include "precompile.h"
+#include "precompile_node.h"
 #include "prune.h"
 #include "source.h"
 #include "tree.h"
@@ -41,11 +42,13 @@ static void progress(const struct lm_opts *o, const char *fmt, ...)
 
 /* The image config: the base's, with the manifest's settings and the new layers. */
 static int make_config(const struct lm_image *base, const struct lm_manifest *m, const struct layer_result *res,
-		       const struct lm_opts *o, char **out, size_t *len, struct lm_err *err)
+		       int node_cache, const struct lm_opts *o, char **out, size_t *len, struct lm_err *err)
 {
 	struct oci_config *c = NULL;
 	if (oci_config_parse(base->config_raw, base->config_len, &c, err) < 0)
 		return lm_err_wrap(err, "base config");
+	if (node_cache)
+		oci_config_set_env(c, "NODE_COMPILE_CACHE", precompile_node_dir(&m->precompile_node));
 	for (size_t i = 0; i < m->config.nenv; i++)
 		oci_config_set_env(c, m->config.env[i].key, m->config.env[i].value);
 	if (m->config.entrypoint_given && m->config.entrypoint)
@@ -95,7 +98,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	char *workdir = NULL, *cfg = NULL, *mbuf = NULL;
 	size_t cfglen = 0, mlen = 0;
 	const char *basespec, *platform;
-	int ret = -1, any_prune = 0;
+	int ret = -1, any_prune = 0, node_cache = 0;
 	uint64_t total_usize = 0;
 
 	image_init(&base);
@@ -166,6 +169,20 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		if (pr < 0)
 			goto out;
 	}
+	if (m.precompile_node.set) {
+		char **roots = lm_xcalloc(m.nlayers + 1, sizeof(*roots));
+		int rc;
+		for (size_t i = 0; i < m.nlayers; i++)
+			if (!(roots[i] = tree_norm_path(m.layers[i].to)))
+				roots[i] = lm_xstrdup(""); /* "/" */
+		rc = precompile_node(&m.precompile_node, &base, c, trees, roots, m.nlayers, m.config.cmd, m.config.ncmd, o,
+				    workdir, &node_cache, err);
+		for (size_t i = 0; i < m.nlayers; i++)
+			free(roots[i]);
+		free(roots);
+		if (rc < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < m.nlayers; i++) {
 		struct layer_opts lo = { o->epoch, GZ_LEVEL_DEFAULT, nthreads(o) };
 		tree_finish(&trees[i]);
@@ -181,7 +198,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		goto out;
 	}
 
-	if (make_config(&base, &m, res, o, &cfg, &cfglen, err) < 0)
+	if (make_config(&base, &m, res, node_cache, o, &cfg, &cfglen, err) < 0)
 		goto out;
 	{
 		struct oci_manifest om = { 0 };

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "precompile.h"
+#include "precompile_node.h"
 #include "prune.h"
 #include "verify.h"
 
@@ -46,6 +47,7 @@ struct lm_manifest {
 	char *tag; /* may be NULL */
 	struct prune_spec prune;
 	struct precompile_spec precompile;
+	struct precompile_node_spec precompile_node; /* precompile.node */
 	struct verify_spec verify;
 };
 
