@@ -658,7 +658,10 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 	if (r == 0)
 		r = check_platform(&img, &plat, spec, err);
 	if (r == 0) {
-		img.name = lm_xstrdup(spec);
+		if (k != SRC_REGISTRY || !img.name) { /* a registry's name is the normalised reference */
+			free(img.name);
+			img.name = lm_xstrdup(spec);
+		}
 		*out = img;
 	} else {
 		image_release(&img);
