@@ -26,19 +26,27 @@ struct jp {
 	size_t npath;
 };
 
+enum doc_action { DOC_KEEP, DOC_DROP, DOC_BLANK };
+
 /* Where a botocore service model keeps prose: paths of the objects whose "documentation"
- * string goes ('*' = any key, "[]" = any array element). */
-static const char *const boto_doc_parents[] = {
-	"",
-	"operations/*",
-	"operations/*/input",
-	"operations/*/output",
-	"operations/*/errors/[]",
-	"shapes/*",
-	"shapes/*/members/*",
-	"shapes/*/key",
-	"shapes/*/value",
-	"shapes/*/member",
+ * string goes ('*' = any key, "[]" = any array element). A member's documentation becomes
+ * " " instead: botocore.docs only creates a parameter's 'param-documentation' section when
+ * it is non-empty, and its own handlers (S3 CopySource, SSE ...) write into that section
+ * when a docstring is generated (help(client.copy_object)). */
+static const struct {
+	const char *path;
+	enum doc_action action;
+} boto_doc_parents[] = {
+	{ "", DOC_DROP },
+	{ "operations/*", DOC_DROP },
+	{ "operations/*/input", DOC_DROP },
+	{ "operations/*/output", DOC_DROP },
+	{ "operations/*/errors/[]", DOC_DROP },
+	{ "shapes/*", DOC_DROP },
+	{ "shapes/*/members/*", DOC_BLANK },
+	{ "shapes/*/key", DOC_DROP },
+	{ "shapes/*/value", DOC_DROP },
+	{ "shapes/*/member", DOC_DROP },
 };
 
 static int path_is(const struct jp *p, const char *pat)
@@ -65,12 +73,12 @@ static int path_is(const struct jp *p, const char *pat)
 	return k == p->npath;
 }
 
-static int doc_parent(const struct jp *p)
+static enum doc_action doc_parent(const struct jp *p)
 {
 	for (size_t i = 0; i < sizeof(boto_doc_parents) / sizeof(boto_doc_parents[0]); i++)
-		if (path_is(p, boto_doc_parents[i]))
-			return 1;
-	return 0;
+		if (path_is(p, boto_doc_parents[i].path))
+			return boto_doc_parents[i].action;
+	return DOC_KEEP;
 }
 
 static void emit(struct jp *p, const char *b, size_t n)
@@ -179,7 +187,8 @@ static int push(struct jp *p, const char *start, size_t len)
 
 static int object(struct jp *p)
 {
-	int emitted = 0, docs_here = (p->flags & SLIM_JSON_BOTO_DOCS) && doc_parent(p);
+	int emitted = 0;
+	enum doc_action docs_here = p->flags & SLIM_JSON_BOTO_DOCS ? doc_parent(p) : DOC_KEEP;
 	p->i++;
 	emit(p, "{", 1);
 	ws(p);
@@ -199,16 +208,17 @@ static int object(struct jp *p)
 			return -1;
 		p->i++;
 		ws(p);
-		drop = docs_here && kl == 13 && memcmp(p->s + ks, "documentation", 13) == 0 && peek(p) == '"';
-		if (drop) {
-			p->mute++;
-		} else {
+		drop = docs_here != DOC_KEEP && kl == 13 && memcmp(p->s + ks, "documentation", 13) == 0 &&
+		       peek(p) == '"';
+		if (!drop || docs_here == DOC_BLANK) {
 			if (emitted)
 				emit(p, ",", 1);
 			emit(p, p->s + ks - 1, kl + 2);
-			emit(p, ":", 1);
+			emit(p, drop ? ":\" \"" : ":", drop ? 4 : 1);
 			emitted = 1;
 		}
+		if (drop)
+			p->mute++;
 		if (push(p, p->s + ks, kl) < 0 || value(p) < 0)
 			return -1;
 		p->npath--;

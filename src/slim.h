@@ -17,9 +17,10 @@
 enum slim_json_flags {
 	/* drop "documentation": "<string>" members at the places a botocore service model
 	 * (service-2.json) keeps prose: the top level, operations.<op>, operations.<op>.input,
-	 * .output, .errors[], shapes.<s>, shapes.<s>.members.<m>, shapes.<s>.key, .value,
-	 * .member. Nowhere else (clientContextParams.<p>.documentation is read with [] and
-	 * stays; a member named "documentation" is a member, not prose, and stays). */
+	 * .output, .errors[], shapes.<s>, shapes.<s>.key, .value, .member; in
+	 * shapes.<s>.members.<m> the string becomes " " (botocore.docs needs it non-empty to
+	 * generate docstrings). Nowhere else (clientContextParams.<p>.documentation is read
+	 * with [] and stays; a member named "documentation" is a member, not prose). */
 	SLIM_JSON_BOTO_DOCS = 1 << 0,
 };
 

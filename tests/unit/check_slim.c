@@ -93,8 +93,13 @@ START_TEST(test_json_boto_docs)
 		{ "{\"shapes\": {\"R\": {\"type\": \"structure\", \"members\": {\"B\": {\"shape\": \"S\", \"documentation\": "
 		  "\"bucket\"}}, \"documentation\": \"req\"}, \"L\": {\"type\": \"list\", \"member\": {\"shape\": \"S\", "
 		  "\"documentation\": \"x\"}}}}",
-		  "{\"shapes\":{\"R\":{\"type\":\"structure\",\"members\":{\"B\":{\"shape\":\"S\"}}},\"L\":{\"type\":"
-		  "\"list\",\"member\":{\"shape\":\"S\"}}}}" },
+		  "{\"shapes\":{\"R\":{\"type\":\"structure\",\"members\":{\"B\":{\"shape\":\"S\",\"documentation\":"
+		  "\" \"}}},\"L\":{\"type\":\"list\",\"member\":{\"shape\":\"S\"}}}}" },
+		/* a member's documentation is blanked, not dropped, wherever it is in the member */
+		{ "{\"shapes\": {\"R\": {\"members\": {\"A\": {\"documentation\": \"long text\", \"shape\": \"S\"}, "
+		  "\"B\": {\"shape\": \"S\", \"documentation\": \"\\\"quoted\\\"\", \"location\": \"header\"}}}}}",
+		  "{\"shapes\":{\"R\":{\"members\":{\"A\":{\"documentation\":\" \",\"shape\":\"S\"},\"B\":{\"shape\":"
+		  "\"S\",\"documentation\":\" \",\"location\":\"header\"}}}}}" },
 		/* first and only members: commas stay right */
 		{ "{\"documentation\": \"a\", \"x\": 1}", "{\"x\":1}" },
 		{ "{\"x\": 1, \"documentation\": \"a\"}", "{\"x\":1}" },
