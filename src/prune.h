@@ -82,6 +82,13 @@ enum prune_rule_flag {
 				     root, python/, site-packages/, dist-packages/) */
 	PRUNE_R_FOREIGN = 1 << 3, /* only names that denote another OS or CPU than the image's
 				     (see prune_foreign_platform); the glob must match too */
+	/* Rewrite rules: matching files that stay are not removed but replaced by a smaller
+	 * copy that loads the same (slim.h); the first rewrite rule that matches applies,
+	 * keep globs win, input a rewriter does not understand is left alone. */
+	PRUNE_R_SLIM_JSON = 1 << 4,	 /* JSON without whitespace between tokens */
+	PRUNE_R_SLIM_BOTO_DOCS = 1 << 5, /* with SLIM_JSON: also botocore service model prose */
+	PRUNE_R_SLIM_METADATA = 1 << 6,	 /* core metadata (METADATA, PKG-INFO) without its body */
+	PRUNE_R_REWRITE = PRUNE_R_SLIM_JSON | PRUNE_R_SLIM_BOTO_DOCS | PRUNE_R_SLIM_METADATA,
 };
 
 struct prune_rule {

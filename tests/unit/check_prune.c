@@ -87,6 +87,152 @@ static void apply(struct fx *f, const char *const *presets, const char *const *r
 	prune_spec_release(&s);
 }
 
+/* The entry's content as the layer would get it (its src after prune_apply). */
+static char *content(const struct fx *f, const char *path)
+{
+	char *img = lm_asprintf("var/task/%s", path), *buf = NULL;
+	const struct lm_entry *e = tree_find(&f->t, img);
+	size_t len = 0;
+	struct lm_err err = LM_ERR_INIT;
+	ck_assert_msg(e != NULL, "no entry '%s'", img);
+	ck_assert_int_eq(lm_read_file(e->src, 1 << 20, &buf, &len, &err), 0);
+	ck_assert_uint_eq(len, e->size);
+	free(img);
+	return buf;
+}
+
+static void apply_work(struct fx *f, const char *const *presets, const char *const *keep, struct prune_report *rep)
+{
+	struct prune_spec s;
+	struct lm_err err = LM_ERR_INIT;
+	char *work = lm_path_join(f->dir, "work");
+	spec_set(&s, presets, NULL, keep);
+	tree_finish(&f->t);
+	ck_assert_msg(prune_apply(&s, NULL, &f->t, "/var/task", "linux/amd64", "deps", work, rep, &err) == 0, "%s",
+		      err.msg);
+	prune_spec_release(&s);
+	free(work);
+}
+
+#define SVC_MODEL                                                                                          \
+	"{\n  \"version\": \"2.0\",\n  \"documentation\": \"<p>Amazon S3</p>\",\n  \"operations\": {\n    " \
+	"\"Get\": {\"name\": \"Get\", \"documentation\": \"<p>gets</p>\"}\n  },\n  \"shapes\": {\n    "        \
+	"\"R\": {\"type\": \"structure\", \"members\": {\"B\": {\"shape\": \"S\", \"documentation\": "       \
+	"\"b\"}}}\n  },\n  \"clientContextParams\": {\"A\": {\"type\": \"boolean\", \"documentation\": "        \
+	"\"a\"}}\n}\n"
+
+START_TEST(test_python_rewrites)
+{
+	static const char *const safe[] = { "python-safe", NULL };
+	static const char *const aggr[] = { "python-aggressive", NULL };
+	static const char *const keep[] = { "botocore/data/kept/*.json", NULL };
+	for (int agg = 0; agg < 2; agg++) {
+		struct prune_report *rep = prune_report_new();
+		struct fx f;
+		char *c, *json;
+		fx_init(&f);
+		fx_file(&f, "botocore/__init__.py", "");
+		fx_file(&f, "botocore/data/s3/2006-03-01/service-2.json", SVC_MODEL);
+		fx_file(&f, "botocore/data/s3/2006-03-01/paginators-1.json", "{\n  \"pagination\": {}\n}\n");
+		fx_file(&f, "botocore/data/s3/2006-03-01/examples-1.json", "{\n  \"examples\": {}\n}\n");
+		fx_file(&f, "botocore/data/kept/service-2.json", SVC_MODEL);
+		fx_file(&f, "botocore/data/broken.json", "{\n  \"a\": 1,\n}\n");
+		fx_file(&f, "boto3/data/s3/2006-03-01/resources-1.json", "{\n  \"service\": {}\n}\n");
+		fx_file(&f, "pkg/__init__.py", "");
+		fx_file(&f, "pkg/data.json", "{\n  \"a\": 1\n}\n"); /* read by who knows what: untouched */
+		fx_file(&f, "pkg-1.0.dist-info/METADATA", "Name: pkg\nVersion: 1.0\n\n# pkg\n\nLong README\n");
+		fx_file(&f, "old-1.0.egg-info", "Name: old\nVersion: 1.0\n\nREADME\n");
+		apply_work(&f, agg ? aggr : safe, keep, rep);
+		c = content(&f, "botocore/data/s3/2006-03-01/service-2.json");
+		if (agg)
+			ck_assert_str_eq(c, "{\"version\":\"2.0\",\"operations\":{\"Get\":{\"name\":\"Get\"}},\"shapes\":{"
+					    "\"R\":{\"type\":\"structure\",\"members\":{\"B\":{\"shape\":\"S\",\"documentation\":\" \"}}}},"
+					    "\"clientContextParams\":{\"A\":{\"type\":\"boolean\",\"documentation\":\"a\"}}}");
+		else
+			ck_assert_str_eq(c, "{\"version\":\"2.0\",\"documentation\":\"<p>Amazon S3</p>\",\"operations\":{"
+					    "\"Get\":{\"name\":\"Get\",\"documentation\":\"<p>gets</p>\"}},\"shapes\":{\"R\":{"
+					    "\"type\":\"structure\",\"members\":{\"B\":{\"shape\":\"S\",\"documentation\":"
+					    "\"b\"}}}},\"clientContextParams\":{\"A\":{\"type\":\"boolean\",\"documentation\":"
+					    "\"a\"}}}");
+		free(c);
+		c = content(&f, "botocore/data/s3/2006-03-01/paginators-1.json");
+		ck_assert_str_eq(c, "{\"pagination\":{}}");
+		free(c);
+		ck_assert(removed(&f, "botocore/data/s3/2006-03-01/examples-1.json") == agg);
+		c = content(&f, "botocore/data/kept/service-2.json"); /* keep wins over rewriting too */
+		ck_assert_str_eq(c, SVC_MODEL);
+		free(c);
+		c = content(&f, "botocore/data/broken.json"); /* not JSON: left alone */
+		ck_assert_str_eq(c, "{\n  \"a\": 1,\n}\n");
+		free(c);
+		c = content(&f, "boto3/data/s3/2006-03-01/resources-1.json");
+		ck_assert_str_eq(c, "{\"service\":{}}");
+		free(c);
+		c = content(&f, "pkg/data.json");
+		ck_assert_str_eq(c, "{\n  \"a\": 1\n}\n");
+		free(c);
+		c = content(&f, "pkg-1.0.dist-info/METADATA");
+		ck_assert_str_eq(c, agg ? "Name: pkg\nVersion: 1.0\n" : "Name: pkg\nVersion: 1.0\n\n# pkg\n\nLong README\n");
+		free(c);
+		c = content(&f, "old-1.0.egg-info");
+		ck_assert_str_eq(c, agg ? "Name: old\nVersion: 1.0\n" : "Name: old\nVersion: 1.0\n\nREADME\n");
+		free(c);
+		json = prune_report_json(rep);
+		ck_assert_msg(strstr(json, agg ? "\"rule\": \"python-aggressive: **/botocore/data/**/service-2.json (JSON "
+						 "minified, documentation dropped)\",\n          \"files\": 1,"
+					       : "\"rule\": \"python-safe: **/botocore/data/**/*.json (JSON minified)\",\n"
+						 "          \"files\": 3,") != NULL,
+			      "rewrite rule accounting (agg %d)", agg);
+		ck_assert(strstr(json, "\"action\": \"rewrite\"") != NULL);
+		free(json);
+		prune_report_free(rep);
+		fx_release(&f);
+	}
+}
+END_TEST
+
+START_TEST(test_python_build_leftovers)
+{
+	static const char *const safe[] = { "python-safe", NULL };
+	static const char *const aggr[] = { "python-aggressive", NULL };
+	for (int agg = 0; agg < 2; agg++) {
+		struct fx f;
+		fx_init(&f);
+		fx_file(&f, "numpy/__init__.py", "from . import core\n");
+		fx_file(&f, "numpy/core/__init__.py", "");
+		fx_file(&f, "numpy/core/lib/libnpymath.a", "!<arch>\n");
+		fx_file(&f, "numpy/core/include/numpy/numpy.i", "%module numpy");
+		fx_file(&f, "numpy/core/include/numpy/multiarray_api.txt", "api");
+		fx_file(&f, "greenlet/platform/switch_x64_masm.obj", "obj");
+		fx_file(&f, "greenlet/platform/switch_x64_masm.asm", "asm");
+		fx_file(&f, "pkg/_ext.o", "o");
+		fx_file(&f, "pkg/_ext.cpython-311-x86_64-linux-gnu.so", "so");
+		fx_file(&f, "sniffio/__init__.py", "");
+		fx_file(&f, "sniffio/_tests/test_sniffio.py", "import sniffio\n");
+		/* an imported package named _tests stays */
+		fx_file(&f, "uses/__init__.py", "from uses._tests import helper\n");
+		fx_file(&f, "uses/_tests/__init__.py", "");
+		fx_file(&f, "uses/_tests/helper.py", "");
+		/* an imported package named include stays (aggressive) */
+		fx_file(&f, "cfg/__init__.py", "from .include import x\n");
+		fx_file(&f, "cfg/include/__init__.py", "x = 1\n");
+		apply(&f, agg ? aggr : safe, NULL, NULL, NULL);
+		ck_assert(removed(&f, "numpy/core/lib/libnpymath.a"));
+		ck_assert(removed(&f, "numpy/core/include/numpy/numpy.i"));
+		ck_assert(removed(&f, "numpy/core/include/numpy/multiarray_api.txt") == agg);
+		ck_assert(removed(&f, "greenlet/platform/switch_x64_masm.obj"));
+		ck_assert(removed(&f, "greenlet/platform/switch_x64_masm.asm"));
+		ck_assert(removed(&f, "pkg/_ext.o"));
+		ck_assert(!removed(&f, "pkg/_ext.cpython-311-x86_64-linux-gnu.so"));
+		ck_assert(removed(&f, "sniffio/_tests"));
+		ck_assert(!removed(&f, "sniffio/__init__.py"));
+		ck_assert(!removed(&f, "uses/_tests/helper.py"));
+		ck_assert(!removed(&f, "cfg/include/__init__.py"));
+		fx_release(&f);
+	}
+}
+END_TEST
+
 START_TEST(test_python_safe_traps)
 {
 	static const char *const py[] = { "python-safe", NULL };
@@ -410,6 +556,8 @@ SUITE(prune)
 	Suite *s = suite_create("prune");
 	TCASE(s, test_python_safe_traps);
 	TCASE(s, test_python_aggressive_testing_imported);
+	TCASE(s, test_python_rewrites);
+	TCASE(s, test_python_build_leftovers);
 	TCASE(s, test_node_safe_traps);
 	TCASE(s, test_keep_wins_and_user_rules);
 	TCASE(s, test_decide_with_rule_disabled);
