@@ -156,6 +156,12 @@ int zip_plan_build(struct zip_plan *p, const struct lm_tree *trees, const char *
 			if (m == ZIP_MAP_SKIP && e->type == LM_F_DIR)
 				continue;
 			if (m != ZIP_MAP_IN) {
+				/* name a file rather than the directory above it, when there is one */
+				for (size_t j = i + 1; j < trees[t].n && e->type == LM_F_DIR; j++) {
+					const struct lm_entry *f = &trees[t].v[j];
+					if (!f->removed && f->type != LM_F_DIR && zip_map_path(k, f->path, &name) == ZIP_MAP_OUTSIDE)
+						e = f;
+				}
 				lm_err_set(err, LM_E_INPUT, "layer '%s': '/%s' is outside %s, where Lambda unpacks a %s zip",
 					   names[t], e->path, zip_kind_dir(k), zip_kind_name(k));
 				goto fail;

@@ -196,7 +196,7 @@ START_TEST(test_plan_layer)
 	/* the same tree cannot be a function zip: one error naming the layer and the path */
 	ck_assert_int_eq(zip_plan_build(&p, &t, names, 1, ZIP_FUNCTION, &err), -1);
 	ck_assert_int_eq(err.code, LM_E_INPUT);
-	ck_assert_str_eq(err.msg, "layer 'deps': '/opt' is outside /var/task, where Lambda unpacks a function zip");
+	ck_assert_str_eq(err.msg, "layer 'deps': '/opt/python/requests/__init__.py' is outside /var/task, where Lambda unpacks a function zip");
 	ck_assert_ptr_null(p.v);
 	lm_err_release(&err);
 	tree_release(&t);
@@ -215,7 +215,7 @@ START_TEST(test_plan_errors)
 	add(&t[0], LM_F_REG, "var/lib/x.so", 1, NULL);
 	tree_finish(&t[0]);
 	ck_assert_int_eq(zip_plan_build(&p, t, names, 1, ZIP_FUNCTION, &err), -1);
-	ck_assert_str_eq(err.msg, "layer 'deps': '/var/lib' is outside /var/task, where Lambda unpacks a function zip");
+	ck_assert_str_eq(err.msg, "layer 'deps': '/var/lib/x.so' is outside /var/task, where Lambda unpacks a function zip");
 	lm_err_release(&err);
 	tree_release(&t[0]);
 	/* a symlink where /var/task's parent should be a directory */
