@@ -158,7 +158,7 @@ static int make_zip(const struct build_req *r, const struct zip_sel *s, const st
 {
 	struct zip_plan p;
 	struct zip_result zr;
-	struct zip_opts zo = { o->epoch, s->level };
+	struct zip_opts zo = { o->epoch, s->level, nthreads(o) };
 	struct size_report *rep = r->report;
 	char *scratch = NULL, h[32];
 	const char *out = r->zip->out;

@@ -1,6 +1,7 @@
 #include "zip.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,11 @@
 
 #define OUT_CAP (1u << 20)
 #define IO_CHUNK (256u << 10)
+/* Parallel deflate: files up to JOB_MAX bytes are read and deflated whole by worker
+ * threads, at most JOBS_BUDGET bytes of them ahead of the writer; larger files are
+ * streamed by the writer itself. */
+#define JOB_MAX (8u << 20)
+#define JOBS_BUDGET (64u << 20)
 
 const char *zip_kind_name(enum zip_kind k)
 {
@@ -433,12 +439,15 @@ static int put_local(struct zw *w, const struct centry *c, int zip64)
 /* Completes a local header once CRC, method and sizes are known. */
 static int patch_local(struct zw *w, const struct centry *c, int zip64)
 {
-	unsigned char m[2], v[12], x[16];
-	le16(m, c->method);
+	unsigned char m[6], v[12], x[16];
+	/* version needed, flags, method: stored and deflated entries need different versions */
+	le16(m, zip64 ? NEED_ZIP64 : c->need);
+	le16(m + 2, c->flags);
+	le16(m + 4, c->method);
 	le32(v, c->crc);
 	le32(v + 4, zip64 ? U32_MAX_FIELD : (uint32_t)c->csize);
 	le32(v + 8, zip64 ? U32_MAX_FIELD : (uint32_t)c->usize);
-	if (zw_patch(w, c->offset + 8, m, sizeof(m)) < 0 || zw_patch(w, c->offset + 14, v, sizeof(v)) < 0)
+	if (zw_patch(w, c->offset + 4, m, sizeof(m)) < 0 || zw_patch(w, c->offset + 14, v, sizeof(v)) < 0)
 		return -1;
 	if (!zip64)
 		return 0;
@@ -580,6 +589,228 @@ out:
 	return ret;
 }
 
+/* ---- parallel deflate of small files ---- */
+
+enum { SLOT_WAITING = 0, SLOT_CLAIMED, SLOT_DONE };
+
+struct slot {
+	int state;
+	unsigned char *data; /* the entry's bytes after its local header */
+	size_t len;
+	uint32_t crc;
+	uint16_t method;
+	struct lm_err err; /* set when the job failed */
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	const struct zip_plan *p;
+	int level;
+	size_t next;       /* the next plan item a worker considers */
+	uint64_t inflight; /* bytes of jobs claimed and not yet written */
+	int stop;
+	struct slot *slots; /* one per plan item */
+	pthread_t *th;
+	int nth;
+};
+
+static int is_job(const struct zip_item *it, int level)
+{
+	return level > 0 && it->e->type == LM_F_REG && it->e->size > 0 && it->e->size <= JOB_MAX;
+}
+
+/* Reads the whole file and deflates it in one call (zlib's output does not depend on
+ * how the input is split, so the bytes equal the streaming path's); stores it when
+ * deflate does not make it smaller. */
+static void run_job(z_stream *z, const struct lm_entry *e, struct slot *s)
+{
+	size_t n = (size_t)e->size, got = 0;
+	unsigned char *raw = lm_xmalloc(n), *out = NULL;
+	uLong bound;
+	char b;
+	int fd = open(e->src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		lm_err_sys(&s->err, "open '%s'", e->src);
+		goto fail;
+	}
+	while (got < n) {
+		ssize_t r = read(fd, raw + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			lm_err_sys(&s->err, "read '%s'", e->src);
+			goto fail;
+		}
+		if (r == 0) {
+			lm_err_set(&s->err, LM_E_IO, "'%s' shrank while the zip was written", e->src);
+			goto fail;
+		}
+		got += (size_t)r;
+	}
+	if (read(fd, &b, 1) > 0) {
+		lm_err_set(&s->err, LM_E_IO, "'%s' grew while the zip was written", e->src);
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	s->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), raw, (uInt)n);
+	if (deflateReset(z) != Z_OK) {
+		lm_err_set(&s->err, LM_E_INTERNAL, "deflate: reset failed");
+		goto fail;
+	}
+	bound = deflateBound(z, (uLong)n);
+	out = lm_xmalloc(bound);
+	z->next_in = raw;
+	z->avail_in = (uInt)n;
+	z->next_out = out;
+	z->avail_out = (uInt)bound;
+	if (deflate(z, Z_FINISH) != Z_STREAM_END) {
+		lm_err_set(&s->err, LM_E_INTERNAL, "deflate '%s' failed", e->path);
+		goto fail;
+	}
+	if (z->total_out >= n) {
+		free(out);
+		s->data = raw;
+		s->len = n;
+		s->method = METHOD_STORE;
+	} else {
+		free(raw);
+		s->data = out;
+		s->len = z->total_out;
+		s->method = METHOD_DEFLATE;
+	}
+	return;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(raw);
+	free(out);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+	const struct zip_plan *p = pl->p;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, pl->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		abort(); /* only out of memory can fail here */
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		size_t i;
+		uint64_t need;
+		while (pl->next < p->n && !is_job(&p->v[pl->next], pl->level))
+			pl->next++;
+		if (pl->stop || pl->next >= p->n)
+			break;
+		need = p->v[pl->next].e->size;
+		/* jobs are claimed in plan order, so the one the writer waits for is always in flight or next */
+		if (pl->inflight && pl->inflight + need > JOBS_BUDGET) {
+			pthread_cond_wait(&pl->work, &pl->mu);
+			continue;
+		}
+		i = pl->next++;
+		pl->inflight += need;
+		pl->slots[i].state = SLOT_CLAIMED;
+		pthread_mutex_unlock(&pl->mu);
+		run_job(&z, p->v[i].e, &pl->slots[i]);
+		pthread_mutex_lock(&pl->mu);
+		pl->slots[i].state = SLOT_DONE;
+		pthread_cond_broadcast(&pl->done);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	deflateEnd(&z);
+	return NULL;
+}
+
+static void pool_start(struct pool *pl, const struct zip_plan *p, int level, int threads)
+{
+	memset(pl, 0, sizeof(*pl));
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_cond_init(&pl->work, NULL);
+	pthread_cond_init(&pl->done, NULL);
+	pl->p = p;
+	pl->level = level;
+	pl->slots = lm_xcalloc(p->n + 1, sizeof(*pl->slots));
+	pl->th = lm_xcalloc((size_t)threads, sizeof(*pl->th));
+	for (int i = 0; i < threads; i++) {
+		if (pthread_create(&pl->th[pl->nth], NULL, worker, pl) != 0)
+			break; /* fewer workers; the writer handles what none claims */
+		pl->nth++;
+	}
+}
+
+static void pool_stop(struct pool *pl)
+{
+	if (!pl->slots)
+		return;
+	pthread_mutex_lock(&pl->mu);
+	pl->stop = 1;
+	pthread_cond_broadcast(&pl->work);
+	pthread_mutex_unlock(&pl->mu);
+	for (int i = 0; i < pl->nth; i++)
+		pthread_join(pl->th[i], NULL);
+	for (size_t i = 0; i < pl->p->n; i++) {
+		free(pl->slots[i].data);
+		lm_err_release(&pl->slots[i].err);
+	}
+	free(pl->slots);
+	free(pl->th);
+	pthread_mutex_destroy(&pl->mu);
+	pthread_cond_destroy(&pl->work);
+	pthread_cond_destroy(&pl->done);
+	pl->slots = NULL;
+}
+
+/* Waits for item i's job (claimed by a worker; or, when no worker could start, runs it
+ * here) and writes the entry. */
+static int write_job(struct zw *w, struct pool *pl, size_t i, uint64_t *csize)
+{
+	const struct zip_item *it = &pl->p->v[i];
+	struct slot *s = &pl->slots[i];
+	struct centry c;
+	int ret = -1;
+	pthread_mutex_lock(&pl->mu);
+	if (!pl->nth && s->state == SLOT_WAITING) {
+		pthread_mutex_unlock(&pl->mu);
+		run_job(&w->z, it->e, s);
+		pthread_mutex_lock(&pl->mu);
+		s->state = SLOT_DONE;
+		pl->inflight += it->e->size;
+	}
+	while (s->state != SLOT_DONE)
+		pthread_cond_wait(&pl->done, &pl->mu);
+	pthread_mutex_unlock(&pl->mu);
+	if (s->err.code) {
+		lm_err_set(w->err, s->err.code, "%s", s->err.msg);
+		goto out;
+	}
+	memset(&c, 0, sizeof(c));
+	c.offset = zw_off(w);
+	c.flags = name_flags(it->name);
+	c.attr = zip_external_attr(LM_F_REG, it->e->mode);
+	c.name = it->name;
+	c.usize = it->e->size;
+	c.csize = s->len;
+	c.crc = s->crc;
+	c.method = s->method;
+	c.need = s->method == METHOD_DEFLATE ? NEED_DEFLATE : NEED_STORE;
+	if (put_local(w, &c, 0) < 0 || zw_put(w, s->data, s->len) < 0)
+		goto out;
+	add_central(w, &c);
+	*csize = zw_off(w) - c.offset;
+	ret = 0;
+out:
+	free(s->data);
+	s->data = NULL;
+	pthread_mutex_lock(&pl->mu);
+	pl->inflight -= it->e->size;
+	pthread_cond_broadcast(&pl->work);
+	pthread_mutex_unlock(&pl->mu);
+	return ret;
+}
+
 static int put_end(struct zw *w)
 {
 	uint64_t cd_off = zw_off(w), cd_len = w->cd.len;
@@ -626,10 +857,12 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 {
 	struct zw w;
 	struct zip_result r;
+	struct pool pl;
 	int level = o->level < 0 ? ZIP_LEVEL_DEFAULT : o->level > 9 ? 9 : o->level;
 	int ret = -1;
 	memset(&w, 0, sizeof(w));
 	memset(&r, 0, sizeof(r));
+	memset(&pl, 0, sizeof(pl));
 	w.fd = fd;
 	w.name = name;
 	w.err = err;
@@ -648,10 +881,12 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 		}
 		w.z_ready = 1;
 	}
+	if (level > 0 && o->threads > 1)
+		pool_start(&pl, p, level, o->threads);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct zip_item *it = &p->v[i];
-		uint64_t cs;
-		if (write_entry(&w, it, level, &cs) < 0)
+		uint64_t cs = 0;
+		if (pl.slots && is_job(it, level) ? write_job(&w, &pl, i, &cs) < 0 : write_entry(&w, it, level, &cs) < 0)
 			goto out;
 		if (it->layer < ntrees) {
 			r.layer_csize[it->layer] += cs;
@@ -670,6 +905,7 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 	memset(&r, 0, sizeof(r));
 	ret = 0;
 out:
+	pool_stop(&pl);
 	if (w.z_ready)
 		deflateEnd(&w.z);
 	zip_result_release(&r);

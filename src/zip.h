@@ -12,9 +12,10 @@
  *   - one DOS time for every entry, from SOURCE_DATE_EPOCH read as UTC (clamped to
  *     1980-01-01 .. 2107-12-31, the range a DOS time can hold);
  *   - no extra fields (no UT times, no ux uid/gid), no data descriptors, no comment;
- *   - deflate (zlib, level 6 by default), stored when deflate would not make the
- *     file smaller; Zip64 records only when a size, an offset or the entry count
- *     needs them.
+ *   - deflate (zlib, level 6 by default; files up to 8 MiB deflated in parallel,
+ *     each entry on its own, so the bytes do not depend on the thread count), stored
+ *     when deflate would not make the file smaller; Zip64 records only when a size,
+ *     an offset or the entry count needs them.
  * libarchive's zip writer is not used: it always adds UT and ux extra fields and
  * converts times with localtime(), so its bytes depend on the time zone. */
 #ifndef LM_ZIP_H
@@ -84,6 +85,8 @@ int zip_plan_build(struct zip_plan *p, const struct lm_tree *trees, const char *
 struct zip_opts {
 	int64_t mtime; /* every entry's time (SOURCE_DATE_EPOCH) */
 	int level;     /* 0 = store everything, 1..9 = deflate level */
+	int threads;   /* deflate threads besides the writer; 0 or 1 = none. The bytes do not
+	                * depend on it. */
 };
 
 struct zip_result {

@@ -348,6 +348,8 @@ static void parse_zip(const unsigned char *z, size_t len, struct parsed *out)
 		ck_assert_uint_eq(rd16(c + 14), DOSDATE(2023, 11, 14));
 		/* the local header says the same: no data descriptor, no extra field */
 		ck_assert_uint_eq(rd32(l), 0x04034b50u);
+		ck_assert_uint_eq(rd16(l + 4), rd16(c + 6)); /* version needed */
+		ck_assert_uint_eq(rd16(l + 4), out->method[i] == 8 || out->name[i][nl - 1] == '/' ? 20 : 10);
 		ck_assert_uint_eq(rd16(l + 6), out->flags[i]);
 		ck_assert_uint_eq(rd16(l + 8), out->method[i]);
 		ck_assert_uint_eq(rd16(l + 10), DOSTIME(22, 13, 20));
@@ -381,9 +383,10 @@ static void parse_zip(const unsigned char *z, size_t len, struct parsed *out)
 	}
 }
 
-static void write_plan(const struct zip_plan *p, int level, unsigned char **z, size_t *zlen, struct zip_result *r)
+static void write_plan_threads(const struct zip_plan *p, int level, int threads, unsigned char **z, size_t *zlen,
+			       struct zip_result *r)
 {
-	struct zip_opts o = { 1700000000, level };
+	struct zip_opts o = { 1700000000, level, threads };
 	struct lm_err err = LM_ERR_INIT;
 	FILE *f = tmpfile();
 	ck_assert_ptr_nonnull(f);
@@ -391,6 +394,11 @@ static void write_plan(const struct zip_plan *p, int level, unsigned char **z, s
 	read_all(fileno(f), z, zlen);
 	fclose(f);
 	ck_assert_uint_eq(r->size, *zlen);
+}
+
+static void write_plan(const struct zip_plan *p, int level, unsigned char **z, size_t *zlen, struct zip_result *r)
+{
+	write_plan_threads(p, level, 0, z, zlen, r);
 }
 
 START_TEST(test_write_entries)
@@ -481,7 +489,7 @@ START_TEST(test_write_changed_file)
 	struct lm_tree t;
 	struct zip_plan p;
 	struct zip_result r;
-	struct zip_opts o = { 315532800, 6 };
+	struct zip_opts o = { 315532800, 6, 0 };
 	struct lm_err err = LM_ERR_INIT;
 	const char *names[] = { "app" };
 	struct lm_entry *e;
@@ -517,6 +525,63 @@ START_TEST(test_write_changed_file)
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 	free(out);
+	free(d);
+}
+END_TEST
+
+/* Worker threads deflate small files; the writer streams big ones: the same bytes
+ * whatever the number of threads, and the same errors. */
+START_TEST(test_write_threads)
+{
+	static unsigned char rnd[70000];
+	char *d = make_src(rnd, sizeof(rnd)), *cmd, *big;
+	struct lm_tree t;
+	struct zip_plan p;
+	struct zip_result r;
+	struct lm_err err = LM_ERR_INIT;
+	const char *names[] = { "app" };
+	unsigned char *one, *many;
+	size_t len1, lenn, n = 9u << 20;
+	/* bigger than a job: streamed by the writer between the workers' files */
+	big = lm_xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char)("0123456789abcdef"[(i * 7 + i / 4096) % 16]);
+	put(d, "big.txt", big, n, 0644);
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "pkg/f%02d.py", i);
+		put(d, name, big + i * 1000, 5000 + (size_t)i * 300, 0644);
+	}
+	tree_init(&t);
+	ck_assert_msg(tree_scan(&t, d, "/var/task", NULL, &err) == 0, "%s", err.msg);
+	tree_finish(&t);
+	ck_assert_int_eq(zip_plan_build(&p, &t, names, 1, ZIP_FUNCTION, &err), 0);
+	write_plan_threads(&p, 6, 0, &one, &len1, &r);
+	zip_result_release(&r);
+	for (int th = 2; th <= 5; th += 3) {
+		write_plan_threads(&p, 6, th, &many, &lenn, &r);
+		zip_result_release(&r);
+		ck_assert_uint_eq(lenn, len1);
+		ck_assert_msg(memcmp(one, many, len1) == 0, "%d threads: other bytes", th);
+		free(many);
+	}
+	/* a file that shrank, found by a worker */
+	put(d, "pkg/f07.py", "x", 1, 0644);
+	{
+		struct zip_opts o = { 1700000000, 6, 3 };
+		FILE *f = tmpfile();
+		ck_assert_int_eq(zip_write_fd(&p, 1, &o, fileno(f), &r, &err), -1);
+		ck_assert_ptr_nonnull(strstr(err.msg, "f07.py' shrank while the zip was written"));
+		lm_err_release(&err);
+		fclose(f);
+	}
+	free(one);
+	free(big);
+	zip_plan_release(&p);
+	tree_release(&t);
+	cmd = lm_asprintf("rm -rf '%s'", d);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
 	free(d);
 }
 END_TEST
@@ -741,6 +806,7 @@ SUITE(zip)
 	TCASE(s, test_plan_errors);
 	TCASE(s, test_write_entries);
 	TCASE(s, test_write_changed_file);
+	TCASE(s, test_write_threads);
 	TCASE(s, test_write_zip64_entries);
 	TCASE(s, test_checks);
 	TCASE(s, test_report_checks);
