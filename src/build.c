@@ -18,7 +18,7 @@
 #include "tree.h"
 #include "util.h"
 #include "verify.h"
-#include "zip.h"
+#include "buildzip.h"
 
 static int nthreads(const struct lm_opts *o)
 {
@@ -88,144 +88,6 @@ static int zip_output(const struct build_req *r)
 	return r->zip && !r->zip->lenient;
 }
 
-/* The zip's kind, layers (indices into m->layers, in manifest order: a later layer wins,
- * as in the image) and level: from the command line, else the manifest's "zip". */
-struct zip_sel {
-	enum zip_kind kind;
-	size_t *idx;
-	size_t n;
-	int level;
-};
-
-static int zip_select(const struct build_zip *z, const struct lm_manifest *m, struct zip_sel *s, struct lm_err *err)
-{
-	const char *const *names = z->layers ? z->layers : (const char *const *)m->zip.layers;
-	size_t nnames = z->layers ? z->nlayers : m->zip.nlayers;
-	s->kind = z->kind >= 0 ? (enum zip_kind)z->kind : m->zip.kind_set ? m->zip.kind : ZIP_FUNCTION;
-	s->level = z->level >= 0 ? z->level : m->zip.level >= 0 ? m->zip.level : ZIP_LEVEL_DEFAULT;
-	s->idx = lm_xcalloc(m->nlayers + 1, sizeof(*s->idx));
-	s->n = 0;
-	for (size_t k = 0; names && k < nnames; k++) {
-		size_t j = 0;
-		while (j < m->nlayers && strcmp(m->layers[j].name, names[k]) != 0)
-			j++;
-		if (j == m->nlayers)
-			return lm_err_set(err, LM_E_USAGE, "--layer '%s': %s has no layer of that name", names[k],
-					  "the manifest");
-	}
-	for (size_t j = 0; j < m->nlayers; j++) {
-		int in = !names;
-		for (size_t k = 0; names && k < nnames && !in; k++)
-			in = strcmp(m->layers[j].name, names[k]) == 0;
-		if (in)
-			s->idx[s->n++] = j;
-	}
-	return 0;
-}
-
-/* The zip plan over the selected trees (shallow copies: the plan borrows their entries). */
-static int zip_plan_sel(const struct zip_sel *s, const struct lm_manifest *m, const struct lm_tree *trees,
-			struct zip_plan *p, struct lm_err *err)
-{
-	struct lm_tree *t = lm_xcalloc(s->n + 1, sizeof(*t));
-	const char **names = lm_xcalloc(s->n + 1, sizeof(*names));
-	int ret;
-	for (size_t k = 0; k < s->n; k++) {
-		t[k] = trees[s->idx[k]];
-		names[k] = m->layers[s->idx[k]].name;
-	}
-	ret = zip_plan_build(p, t, names, s->n, s->kind, err);
-	free(t);
-	free(names);
-	return ret;
-}
-
-static int zip_check_unzipped(const struct zip_sel *s, const struct zip_plan *p, struct lm_err *err)
-{
-	char h[32];
-	if (p->usize <= LAMBDA_ZIP_UNZIPPED_MAX)
-		return 0;
-	return lm_err_set(err, LM_E_INPUT,
-			  "the %s zip would hold %s (%llu bytes) unzipped; Lambda's limit for a function and all its "
-			  "layers is 250 MiB (%llu bytes)",
-			  zip_kind_name(s->kind), lm_human_bytes(p->usize, h, sizeof(h)), (unsigned long long)p->usize,
-			  (unsigned long long)LAMBDA_ZIP_UNZIPPED_MAX);
-}
-
-/* Writes (or, for a report, measures) the zip of the finished trees. */
-static int make_zip(const struct build_req *r, const struct zip_sel *s, const struct lm_manifest *m,
-		    const struct lm_tree *trees, const struct lm_opts *o, const char *workdir, struct lm_err *err)
-{
-	struct zip_plan p;
-	struct zip_result zr;
-	struct zip_opts zo = { o->epoch, s->level, nthreads(o) };
-	struct size_report *rep = r->report;
-	char *scratch = NULL, h[32];
-	const char *out = r->zip->out;
-	int ret = -1;
-	zip_plan_init(&p);
-	memset(&zr, 0, sizeof(zr));
-	if (zip_plan_sel(s, m, trees, &p, err) < 0 || (!r->zip->lenient && zip_check_unzipped(s, &p, err) < 0)) {
-		if (!r->zip->lenient)
-			goto out;
-		if (rep) {
-			rep->have_zip = 1;
-			rep->kind = s->kind;
-			rep->zip_error = lm_xstrdup(err->msg ? err->msg : "failed");
-		}
-		lm_err_release(err);
-		ret = 0;
-		goto out;
-	}
-	if (!out)
-		out = scratch = lm_path_join(workdir, "measure.zip");
-	if (zip_write(&p, s->n, &zo, out, &zr, err) < 0)
-		goto out;
-	if (!r->zip->lenient)
-		progress(o, "zip %s: %s zip, %llu files, %s\n", out, zip_kind_name(s->kind),
-			 (unsigned long long)p.files, lm_human_bytes(zr.size, h, sizeof(h)));
-	if (rep) {
-		rep->have_zip = 1;
-		rep->kind = s->kind;
-		rep->zip_path = r->zip->out ? lm_xstrdup(r->zip->out) : NULL;
-		if (digest_file(out, rep->zip_digest, NULL, err) < 0)
-			goto out;
-		rep->zip_size = zr.size;
-		rep->zip_usize = zr.usize;
-		rep->zip_entries = zr.entries;
-		rep->zip_files = p.files;
-		rep->zip64 = zr.zip64;
-		for (size_t k = 0; k < s->n; k++)
-			size_report_add_zlayer(rep, m->layers[s->idx[k]].name, zr.layer_csize[k], zr.layer_usize[k]);
-	}
-	ret = 0;
-out:
-	if (scratch)
-		unlink(scratch);
-	free(scratch);
-	zip_result_release(&zr);
-	zip_plan_release(&p);
-	return ret;
-}
-
-/* The image's figures for the report: base layers as pulled, app layers as built. */
-static int image_sizes(struct size_report *rep, const struct lm_image *base, const struct lm_manifest *m,
-		       const struct layer_result *res, const struct lm_image *img, struct cache *c, struct lm_err *err)
-{
-	rep->have_image = 1;
-	snprintf(rep->image_digest, sizeof(rep->image_digest), "%s", img->manifest_digest);
-	for (size_t i = 0; i < base->manifest.nlayers; i++) {
-		const struct oci_descriptor *d = &base->manifest.layers[i];
-		uint64_t u = 0;
-		if (size_blob_usize(c, d, &u, err) < 0)
-			return lm_err_wrap(err, "base layer %zu", i + 1);
-		size_report_add_layer(rep, d->digest, 1, (uint64_t)d->size, u);
-	}
-	for (size_t i = 0; i < m->nlayers; i++)
-		size_report_add_layer(rep, m->layers[i].name, 0, (uint64_t)res[i].desc.size, res[i].usize);
-	return 0;
-}
-
 int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_image *img_out, struct lm_err *err)
 {
 	struct lm_manifest m;
@@ -239,7 +101,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	const char *basespec, *platform;
 	int ret = -1;
 	uint64_t total_usize = 0;
-	struct zip_sel zs = { ZIP_FUNCTION, NULL, 0, 0 };
+	struct buildzip_sel zs = { ZIP_FUNCTION, NULL, 0, 0 };
 
 	image_init(&base);
 	image_init(&img);
@@ -255,7 +117,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", r->tag);
 		goto out;
 	}
-	if (r->zip && zip_select(r->zip, &m, &zs, err) < 0)
+	if (r->zip && buildzip_select(r->zip, &m, &zs, err) < 0)
 		goto out;
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
@@ -307,12 +169,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	}
 	if (zip_output(r)) {
 		/* fail before precompiling when the trees cannot be this kind of zip */
-		struct zip_plan p;
-		int bad;
-		zip_plan_init(&p);
-		bad = zip_plan_sel(&zs, &m, trees, &p, err) < 0 || zip_check_unzipped(&zs, &p, err) < 0;
-		zip_plan_release(&p);
-		if (bad)
+		if (buildzip_check(&zs, &m, trees, err) < 0)
 			goto out;
 		if (m.precompile.invalidation == PYC_TIMESTAMP && !(m.precompile.set && !m.precompile.enabled))
 			progress(o, "warning: timestamp .pyc in a zip match their sources only if the unzipped files "
@@ -379,9 +236,17 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		if (ociarchive_write(&img, tag, o->epoch, c, r->out, err) < 0)
 			goto out;
 	}
-	if (r->zip && make_zip(r, &zs, &m, trees, o, workdir, err) < 0)
-		goto out;
-	if (r->report && image_sizes(r->report, &base, &m, res, &img, c, err) < 0)
+	if (r->zip) {
+		struct zip_opts zo = { o->epoch, zs.level, nthreads(o) };
+		char hb[32];
+		if (buildzip_write(r->zip, &zs, &m, trees, &zo, workdir, r->report, err) < 0)
+			goto out;
+		if (zip_output(r) && r->report && r->zip->out)
+			progress(o, "zip %s: %s zip, %llu files, %s\n", r->zip->out, zip_kind_name(zs.kind),
+				 (unsigned long long)r->report->zip_files,
+				 lm_human_bytes(r->report->zip_size, hb, sizeof(hb)));
+	}
+	if (r->report && buildzip_image_sizes(r->report, &base, &m, res, &img, c, err) < 0)
 		goto out;
 	if (!zip_output(r))
 		print_summary(o, &m, &base, res, &img);
