@@ -54,7 +54,11 @@ static const char usage[] =
 	"function and all its layers together. A zip over the unzipped limit is not written\n"
 	"(exit status 3); one over the direct-upload limit is, with a warning.\n"
 	"Prints the zip's digest (sha256:<hex>) on standard output when -o is given.\n"
-	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n";
+	"Global options (lamina --help) go before the command: --cache, --jobs (deflate\n"
+	"threads; the bytes do not depend on it), --quiet (no progress and no report).\n"
+	"SOURCE_DATE_EPOCH sets every entry's time (UTC; default and minimum 1980-01-01).\n"
+	"Exit status: 0 written, 2 usage, 3 bad input (manifest; a file the kind cannot hold;\n"
+	"over 250 MiB unzipped), 4 file system, 5 network or registry, 7 verification failed.\n";
 
 enum { OPT_BASE = 0x100, OPT_NO_VERIFY, OPT_LEVEL, OPT_JSON };
 
