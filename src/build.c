@@ -96,10 +96,10 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	struct lm_tree *trees = NULL;
 	struct layer_result *res = NULL;
 	struct prune_report *rep = NULL;
-	char *workdir = NULL, *cfg = NULL, *mbuf = NULL, *tmpbase = NULL;
+	char *workdir = NULL, *cfg = NULL, *mbuf = NULL;
 	size_t cfglen = 0, mlen = 0;
 	const char *basespec, *platform;
-	int ret = -1;
+	int ret = -1, any_prune = 0;
 	uint64_t total_usize = 0;
 	struct buildzip_sel zs = { ZIP_FUNCTION, NULL, 0, 0 };
 
@@ -131,8 +131,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 	}
 
-	tmpbase = lm_path_join(cache_dir(c), "tmp");
-	if (!(workdir = lm_mkdtemp(tmpbase, "build", err)))
+	if (!(workdir = cache_tmpdir(c, "build", err)))
 		goto out;
 	trees = lm_xcalloc(m.nlayers + 1, sizeof(*trees));
 	res = lm_xcalloc(m.nlayers + 1, sizeof(*res));
@@ -160,13 +159,11 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		free(root);
 		free(lw);
 	}
-	{
-		int any = m.prune.set;
-		for (size_t i = 0; i < m.nlayers; i++)
-			any |= m.layers[i].prune.set;
-		if (any && !o->quiet)
-			prune_report_print(rep, stderr);
-	}
+	any_prune = m.prune.set;
+	for (size_t i = 0; i < m.nlayers; i++)
+		any_prune |= m.layers[i].prune.set;
+	if (any_prune && !o->quiet)
+		prune_report_print(rep, stderr);
 	if (zip_output(r)) {
 		/* fail before precompiling when the trees cannot be this kind of zip */
 		if (buildzip_check(&zs, &m, trees, err) < 0)
@@ -176,8 +173,15 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 				    "keep SOURCE_DATE_EPOCH as their time (DOS time: 2 s steps, from 1980); "
 				    "\"unchecked-hash\" does not depend on it\n");
 	}
-	if (precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, err) < 0)
-		goto out;
+	{
+		struct precompile_result pres = { 0 };
+		int pr = precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, &pres, err);
+		for (size_t i = 0; i < pres.nwarnings; i++)
+			progress(o, "lamina: precompile: warning: %s\n", pres.warnings[i]);
+		precompile_result_release(&pres);
+		if (pr < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < m.nlayers; i++) {
 		struct layer_opts lo = { o->epoch, GZ_LEVEL_DEFAULT, nthreads(o) };
 		tree_finish(&trees[i]);
@@ -229,8 +233,23 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 			progress(o, "warning: base layer %zu is %s; Lambda accepts only gzip layers\n", i + 1,
 				 base.manifest.layers[i].media_type);
 
-	if (m.verify.set && !r->no_verify && verify_image(&img, c, &m.verify, o, err) < 0)
-		goto out;
+	if ((r->verify || m.verify.set) && !r->no_verify) {
+		/* with the layers' trees, so a failure can name the prune rule behind it */
+		struct verify_prune_layer *pl = lm_xcalloc(m.nlayers + 1, sizeof(*pl));
+		struct verify_prune vp = { pl, m.nlayers, platform };
+		for (size_t i = 0; i < m.nlayers; i++) {
+			pl[i].name = m.layers[i].name;
+			pl[i].tree = &trees[i];
+			pl[i].root = m.layers[i].to;
+			pl[i].global = &m.prune;
+			pl[i].layer = &m.layers[i].prune;
+		}
+		int vr = verify_run(&img, c, r->verify ? r->verify : &m.verify, any_prune ? &vp : NULL, o,
+				    r->verify_result, err);
+		free(pl);
+		if (vr < 0)
+			goto out;
+	}
 	if (r->out) {
 		const char *tag = r->tag ? r->tag : m.tag;
 		if (ociarchive_write(&img, tag, o->epoch, c, r->out, err) < 0)
@@ -276,7 +295,6 @@ out:
 	free(zs.idx);
 	prune_report_free(rep);
 	free(workdir);
-	free(tmpbase);
 	free(cfg);
 	free(mbuf);
 	image_release(&base);

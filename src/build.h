@@ -11,6 +11,7 @@
 #include "opts.h"
 #include "registry.h"
 #include "sizereport.h"
+#include "verify.h"
 
 /* A Lambda .zip from the app trees (lamina zip, and build --report to measure one). */
 struct build_zip {
@@ -31,6 +32,8 @@ struct build_req {
 	const char *push;      /* --push REF, or NULL */
 	struct reg_opts reg;   /* registry options for pull and push */
 	int no_verify;         /* skip the manifest's "verify" step */
+	const struct verify_spec *verify; /* checks to run instead of the manifest's "verify", or NULL */
+	char **verify_result;  /* receives the handler's result when verify calls it, or NULL */
 	const struct build_zip *zip;  /* make a zip; unless lenient, instead of the image summary and digest */
 	struct size_report *report;   /* when non-NULL, receives the image's (and the zip's) sizes */
 };

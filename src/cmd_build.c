@@ -22,7 +22,10 @@ static const char usage[] =
 	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
 	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
 	"      --push REF          push the image to REF after building\n"
-	"      --no-verify         skip the manifest's \"verify\" step\n"
+	"      --no-verify         skip the manifest's \"verify\" step (imports and handler\n"
+	"                          checked in the image's own root filesystem, see\n"
+	"                          'lamina verify --help'; when a check fails after prune\n"
+	"                          rules removed files, the rule behind it is named)\n"
 	"      --report            also measure the zip of the same app (as 'lamina zip' would\n"
 	"                          write it, see \"zip\" in the manifest) and print image vs zip\n"
 	"                          sizes against Lambda's limits on standard error (as JSON:\n"
@@ -32,7 +35,8 @@ static const char usage[] =
 	"%s"
 	"\n"
 	"Prints the image manifest digest on standard output. Without -o and --push the image\n"
-	"is built into the cache only (useful to check a manifest).\n"
+	"is built into the cache only (useful to check a manifest). Exit status 7 when a\n"
+	"verify check fails (nothing is written or pushed).\n"
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 

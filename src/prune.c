@@ -949,6 +949,106 @@ out:
 	return ret;
 }
 
+/* --- deciding only ----------------------------------------------------------------- */
+
+void prune_decision_release(struct prune_decision *d)
+{
+	if (!d)
+		return;
+	free(d->removed);
+	free(d->rule);
+	free_list(d->labels, d->nlabels);
+	memset(d, 0, sizeof(*d));
+}
+
+int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
+		 const char *root, const char *platform, const char *disabled, struct prune_decision *d,
+		 struct lm_err *err)
+{
+	struct run r;
+	char *nroot = root ? tree_norm_path(root) : NULL;
+	int *label_of = NULL;
+	int ret = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(d, 0, sizeof(*d));
+	if (!t->sorted)
+		tree_finish(t);
+	d->n = t->n;
+	d->removed = lm_xcalloc(t->n + 1, 1);
+	d->rule = lm_xcalloc(t->n + 1, sizeof(int));
+	for (size_t i = 0; i < t->n; i++)
+		d->rule[i] = -1;
+	if (!((global && global->set) || (layer && layer->set))) {
+		free(nroot);
+		return 0;
+	}
+	r.t = t;
+	r.root = nroot ? nroot : "";
+	r.rootlen = nroot ? strlen(nroot) + 1 : 0;
+	r.platform = platform ? platform : "linux/amd64";
+	add_rules(&r, global);
+	add_rules(&r, layer);
+	if (add_user(&r, global, "", err) < 0 || add_user(&r, layer, "layer: ", err) < 0)
+		goto out;
+	if (disabled) {
+		size_t k = 0;
+		for (size_t j = 0; j < r.nrules; j++) {
+			if (strcmp(r.rules[j].label, disabled) == 0)
+				free(r.rules[j].label);
+			else
+				r.rules[k++] = r.rules[j];
+		}
+		r.nrules = k;
+	}
+	r.parent = lm_xcalloc(t->n + 1, sizeof(size_t));
+	r.in_root = lm_xcalloc(t->n + 1, sizeof(int));
+	r.direct = lm_xcalloc(t->n + 1, sizeof(int));
+	r.cand = lm_xcalloc(t->n + 1, sizeof(int));
+	r.pyroot = lm_xcalloc(t->n + 1, sizeof(size_t));
+	r.keepm = lm_xcalloc(t->n + 1, 1);
+	r.gself = lm_xcalloc(t->n + 1, 1);
+	r.gsub = lm_xcalloc(t->n + 1, 1);
+	r.scanned = lm_xcalloc(t->n + 1, 1);
+	r.removed = lm_xcalloc(t->n + 1, 1);
+	classify(&r);
+	for (;;) {
+		int changed;
+		decide(&r);
+		changed = scan_remaining(&r);
+		changed |= guard_imports(&r);
+		if (!changed)
+			break;
+	}
+	decide(&r);
+	/* distinct labels: a glob given globally and in the layer is one rule to people */
+	label_of = lm_xcalloc(r.nrules + 1, sizeof(int));
+	for (size_t j = 0; j < r.nrules; j++) {
+		size_t k;
+		for (k = 0; k < d->nlabels; k++)
+			if (strcmp(d->labels[k], r.rules[j].label) == 0)
+				break;
+		if (k == d->nlabels) {
+			d->labels = lm_xrealloc(d->labels, (d->nlabels + 1) * sizeof(*d->labels));
+			d->labels[d->nlabels++] = lm_xstrdup(r.rules[j].label);
+		}
+		label_of[j] = (int)k;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (r.in_root[i] && !t->v[i].generated && r.removed[i]) {
+			d->removed[i] = 1;
+			d->rule[i] = label_of[r.cand[i]];
+		}
+	ret = 0;
+out:
+	if (ret < 0)
+		prune_decision_release(d);
+	free(label_of);
+	run_release(&r);
+	free(nroot);
+	return ret;
+}
+
 /* --- output ------------------------------------------------------------------------ */
 
 static double pct(uint64_t part, uint64_t whole)

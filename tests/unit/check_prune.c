@@ -240,6 +240,85 @@ START_TEST(test_keep_wins_and_user_rules)
 }
 END_TEST
 
+/* prune_decide agrees with prune_apply, attributes each removal to its rule, and with a
+ * rule disabled puts back what that rule alone removed (another rule may take over). */
+START_TEST(test_decide_with_rule_disabled)
+{
+	static const char *const py[] = { "python-safe", NULL };
+	static const char *const remove[] = { "helpers.py", "*.md", NULL };
+	struct fx f;
+	struct prune_spec s;
+	struct prune_decision d0, d1, d2, d3;
+	struct lm_err err = LM_ERR_INIT;
+	const char *label;
+	fx_init(&f);
+	fx_file(&f, "app.py", "import helpers\nimport mylib\n");
+	fx_file(&f, "helpers.py", "X = 1\n");
+	fx_file(&f, "mylib/__init__.py", "import importlib\nm = importlib.import_module(__name__ + '.tests.fx')\n");
+	fx_file(&f, "mylib/tests/fx.py", "V = 2\n");
+	fx_file(&f, "mylib/README.md", "# x\n");
+	fx_file(&f, "mylib/NOTES.md", "n\n");
+	spec_set(&s, py, remove, NULL);
+	tree_finish(&f.t);
+	ck_assert_msg(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, &d0, &err) == 0, "%s", err.msg);
+	ck_assert_msg(prune_apply(&s, NULL, &f.t, "/var/task", "linux/amd64", "app", NULL, NULL, &err) == 0, "%s",
+		      err.msg);
+	/* same decisions as the real run, which the decision did not change */
+	ck_assert_uint_eq(d0.n, f.t.n);
+	for (size_t i = 0; i < f.t.n; i++)
+		ck_assert_msg(d0.removed[i] == f.t.v[i].removed, "'%s': decide %d, apply %d", f.t.v[i].path,
+			      d0.removed[i], f.t.v[i].removed);
+	ck_assert(removed(&f, "helpers.py"));
+	ck_assert(removed(&f, "mylib/tests/fx.py"));
+	ck_assert(removed(&f, "mylib/README.md"));
+	ck_assert(!removed(&f, "app.py"));
+	/* attribution: the first matching rule; README.md is python-safe's, NOTES.md the glob's */
+	{
+		const struct lm_entry *e = tree_find(&f.t, "var/task/mylib/tests");
+		ck_assert_ptr_nonnull(e);
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: tests/");
+		e = tree_find(&f.t, "var/task/mylib/tests/fx.py");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: tests/");
+		e = tree_find(&f.t, "var/task/helpers.py");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "remove: helpers.py");
+		e = tree_find(&f.t, "var/task/mylib/README.md");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: README*");
+		e = tree_find(&f.t, "var/task/mylib/NOTES.md");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: *.md");
+		e = tree_find(&f.t, "var/task/app.py");
+		ck_assert_int_eq(d0.rule[e - f.t.v], -1);
+	}
+	/* generated entries added since are ignored */
+	tree_add(&f.t, LM_F_REG, "var/task/mylib/tests/__pycache__/fx.cpython-311.pyc", "/nonexistent", NULL, 0644, 1)
+		->generated = 1;
+	tree_finish(&f.t);
+	label = "python-safe: tests/";
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", label, &d1, &err) == 0);
+	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests/fx.py") - f.t.v]);
+	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests") - f.t.v]);
+	ck_assert(d1.removed[tree_find(&f.t, "var/task/helpers.py") - f.t.v]);
+	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests/__pycache__/fx.cpython-311.pyc") - f.t.v]);
+	for (size_t k = 0; k < d1.nlabels; k++)
+		ck_assert_str_ne(d1.labels[k], label);
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", "remove: helpers.py", &d2, &err) == 0);
+	ck_assert(!d2.removed[tree_find(&f.t, "var/task/helpers.py") - f.t.v]);
+	ck_assert(d2.removed[tree_find(&f.t, "var/task/mylib/tests/fx.py") - f.t.v]);
+	/* with python-safe's *.md off, the user's *.md still removes NOTES.md */
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", "python-safe: *.md", &d3, &err) == 0);
+	{
+		const struct lm_entry *e = tree_find(&f.t, "var/task/mylib/NOTES.md");
+		ck_assert(d3.removed[e - f.t.v]);
+		ck_assert_str_eq(d3.labels[d3.rule[e - f.t.v]], "remove: *.md");
+	}
+	prune_decision_release(&d0);
+	prune_decision_release(&d1);
+	prune_decision_release(&d2);
+	prune_decision_release(&d3);
+	prune_spec_release(&s);
+	fx_release(&f);
+}
+END_TEST
+
 START_TEST(test_accounting)
 {
 	static const char *const py[] = { "python-safe", NULL };
@@ -333,6 +412,7 @@ SUITE(prune)
 	TCASE(s, test_python_aggressive_testing_imported);
 	TCASE(s, test_node_safe_traps);
 	TCASE(s, test_keep_wins_and_user_rules);
+	TCASE(s, test_decide_with_rule_disabled);
 	TCASE(s, test_accounting);
 	TCASE(s, test_presets_and_globs);
 	TCASE(s, test_foreign_platform);
