@@ -19,9 +19,7 @@
 #include "tree.h"
 #include "util.h"
 #include "verify.h"
-
-/* Lambda's limit for an image: 10 GB uncompressed, all layers together. */
-#define LAMBDA_IMAGE_MAX 10737418240ULL
+#include "buildzip.h"
 
 static int nthreads(const struct lm_opts *o)
 {
@@ -87,6 +85,12 @@ static void print_summary(const struct lm_opts *o, const struct lm_manifest *m, 
 	fprintf(stderr, "  image   %s\n", img->manifest_digest);
 }
 
+/* lamina zip: the zip replaces the image as the output (not just measured for a report). */
+static int zip_output(const struct build_req *r)
+{
+	return r->zip && !r->zip->lenient;
+}
+
 int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_image *img_out, struct lm_err *err)
 {
 	struct lm_manifest m;
@@ -100,6 +104,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	const char *basespec, *platform;
 	int ret = -1, any_prune = 0, node_cache = 0;
 	uint64_t total_usize = 0;
+	struct buildzip_sel zs = { ZIP_FUNCTION, NULL, 0, 0 };
 
 	image_init(&base);
 	image_init(&img);
@@ -115,6 +120,8 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", r->tag);
 		goto out;
 	}
+	if (r->zip && buildzip_select(r->zip, &m, &zs, err) < 0)
+		goto out;
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
 
@@ -160,6 +167,15 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		any_prune |= m.layers[i].prune.set;
 	if (any_prune && !o->quiet)
 		prune_report_print(rep, stderr);
+	if (zip_output(r)) {
+		/* fail before precompiling when the trees cannot be this kind of zip */
+		if (buildzip_check(&zs, &m, trees, err) < 0)
+			goto out;
+		if (m.precompile.invalidation == PYC_TIMESTAMP && !(m.precompile.set && !m.precompile.enabled))
+			progress(o, "warning: timestamp .pyc in a zip match their sources only if the unzipped files "
+				    "keep SOURCE_DATE_EPOCH as their time (DOS time: 2 s steps, from 1980); "
+				    "\"unchecked-hash\" does not depend on it\n");
+	}
 	{
 		struct precompile_result pres = { 0 };
 		int pr = precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, &pres, err);
@@ -192,7 +208,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 		total_usize += res[i].usize;
 	}
-	if (total_usize > LAMBDA_IMAGE_MAX) {
+	if (!zip_output(r) && total_usize > LAMBDA_IMAGE_MAX) {
 		lm_err_set(err, LM_E_INPUT, "the app layers hold %llu bytes uncompressed; Lambda's limit for a whole image is 10 GB",
 			   (unsigned long long)total_usize);
 		goto out;
@@ -229,7 +245,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		if (cache_put_buf(c, mbuf, mlen, NULL, err) < 0 || image_from_manifest(&img, mbuf, mlen, c, err) < 0)
 			goto out;
 	}
-	for (size_t i = 0; i < base.manifest.nlayers; i++)
+	for (size_t i = 0; i < base.manifest.nlayers && !zip_output(r); i++)
 		if (!oci_is_gzip_layer(base.manifest.layers[i].media_type))
 			progress(o, "warning: base layer %zu is %s; Lambda accepts only gzip layers\n", i + 1,
 				 base.manifest.layers[i].media_type);
@@ -256,7 +272,20 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		if (ociarchive_write(&img, tag, o->epoch, c, r->out, err) < 0)
 			goto out;
 	}
-	print_summary(o, &m, &base, res, &img);
+	if (r->zip) {
+		struct zip_opts zo = { o->epoch, zs.level, nthreads(o) };
+		char hb[32];
+		if (buildzip_write(r->zip, &zs, &m, trees, &zo, workdir, r->report, err) < 0)
+			goto out;
+		if (zip_output(r) && r->report && r->zip->out)
+			progress(o, "zip %s: %s zip, %llu files, %s\n", r->zip->out, zip_kind_name(zs.kind),
+				 (unsigned long long)r->report->zip_files,
+				 lm_human_bytes(r->report->zip_size, hb, sizeof(hb)));
+	}
+	if (r->report && buildzip_image_sizes(r->report, &base, &m, res, &img, c, err) < 0)
+		goto out;
+	if (!zip_output(r))
+		print_summary(o, &m, &base, res, &img);
 	if (r->push) {
 		char pushed[LM_DIGEST_LEN];
 		if (registry_push(&img, c, r->push, &r->reg, pushed, err) < 0) {
@@ -265,7 +294,8 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 		progress(o, "pushed %s@%s\n", r->push, pushed);
 	}
-	printf("%s\n", img.manifest_digest);
+	if (!zip_output(r))
+		printf("%s\n", img.manifest_digest);
 	if (img_out) {
 		*img_out = img;
 		image_init(&img);
@@ -279,6 +309,7 @@ out:
 	}
 	free(trees);
 	free(res);
+	free(zs.idx);
 	prune_report_free(rep);
 	free(workdir);
 	free(cfg);

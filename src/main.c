@@ -22,6 +22,7 @@ static const struct cmd {
 	{ "push", cmd_push, "push an image archive to a registry" },
 	{ "prune", cmd_prune, "show what a manifest's prune rules remove (--dry-run)" },
 	{ "verify", cmd_verify, "import modules and resolve the handler inside the image" },
+	{ "zip", cmd_zip, "build a Lambda .zip (function or layer) and compare image vs zip sizes" },
 };
 
 static void usage(FILE *f)

@@ -22,7 +22,7 @@ struct ctx {
 };
 
 static const char *const top_keys[] = { "$schema", "base", "platform", "layers", "config", "tag", "prune",
-					 "precompile", "verify", NULL };
+					 "precompile", "verify", "zip", NULL };
 static const char *const layer_keys[] = { "name", "from", "to", "exclude", "prune", NULL };
 static const char *const config_keys[] = { "cmd", "entrypoint", "env", "workdir", "labels", NULL };
 static const char *const prune_keys[] = { "presets", "remove", "keep", "strip", NULL };
@@ -30,6 +30,7 @@ static const char *const precompile_keys[] = { "python", "node", NULL };
 static const char *const python_keys[] = { "invalidation", "optimize", "sourceless", "jobs", NULL };
 static const char *const node_keys[] = { "compileCache", "dir", "memorySizes", "nodeArgs", "entries", "uids", NULL };
 static const char *const verify_keys[] = { "imports", "handler", NULL };
+static const char *const zip_keys[] = { "kind", "layers", "level", NULL };
 
 size_t manifest_edit_distance(const char *a, const char *b)
 {
@@ -523,6 +524,48 @@ static int parse_verify(const struct ctx *c, json_t *obj, struct verify_spec *v)
 	return 0;
 }
 
+/* "zip": { "kind": "function"|"layer", "layers": [names], "level": 0..9 }; after "layers". */
+static int parse_zip(const struct ctx *c, json_t *obj, const struct lm_manifest *m, struct mf_zip *z)
+{
+	json_t *v;
+	if (!json_is_object(obj))
+		return field_err(c, "", "zip", "must be an object");
+	z->set = 1;
+	if (check_keys(c, obj, "zip", zip_keys) < 0 || get_int(c, obj, "zip", "level", 0, 9, &z->level) < 0 ||
+	    get_strv(c, obj, "zip", "layers", &z->layers, &z->nlayers, 0) < 0)
+		return -1;
+	v = json_object_get(obj, "kind");
+	if (v) {
+		if (zip_kind_parse(json_string_value(v), &z->kind) < 0)
+			return field_err(c, "zip", "kind", "must be \"function\" or \"layer\"");
+		z->kind_set = 1;
+	}
+	if (z->layers && !z->nlayers)
+		return field_err(c, "zip", "layers", "must name at least one layer (leave it out for every layer)");
+	for (size_t i = 0; i < z->nlayers; i++) {
+		const char *best = NULL;
+		size_t bestd = (size_t)-1;
+		int found = 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(z->layers[j], z->layers[i]) == 0)
+				return field_err(c, "zip", "layers", "layer '%s' is named twice", z->layers[i]);
+		for (size_t j = 0; j < m->nlayers && !found; j++) {
+			size_t d = manifest_edit_distance(m->layers[j].name, z->layers[i]);
+			found = d == 0;
+			if (d < bestd) {
+				bestd = d;
+				best = m->layers[j].name;
+			}
+		}
+		if (found)
+			continue;
+		if (best && bestd <= 2 && bestd < strlen(z->layers[i]))
+			return field_err(c, "zip", "layers", "no layer named '%s' (did you mean '%s'?)", z->layers[i], best);
+		return field_err(c, "zip", "layers", "no layer named '%s' in \"layers\"", z->layers[i]);
+	}
+	return 0;
+}
+
 /* A tag such as "hello:latest" or "registry:5000/team/app:v1" (checked loosely here;
  * the registry module parses references fully when pushing). */
 static int tag_ok(const char *t)
@@ -615,6 +658,10 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 	v = json_object_get(root, "verify");
 	if (v && parse_verify(&c, v, &m->verify) < 0)
 		goto out;
+	m->zip.level = -1;
+	v = json_object_get(root, "zip");
+	if (v && parse_zip(&c, v, m, &m->zip) < 0)
+		goto out;
 	r = 0;
 out:
 	json_decref(root);
@@ -681,5 +728,6 @@ void manifest_release(struct lm_manifest *m)
 	prune_spec_release(&m->prune);
 	precompile_node_spec_release(&m->precompile_node);
 	verify_spec_release(&m->verify);
+	free_strv(m->zip.layers, m->zip.nlayers);
 	memset(m, 0, sizeof(*m));
 }
