@@ -15,6 +15,7 @@ struct build_req {
 	const char *push;      /* --push REF, or NULL */
 	struct reg_opts reg;   /* registry options for pull and push */
 	int no_verify;         /* skip the manifest's "verify" step */
+	int level;             /* --compression-level, overrides the manifest's; 0 = not given */
 };
 
 /* Runs the build. When img is non-NULL it receives the built image (blobs in the cache). */

@@ -1,9 +1,11 @@
 /* cmd_build.c - lamina build MANIFEST -o OUT.tar */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build.h"
+#include "compress.h"
 #include "cmds.h"
 #include "regcli.h"
 
@@ -23,6 +25,10 @@ static const char usage[] =
 	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
 	"      --push REF          push the image to REF after building\n"
 	"      --no-verify         skip the manifest's \"verify\" step\n"
+	"      --compression-level N\n"
+	"                          gzip level of the new layers, 1 (fastest) to 12 (smallest;\n"
+	"                          10-12 are very slow); overrides \"compression.level\";\n"
+	"                          default 4, about 1.05x the size of gzip -6 at 4x its speed\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
@@ -32,7 +38,7 @@ static const char usage[] =
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY };
+enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_LEVEL };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -43,6 +49,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		REGCLI_LONGOPTS,
 		{ "push", required_argument, NULL, OPT_PUSH },
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "compression-level", required_argument, NULL, OPT_LEVEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -77,6 +84,17 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		case OPT_NO_VERIFY:
 			r.no_verify = 1;
 			break;
+		case OPT_LEVEL: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || v < GZ_LEVEL_MIN || v > GZ_LEVEL_MAX) {
+				lm_err_set(err, LM_E_USAGE, "--compression-level '%s' must be an integer from %d to %d",
+					   optarg, GZ_LEVEL_MIN, GZ_LEVEL_MAX);
+				goto out;
+			}
+			r.level = (int)v;
+			break;
+		}
 		case 'h':
 			printf(usage, regcli_help);
 			ret = 0;

@@ -47,6 +47,7 @@ struct lm_manifest {
 	struct prune_spec prune;
 	struct precompile_spec precompile;
 	struct verify_spec verify;
+	int compression_level; /* "compression": {"level": N}, GZ_LEVEL_MIN..MAX; 0 = default */
 };
 
 /* Parses and validates the manifest at path. Errors name file:line:column or the
