@@ -2,11 +2,13 @@
 # Benchmark: lamina build vs `docker build` (+ `docker save`) vs buildah, on the same inputs.
 #   LAMINA=/abs/build/lamina scripts/bench-build.sh          (or: make bench)
 #
-# Workloads (BENCH_WORKLOADS, default "hello python python-raw node"):
+# Workloads (BENCH_WORKLOADS, default "hello python python-raw python-large node"):
 #   hello       images/python-hello as shipped (Dockerfile.lambda for docker/buildah)
 #   python      + a "deps" layer: Debian's python3-* packages unpacked (scripts/workload-python.sh,
 #               ~155 MB) to /var/task; lamina precompiles (its default), the Dockerfile runs compileall
 #   python-raw  the same tree, no precompilation anywhere (the pure "read files + gzip" path)
+#   python-large  like python-raw on a larger tree (~237 MB): the same packages plus
+#               python3-scipy and python3-sklearn (WORKLOAD_PYTHON_EXTRA, separate cache dir)
 #   node        + node_modules of an npm app (scripts/workload-node.sh app: openai langchain
 #               @langchain/core pdfjs-dist pdf-parse js-tiktoken @libsql/client puppeteer-core
 #               better-sqlite3, --ignore-scripts, ~310 MB) to /var/task/node_modules; no precompile
@@ -23,6 +25,8 @@
 #   BENCH_TOOLS        subset of "lamina docker buildah" (default: all three)
 #   BENCH_RUNS         timed lamina runs per case, median reported (default 3)
 #   BENCH_OTHER_RUNS   timed docker/buildah runs per workload, median reported (default 1)
+#   BENCH_LEVELS       also time warm lamina builds at these --compression-level values
+#                      (e.g. "1 2 3 4 5 6"), with the deps layer's size against gzip -6
 # Prints a Markdown report on stdout (also written to $LAMINA_BENCH_DIR/results.md); progress on
 # stderr. Needs root for dockerd/buildah (installs docker.io, buildah, time with apt-get if missing).
 set -euo pipefail
@@ -31,7 +35,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 LAMINA=${LAMINA:-$repo/build/lamina}
 BD=${LAMINA_BENCH_DIR:-/tmp/lamina-bench}
-WORKLOADS=${BENCH_WORKLOADS:-hello python python-raw node}
+WORKLOADS=${BENCH_WORKLOADS:-hello python python-raw python-large node}
+LEVELS=${BENCH_LEVELS:-}
 TOOLS=${BENCH_TOOLS:-lamina docker buildah}
 RUNS=${BENCH_RUNS:-3}
 ORUNS=${BENCH_OTHER_RUNS:-1}
@@ -119,6 +124,13 @@ prepare() { # NAME
 		link_tree "$deps" "$ctx/deps"
 		rm -f "$ctx/deps/.complete"
 		;;
+	python-large)
+		deps=$(WORKLOAD_PYTHON_EXTRA="python3-scipy python3-sklearn" "$repo/scripts/workload-python.sh") ||
+			die "scripts/workload-python.sh (python-large) failed"
+		precompile=0
+		link_tree "$deps" "$ctx/deps"
+		rm -f "$ctx/deps/.complete"
+		;;
 	node)
 		deps=$("$repo/scripts/workload-node.sh" app) || die "scripts/workload-node.sh app failed"
 		precompile=0 to=/var/task/node_modules
@@ -188,10 +200,39 @@ record_layer() { # WORKLOAD NAME BLOB
 	printf '%s\t%s\t%s\t%s\t%s\t%.2f\n' "$1" "$2" "$raw" "$(fsize "$3")" "$gz6" "$(echo "$t1 - $t0" | bc)" >>"$LAYERS"
 }
 
-lamina_build() { # VAR CACHE OUT JOBS MANIFEST: timed lamina build (/usr/bin/time runs no functions)
-	local j=()
-	[ "$4" = default ] || j=(-j "$4")
-	timed "$1" "$LAMINA" -q --cache "$2" "${j[@]}" build "$5" --base "oci-archive:$FIX" -o "$3"
+lamina_build() { # VAR CACHE OUT JOBS MANIFEST [BUILD OPTION...]: timed lamina build (/usr/bin/time runs no functions)
+	local v=$1 cache=$2 out=$3 jobs=$4 mf=$5 j=()
+	shift 5
+	[ "$jobs" = default ] || j=(-j "$jobs")
+	timed "$v" "$LAMINA" -q --cache "$cache" "${j[@]}" build "$mf" --base "oci-archive:$FIX" -o "$out" "$@"
+}
+# Level table rows: workload level wall_s rss_kib deps_layer_bytes
+LEVELTSV="$BD/levels.tsv"
+: >"$LEVELTSV"
+first_layer_size() { # ARCHIVE: compressed size of the first layer after the base's
+	local a=$1 m nbase
+	nbase=$(tar -xOf "$FIX" index.json | jq -r '.manifests[0].digest' | sed 's/^sha256://')
+	nbase=$(tar -xOf "$FIX" "blobs/sha256/$nbase" | jq '.layers | length')
+	m=$(tar -xOf "$a" index.json | jq -r '.manifests[0].digest' | sed 's/^sha256://')
+	tar -xOf "$a" "blobs/sha256/$m" | jq ".layers[$nbase].size"
+}
+bench_levels() { # WORKLOAD CACHE: warm builds at each of BENCH_LEVELS (default -j)
+	local w=$1 cache=$2 ctx="$BD/work/$1/ctx" out="$BD/out/$1-level.tar" l r i walls rsss
+	for l in $LEVELS; do
+		walls=() rsss=()
+		for ((i = 0; i < RUNS; i++)); do
+			lamina_build r "$cache" "$out" default "$ctx/lamina.json" --compression-level "$l" ||
+				die "lamina build failed ($w, level $l)"
+			walls+=("${r% *}") rsss+=("${r#* }")
+		done
+		log "lamina $w level $l: ${walls[*]} s"
+		printf '%s	%s	%s	%s	%s
+' "$w" "$l" "$(printf '%s
+' "${walls[@]}" | median)" \
+			"$(printf '%s
+' "${rsss[@]}" | max)" "$(first_layer_size "$out")" >>"$LEVELTSV"
+	done
+	rm -f "$out"
 }
 
 bench_lamina() { # WORKLOAD
@@ -214,6 +255,7 @@ bench_lamina() { # WORKLOAD
 			"$(printf '%s\n' "${rsss[@]}" | max)" "$(fsize "$out")" "runs: ${walls[*]}"
 	done
 	lamina_layers "$w" "$out"
+	[ -z "$LEVELS" ] || [ "$w" = hello ] || bench_levels "$w" "$cache"
 }
 
 # --- docker (private engine, vfs; approach of tests/e2e/lib-docker.sh) -------------------------
@@ -382,6 +424,15 @@ report() {
 	echo "| workload | layer | tar MiB | lamina gz bytes | gzip -6 bytes | ratio | gzip -6 time s |"
 	echo "|---|---|---:|---:|---:|---:|---:|"
 	awk -F'\t' '{ printf "| %s | %s | %.1f | %d | %d | %.3f | %s |\n", $1, $2, $3 / 1048576, $4, $5, $5 ? $4 / $5 : 0, $6 }' "$LAYERS"
+	[ -s "$LEVELTSV" ] || return 0
+	echo
+	echo "\`--compression-level\` (warm, default -j): the deps layer against gzip -6 of the same tar:"
+	echo
+	echo "| workload | level | wall s | peak RSS MiB | deps gz bytes | ×gzip -6 |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	awk -F'\t' 'NR == FNR { if ($2 == "deps") g[$1] = $5; next }
+		{ printf "| %s | %s | %.2f | %.1f | %d | %s |\n", $1, $2, $3, $4 / 1024, $5, g[$1] ? sprintf("%.3f", $5 / g[$1]) : "—" }' \
+		"$LAYERS" "$LEVELTSV"
 }
 report | tee "$BD/results.md"
 log "outputs in $BD/out, report in $BD/results.md"
