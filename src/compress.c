@@ -115,7 +115,7 @@ struct gz_writer *gz_writer_new(int level, int threads, gz_sink_fn sink, void *c
 	if (level > GZ_LEVEL_MAX)
 		level = GZ_LEVEL_MAX;
 	w->level = level;
-	w->threads = threads < 0 ? 0 : threads;
+	w->threads = threads < 0 ? 0 : threads > GZ_THREADS_MAX ? GZ_THREADS_MAX : threads;
 	w->sink = sink;
 	w->ctx = ctx;
 	digest_init(&w->udg);

@@ -178,13 +178,14 @@ static int count_sink_fn(void *ctx, const void *data, size_t len, struct lm_err 
 
 START_TEST(test_gzip_memory_bounded)
 {
-	static const int threads[] = { 0, 1, 2, 4 };
+	static const int threads[] = { 0, 1, 2, 4, 50 }; /* 50: capped at GZ_THREADS_MAX */
 	unsigned char *in = make_input(GZ_BLOCK);
 	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
 		struct lm_err err = LM_ERR_INIT;
 		struct count_sink cs = { 0, 0 };
 		struct gz_writer *w = gz_writer_new(1, threads[t], count_sink_fn, &cs);
-		size_t held = threads[t] ? 2 * (size_t)threads[t] + 2 : 0;
+		size_t nt = threads[t] < GZ_THREADS_MAX ? (size_t)threads[t] : GZ_THREADS_MAX;
+		size_t held = nt ? 2 * nt + 2 : 0;
 		for (size_t i = 1; i <= 40; i++) {
 			ck_assert_int_eq(gz_write(w, in, GZ_BLOCK, &err), 0);
 			/* i blocks written: all but `held` of them already reached the sink */
