@@ -4,7 +4,7 @@ BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 BUILD ?= build
 
-PKGS := libarchive libcurl jansson libzstd libcrypto libisal zlib
+PKGS := libarchive libcurl jansson libzstd libcrypto libdeflate zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

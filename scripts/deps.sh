@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libarchive-dev libcurl4-openssl-dev libjansson-dev libzstd-dev
-	libssl-dev libisal-dev zlib1g-dev check ca-certificates)
+	libssl-dev libdeflate-dev zlib1g-dev check ca-certificates)
 # Real parts the tests run against: registry, Docker engine, independent OCI clients,
 # tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd.
 test_pkgs=(docker.io docker-registry skopeo umoci apache2-utils python3 jq binutils pigz curl

@@ -6,10 +6,20 @@
 # which the Lambda runtime puts on LD_LIBRARY_PATH as /var/task/lib.
 #   scripts/workload-python.sh [OUT]
 # OUT defaults to ${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}/workload-python.
+# WORKLOAD_PYTHON_EXTRA="python3-scipy python3-matplotlib" adds those packages (and their
+# dependencies) to the default list, for benchmarks that want a larger tree; OUT then
+# defaults to a separate directory (workload-python+scipy+matplotlib), so the default
+# tree, which the prune tests count on, never changes.
 # Prints OUT on stdout. Cached: reused when OUT.complete exists.
 set -euo pipefail
 cache=${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}
-out=${1:-$cache/workload-python}
+read -r -a extra <<<"${WORKLOAD_PYTHON_EXTRA:-}"
+suffix=
+for p in "${extra[@]}"; do
+	[[ $p =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || { echo "workload-python: bad package name '$p' in WORKLOAD_PYTHON_EXTRA" >&2; exit 2; }
+	suffix+="+${p#python3-}"
+done
+out=${1:-$cache/workload-python$suffix}
 log() { echo "workload-python: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 for t in apt-get apt-cache dpkg-deb; do command -v "$t" >/dev/null || die "missing tool: $t"; done
@@ -17,7 +27,8 @@ if [ -e "$out.complete" ]; then echo "$out"; exit 0; fi
 
 roots=(python3-boto3 python3-botocore python3-s3transfer python3-numpy python3-pydantic python3-httpx
 	python3-httpcore python3-anyio python3-jinja2 python3-markupsafe python3-yaml python3-requests
-	python3-urllib3 python3-charset-normalizer python3-cryptography python3-aiohttp python3-sqlalchemy)
+	python3-urllib3 python3-charset-normalizer python3-cryptography python3-aiohttp python3-sqlalchemy
+	"${extra[@]}")
 # Already in the Lambda-shaped base (tests/fixtures via scripts/make-fixture-base.sh) or the
 # interpreter itself: not part of the workload.
 base_re='^(python3|python3-minimal|python3\.11.*|libpython3.*|python3-distutils|python3-lib2to3|libc6|libgcc-s1|libstdc\+\+6|gcc-12-base|libssl3|zlib1g|libexpat1|libffi8|libbz2-1\.0|liblzma5|libsqlite3-0|libzstd1|libcrypt1|libuuid1|media-types|tzdata|debconf|dpkg|.*:any)$'

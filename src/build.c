@@ -21,10 +21,13 @@
 #include "verify.h"
 #include "buildzip.h"
 
+/* Compression threads for the new layers. With -j 1 the caller compresses (one thread in
+ * all); with N > 1, N workers compress while the caller reads files, writes the tar and
+ * hashes (about a quarter of the work at the default level), so all N CPUs stay busy. */
 static int nthreads(const struct lm_opts *o)
 {
 	long n = o->jobs > 0 ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : (int)n;
+	return n <= 1 ? 0 : (int)n;
 }
 
 static void progress(const struct lm_opts *o, const char *fmt, ...) LM_PRINTF(2, 3);
@@ -200,7 +203,8 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 			goto out;
 	}
 	for (size_t i = 0; i < m.nlayers; i++) {
-		struct layer_opts lo = { o->epoch, GZ_LEVEL_DEFAULT, nthreads(o) };
+		int level = r->level ? r->level : m.compression_level ? m.compression_level : GZ_LEVEL_DEFAULT;
+		struct layer_opts lo = { o->epoch, level, nthreads(o) };
 		tree_finish(&trees[i]);
 		if (layer_write(&trees[i], &lo, c, &res[i], err) < 0) {
 			lm_err_wrap(err, "layer '%s'", m.layers[i].name);

@@ -36,6 +36,7 @@ struct build_req {
 	char **verify_result;  /* receives the handler's result when verify calls it, or NULL */
 	const struct build_zip *zip;  /* make a zip; unless lenient, instead of the image summary and digest */
 	struct size_report *report;   /* when non-NULL, receives the image's (and the zip's) sizes */
+	int level;             /* --compression-level, overrides the manifest's; 0 = not given */
 };
 
 /* Runs the build. When img is non-NULL it receives the built image (blobs in the cache). */

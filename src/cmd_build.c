@@ -1,9 +1,11 @@
 /* cmd_build.c - lamina build MANIFEST -o OUT.tar */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build.h"
+#include "compress.h"
 #include "cmds.h"
 #include "regcli.h"
 
@@ -30,6 +32,10 @@ static const char usage[] =
 	"                          write it, see \"zip\" in the manifest) and print image vs zip\n"
 	"                          sizes against Lambda's limits on standard error (as JSON:\n"
 	"                          lamina zip MANIFEST --json)\n"
+	"      --compression-level N\n"
+	"                          gzip level of the new layers, 1 (fastest) to 12 (smallest;\n"
+	"                          10-12 are very slow); overrides \"compression.level\";\n"
+	"                          default 4, about 1.05x the size of gzip -6 at 4x its speed\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
@@ -40,7 +46,7 @@ static const char usage[] =
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT };
+enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -52,6 +58,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		{ "push", required_argument, NULL, OPT_PUSH },
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "report", no_argument, NULL, OPT_REPORT },
+		{ "compression-level", required_argument, NULL, OPT_LEVEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -93,6 +100,17 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			r.zip = &z;
 			r.report = &rep;
 			break;
+		case OPT_LEVEL: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || v < GZ_LEVEL_MIN || v > GZ_LEVEL_MAX) {
+				lm_err_set(err, LM_E_USAGE, "--compression-level '%s' must be an integer from %d to %d",
+					   optarg, GZ_LEVEL_MIN, GZ_LEVEL_MAX);
+				goto out;
+			}
+			r.level = (int)v;
+			break;
+		}
 		case 'h':
 			printf(usage, regcli_help);
 			ret = 0;

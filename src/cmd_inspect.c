@@ -86,14 +86,22 @@ static int read_blob(struct archive *a, struct blob *b, struct lm_err *err)
 			small.n += (size_t)n;
 			small.p[small.n] = '\0';
 		}
-		if (gz && !zdone) {
+		if (gz) {
 			z.next_in = buf;
 			z.avail_in = (uInt)n;
-			while (z.avail_in && !zdone) {
+			/* until the input is used up and inflate has no more output for it */
+			for (int full = 0; z.avail_in || full;) {
 				int zr;
+				if (zdone) { /* another gzip member follows (RFC 1952 2.2), as lamina writes them */
+					inflateReset(&z);
+					zdone = 0;
+				}
 				z.next_out = ubuf;
 				z.avail_out = (uInt)chunk;
 				zr = inflate(&z, Z_NO_FLUSH);
+				full = z.avail_out == 0 && zr != Z_STREAM_END;
+				if (zr == Z_BUF_ERROR && !z.avail_in)
+					break; /* no progress possible without more input */
 				if (zr != Z_OK && zr != Z_STREAM_END) {
 					lm_err_set(err, LM_E_INPUT, "layer %s: corrupt gzip data", b->digest);
 					goto out;
@@ -101,9 +109,13 @@ static int read_blob(struct archive *a, struct blob *b, struct lm_err *err)
 				digest_update(&udg, ubuf, chunk - z.avail_out);
 				b->usize += chunk - z.avail_out;
 				if (zr == Z_STREAM_END)
-					zdone = 1; /* further members would be read by Docker; we stop here */
+					zdone = 1;
 			}
 		}
+	}
+	if (gz > 0 && !zdone) {
+		lm_err_set(err, LM_E_INPUT, "layer %s: truncated gzip data", b->digest);
+		goto out;
 	}
 	digest_final(&dg, got);
 	b->ok = strcmp(got, b->digest) == 0;

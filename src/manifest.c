@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "compress.h"
 #include "oci.h"
 #include "util.h"
 
@@ -22,7 +23,7 @@ struct ctx {
 };
 
 static const char *const top_keys[] = { "$schema", "base", "platform", "layers", "config", "tag", "prune",
-					 "precompile", "verify", "zip", NULL };
+					 "precompile", "verify", "zip", "compression", NULL };
 static const char *const layer_keys[] = { "name", "from", "to", "exclude", "prune", NULL };
 static const char *const config_keys[] = { "cmd", "entrypoint", "env", "workdir", "labels", NULL };
 static const char *const prune_keys[] = { "presets", "remove", "keep", "strip", NULL };
@@ -31,6 +32,7 @@ static const char *const python_keys[] = { "invalidation", "optimize", "sourcele
 static const char *const node_keys[] = { "compileCache", "dir", "memorySizes", "nodeArgs", "entries", "uids", NULL };
 static const char *const verify_keys[] = { "imports", "handler", NULL };
 static const char *const zip_keys[] = { "kind", "layers", "level", NULL };
+static const char *const compression_keys[] = { "level", NULL };
 
 size_t manifest_edit_distance(const char *a, const char *b)
 {
@@ -566,6 +568,16 @@ static int parse_zip(const struct ctx *c, json_t *obj, const struct lm_manifest 
 	return 0;
 }
 
+static int parse_compression(const struct ctx *c, json_t *obj, int *level)
+{
+	if (!json_is_object(obj))
+		return field_err(c, "", "compression", "must be an object");
+	if (check_keys(c, obj, "compression", compression_keys) < 0 ||
+	    get_int(c, obj, "compression", "level", GZ_LEVEL_MIN, GZ_LEVEL_MAX, level) < 0)
+		return -1;
+	return 0;
+}
+
 /* A tag such as "hello:latest" or "registry:5000/team/app:v1" (checked loosely here;
  * the registry module parses references fully when pushing). */
 static int tag_ok(const char *t)
@@ -661,6 +673,9 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 	m->zip.level = -1;
 	v = json_object_get(root, "zip");
 	if (v && parse_zip(&c, v, m, &m->zip) < 0)
+		goto out;
+	v = json_object_get(root, "compression");
+	if (v && parse_compression(&c, v, &m->compression_level) < 0)
 		goto out;
 	r = 0;
 out:

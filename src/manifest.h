@@ -61,6 +61,7 @@ struct lm_manifest {
 	struct precompile_node_spec precompile_node; /* precompile.node */
 	struct verify_spec verify;
 	struct mf_zip zip;
+	int compression_level; /* "compression": {"level": N}, GZ_LEVEL_MIN..MAX; 0 = default */
 };
 
 /* Parses and validates the manifest at path. Errors name file:line:column or the

@@ -46,6 +46,26 @@ assert_contains "$got" 'hello, world'
 got=$(echo '{"name": "lamina"}' | dk run -i --rm --network none python-hello:latest)
 assert_contains "$got" 'hello, lamina'
 
+# a layer of several gzip members (one per MiB of tar): umoci and Docker read them all
+mkdir -p "$T/big/data/sub"
+head -c 2500000 /dev/urandom >"$T/big/data/random.bin"
+seq 1 400000 >"$T/big/data/sub/numbers.txt" # compressible, 2.6 MB
+cat >"$T/big/lamina.json" <<JSON
+{ "base": "oci-archive:$FIX", "tag": "multi:latest",
+  "layers": [ { "name": "data", "from": "data", "to": "/var/task/data" } ] }
+JSON
+"$LAMINA" -q build "$T/big/lamina.json" -o "$T/big.tar" >/dev/null || fail "build with a multi-member layer"
+"$LAMINA" inspect "$T/big.tar" >"$T/big.inspect" || { cat "$T/big.inspect" >&2; fail "inspect: multi-member layer not verified"; }
+mkdir "$T/big/layout" && tar -xf "$T/big.tar" -C "$T/big/layout"
+umoci unpack --image "$T/big/layout:latest" "$T/big/bundle" >/dev/null 2>&1 || fail "umoci unpack (multi-member) failed"
+cmp "$T/big/data/random.bin" "$T/big/bundle/rootfs/var/task/data/random.bin" || fail "umoci: random.bin differs"
+cmp "$T/big/data/sub/numbers.txt" "$T/big/bundle/rootfs/var/task/data/sub/numbers.txt" || fail "umoci: numbers.txt differs"
+dk load -i "$T/big.tar" >"$T/big-load.log" 2>&1 || { cat "$T/big-load.log" >&2; fail "docker load (multi-member)"; }
+got=$(dk run --rm --network none --entrypoint /var/lang/bin/python3 multi:latest -c \
+	'import hashlib; print(*(hashlib.sha256(open("/var/task/data/" + f, "rb").read()).hexdigest() for f in ("random.bin", "sub/numbers.txt")))')
+want="$(sha256sum <"$T/big/data/random.bin" | cut -c1-64) $(sha256sum <"$T/big/data/sub/numbers.txt" | cut -c1-64)"
+assert_eq "$got" "$want" "files read back inside the container (multi-member layer)"
+
 # a docker save archive (Docker 20.10: legacy layout, uncompressed layers) as a base
 dk save -o "$T/saved.tar" python-hello:latest
 "$LAMINA" -q build "$REPO/images/python-hello/lamina.json" --base "docker-archive:$T/saved.tar" \

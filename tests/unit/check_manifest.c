@@ -110,6 +110,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(m.prune.set, 0);
 	ck_assert_int_eq(m.precompile.set, 0);
 	ck_assert_int_eq(m.verify.set, 0);
+	ck_assert_int_eq(m.compression_level, 0); /* the build's default */
 	manifest_release(&m);
 }
 END_TEST
@@ -141,6 +142,13 @@ START_TEST(test_cmd_string_and_switches)
 		      err.msg);
 	ck_assert_int_eq(m.precompile.enabled, 1);
 	ck_assert_int_eq(m.precompile.invalidation, PYC_TIMESTAMP);
+	manifest_release(&m);
+
+	ck_assert_msg(parse("{\"compression\": {\"level\": 9}}", &m, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(m.compression_level, 9);
+	manifest_release(&m);
+	ck_assert_msg(parse("{\"compression\": {}}", &m, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(m.compression_level, 0);
 	manifest_release(&m);
 }
 END_TEST
@@ -188,6 +196,13 @@ START_TEST(test_bad_manifests)
 		  { "precompile.python.invalidation: must be \"unchecked-hash\"" }, NULL },
 		{ "{\"precompile\": {\"python\": {\"invalidation\": 1}}}", { "precompile.python.invalidation" }, NULL },
 		{ "{\"precompile\": \"yes\"}", { "precompile: must be an object or false" }, NULL },
+		/* compression */
+		{ "{\"compression\": {\"level\": 0}}", { "compression.level: must be an integer from 1 to 12" }, NULL },
+		{ "{\"compression\": {\"level\": 13}}", { "compression.level: must be an integer from 1 to 12" }, NULL },
+		{ "{\"compression\": {\"level\": \"6\"}}", { "compression.level: must be an integer" }, NULL },
+		{ "{\"compression\": {\"levle\": 6}}", { "compression.levle", "did you mean 'level'" }, NULL },
+		{ "{\"compression\": 6}", { "compression: must be an object" }, NULL },
+		{ "{\"compresion\": {}}", { "did you mean 'compression'" }, NULL },
 		/* layers */
 		{ "{\"layers\": [{\"from\": \"a\"}, {\"to\": \"/opt\"}]}", { "layers[1]: missing \"from\"" }, NULL },
 		{ "{\"layers\": [{\"from\": \"a\", \"to\": \"var/task\"}]}",
