@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "buf.h"
@@ -245,8 +246,9 @@ struct zw {
 	struct lm_buf cd; /* the central directory, built as entries are written */
 	uint64_t entries;
 	int zip64;
-	z_stream z;
+	z_stream z; /* files above JOB_MAX, streamed */
 	int z_ready;
+	struct libdeflate_compressor *ldc; /* small files when no worker runs */
 	unsigned char *in, *zout;
 	uint16_t date, time;
 	struct lm_err *err;
@@ -620,14 +622,14 @@ static int is_job(const struct zip_item *it, int level)
 	return level > 0 && it->e->type == LM_F_REG && it->e->size > 0 && it->e->size <= JOB_MAX;
 }
 
-/* Reads the whole file and deflates it in one call (zlib's output does not depend on
- * how the input is split, so the bytes equal the streaming path's); stores it when
- * deflate does not make it smaller. */
-static void run_job(z_stream *z, const struct lm_entry *e, struct slot *s)
+/* Reads the whole file and deflates it in one call with libdeflate (several times
+ * faster than zlib at the same ratio; every file up to JOB_MAX goes this way whatever the
+ * thread count, so the bytes do not depend on -j); stores it when deflate does not make
+ * it smaller. */
+static void run_job(struct libdeflate_compressor *ldc, const struct lm_entry *e, struct slot *s)
 {
-	size_t n = (size_t)e->size, got = 0;
+	size_t n = (size_t)e->size, got = 0, bound, clen;
 	unsigned char *raw = lm_xmalloc(n), *out = NULL;
-	uLong bound;
 	char b;
 	int fd = open(e->src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -654,22 +656,11 @@ static void run_job(z_stream *z, const struct lm_entry *e, struct slot *s)
 	}
 	close(fd);
 	fd = -1;
-	s->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), raw, (uInt)n);
-	if (deflateReset(z) != Z_OK) {
-		lm_err_set(&s->err, LM_E_INTERNAL, "deflate: reset failed");
-		goto fail;
-	}
-	bound = deflateBound(z, (uLong)n);
+	s->crc = (uint32_t)libdeflate_crc32(0, raw, n);
+	bound = libdeflate_deflate_compress_bound(ldc, n);
 	out = lm_xmalloc(bound);
-	z->next_in = raw;
-	z->avail_in = (uInt)n;
-	z->next_out = out;
-	z->avail_out = (uInt)bound;
-	if (deflate(z, Z_FINISH) != Z_STREAM_END) {
-		lm_err_set(&s->err, LM_E_INTERNAL, "deflate '%s' failed", e->path);
-		goto fail;
-	}
-	if (z->total_out >= n) {
+	clen = libdeflate_deflate_compress(ldc, raw, n, out, bound);
+	if (clen == 0 || clen >= n) {
 		free(out);
 		s->data = raw;
 		s->len = n;
@@ -677,7 +668,7 @@ static void run_job(z_stream *z, const struct lm_entry *e, struct slot *s)
 	} else {
 		free(raw);
 		s->data = out;
-		s->len = z->total_out;
+		s->len = clen;
 		s->method = METHOD_DEFLATE;
 	}
 	return;
@@ -692,9 +683,8 @@ static void *worker(void *arg)
 {
 	struct pool *pl = arg;
 	const struct zip_plan *p = pl->p;
-	z_stream z;
-	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, pl->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	struct libdeflate_compressor *ldc = libdeflate_alloc_compressor(pl->level);
+	if (!ldc)
 		abort(); /* only out of memory can fail here */
 	pthread_mutex_lock(&pl->mu);
 	for (;;) {
@@ -714,13 +704,13 @@ static void *worker(void *arg)
 		pl->inflight += need;
 		pl->slots[i].state = SLOT_CLAIMED;
 		pthread_mutex_unlock(&pl->mu);
-		run_job(&z, p->v[i].e, &pl->slots[i]);
+		run_job(ldc, p->v[i].e, &pl->slots[i]);
 		pthread_mutex_lock(&pl->mu);
 		pl->slots[i].state = SLOT_DONE;
 		pthread_cond_broadcast(&pl->done);
 	}
 	pthread_mutex_unlock(&pl->mu);
-	deflateEnd(&z);
+	libdeflate_free_compressor(ldc);
 	return NULL;
 }
 
@@ -774,7 +764,9 @@ static int write_job(struct zw *w, struct pool *pl, size_t i, uint64_t *csize)
 	pthread_mutex_lock(&pl->mu);
 	if (!pl->nth && s->state == SLOT_WAITING) {
 		pthread_mutex_unlock(&pl->mu);
-		run_job(&w->z, it->e, s);
+		if (!w->ldc && !(w->ldc = libdeflate_alloc_compressor(pl->level)))
+			abort(); /* only out of memory */
+		run_job(w->ldc, it->e, s);
 		pthread_mutex_lock(&pl->mu);
 		s->state = SLOT_DONE;
 		pl->inflight += it->e->size;
@@ -881,8 +873,8 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 		}
 		w.z_ready = 1;
 	}
-	if (level > 0 && o->threads > 1)
-		pool_start(&pl, p, level, o->threads);
+	if (level > 0) /* without workers, the writer runs the small-file jobs itself */
+		pool_start(&pl, p, level, o->threads > 1 ? o->threads : 0);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct zip_item *it = &p->v[i];
 		uint64_t cs = 0;
@@ -908,6 +900,8 @@ out:
 	pool_stop(&pl);
 	if (w.z_ready)
 		deflateEnd(&w.z);
+	if (w.ldc)
+		libdeflate_free_compressor(w.ldc);
 	zip_result_release(&r);
 	buf_release(&w.cd);
 	free(w.buf);
