@@ -13,14 +13,13 @@
 #include "manifest.h"
 #include "ociarchive.h"
 #include "precompile.h"
+#include "precompile_node.h"
 #include "prune.h"
 #include "source.h"
 #include "tree.h"
 #include "util.h"
 #include "verify.h"
-
-/* Lambda's limit for an image: 10 GB uncompressed, all layers together. */
-#define LAMBDA_IMAGE_MAX 10737418240ULL
+#include "buildzip.h"
 
 /* Compression threads for the new layers. With -j 1 the caller compresses (one thread in
  * all); with N > 1, N workers compress while the caller reads files, writes the tar and
@@ -44,11 +43,13 @@ static void progress(const struct lm_opts *o, const char *fmt, ...)
 
 /* The image config: the base's, with the manifest's settings and the new layers. */
 static int make_config(const struct lm_image *base, const struct lm_manifest *m, const struct layer_result *res,
-		       const struct lm_opts *o, char **out, size_t *len, struct lm_err *err)
+		       int node_cache, const struct lm_opts *o, char **out, size_t *len, struct lm_err *err)
 {
 	struct oci_config *c = NULL;
 	if (oci_config_parse(base->config_raw, base->config_len, &c, err) < 0)
 		return lm_err_wrap(err, "base config");
+	if (node_cache)
+		oci_config_set_env(c, "NODE_COMPILE_CACHE", precompile_node_dir(&m->precompile_node));
 	for (size_t i = 0; i < m->config.nenv; i++)
 		oci_config_set_env(c, m->config.env[i].key, m->config.env[i].value);
 	if (m->config.entrypoint_given && m->config.entrypoint)
@@ -87,6 +88,12 @@ static void print_summary(const struct lm_opts *o, const struct lm_manifest *m, 
 	fprintf(stderr, "  image   %s\n", img->manifest_digest);
 }
 
+/* lamina zip: the zip replaces the image as the output (not just measured for a report). */
+static int zip_output(const struct build_req *r)
+{
+	return r->zip && !r->zip->lenient;
+}
+
 int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_image *img_out, struct lm_err *err)
 {
 	struct lm_manifest m;
@@ -95,11 +102,12 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 	struct lm_tree *trees = NULL;
 	struct layer_result *res = NULL;
 	struct prune_report *rep = NULL;
-	char *workdir = NULL, *cfg = NULL, *mbuf = NULL, *tmpbase = NULL;
+	char *workdir = NULL, *cfg = NULL, *mbuf = NULL;
 	size_t cfglen = 0, mlen = 0;
 	const char *basespec, *platform;
-	int ret = -1;
+	int ret = -1, any_prune = 0, node_cache = 0;
 	uint64_t total_usize = 0;
+	struct buildzip_sel zs = { ZIP_FUNCTION, NULL, 0, 0 };
 
 	image_init(&base);
 	image_init(&img);
@@ -115,6 +123,8 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", r->tag);
 		goto out;
 	}
+	if (r->zip && buildzip_select(r->zip, &m, &zs, err) < 0)
+		goto out;
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
 
@@ -127,8 +137,7 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 	}
 
-	tmpbase = lm_path_join(cache_dir(c), "tmp");
-	if (!(workdir = lm_mkdtemp(tmpbase, "build", err)))
+	if (!(workdir = cache_tmpdir(c, "build", err)))
 		goto out;
 	trees = lm_xcalloc(m.nlayers + 1, sizeof(*trees));
 	res = lm_xcalloc(m.nlayers + 1, sizeof(*res));
@@ -156,15 +165,43 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		free(root);
 		free(lw);
 	}
-	{
-		int any = m.prune.set;
-		for (size_t i = 0; i < m.nlayers; i++)
-			any |= m.layers[i].prune.set;
-		if (any && !o->quiet)
-			prune_report_print(rep, stderr);
+	any_prune = m.prune.set;
+	for (size_t i = 0; i < m.nlayers; i++)
+		any_prune |= m.layers[i].prune.set;
+	if (any_prune && !o->quiet)
+		prune_report_print(rep, stderr);
+	if (zip_output(r)) {
+		/* fail before precompiling when the trees cannot be this kind of zip */
+		if (buildzip_check(&zs, &m, trees, err) < 0)
+			goto out;
+		if (m.precompile.invalidation == PYC_TIMESTAMP && !(m.precompile.set && !m.precompile.enabled))
+			progress(o, "warning: timestamp .pyc in a zip match their sources only if the unzipped files "
+				    "keep SOURCE_DATE_EPOCH as their time (DOS time: 2 s steps, from 1980); "
+				    "\"unchecked-hash\" does not depend on it\n");
 	}
-	if (precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, err) < 0)
-		goto out;
+	{
+		struct precompile_result pres = { 0 };
+		int pr = precompile_python(&m.precompile, &base, c, trees, m.nlayers, o, workdir, &pres, err);
+		for (size_t i = 0; i < pres.nwarnings; i++)
+			progress(o, "lamina: precompile: warning: %s\n", pres.warnings[i]);
+		precompile_result_release(&pres);
+		if (pr < 0)
+			goto out;
+	}
+	if (m.precompile_node.set) {
+		char **roots = lm_xcalloc(m.nlayers + 1, sizeof(*roots));
+		int rc;
+		for (size_t i = 0; i < m.nlayers; i++)
+			if (!(roots[i] = tree_norm_path(m.layers[i].to)))
+				roots[i] = lm_xstrdup(""); /* "/" */
+		rc = precompile_node(&m.precompile_node, &base, c, trees, roots, m.nlayers, m.config.cmd, m.config.ncmd, o,
+				    workdir, &node_cache, err);
+		for (size_t i = 0; i < m.nlayers; i++)
+			free(roots[i]);
+		free(roots);
+		if (rc < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < m.nlayers; i++) {
 		int level = r->level ? r->level : m.compression_level ? m.compression_level : GZ_LEVEL_DEFAULT;
 		struct layer_opts lo = { o->epoch, level, nthreads(o) };
@@ -175,19 +212,23 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 		total_usize += res[i].usize;
 	}
-	if (total_usize > LAMBDA_IMAGE_MAX) {
+	if (!zip_output(r) && total_usize > LAMBDA_IMAGE_MAX) {
 		lm_err_set(err, LM_E_INPUT, "the app layers hold %llu bytes uncompressed; Lambda's limit for a whole image is 10 GB",
 			   (unsigned long long)total_usize);
 		goto out;
 	}
 
-	if (make_config(&base, &m, res, o, &cfg, &cfglen, err) < 0)
+	if (make_config(&base, &m, res, node_cache, o, &cfg, &cfglen, err) < 0)
 		goto out;
 	{
 		struct oci_manifest om = { 0 };
 		om.media_type = (char *)OCI_MT_MANIFEST;
 		om.config.media_type = (char *)OCI_MT_CONFIG;
 		om.config.size = (int64_t)cfglen;
+		if (source_is_registry(basespec)) { /* lets a push mount the base layers from its repository */
+			om.base_name = base.name;
+			om.base_digest = base.manifest_digest;
+		}
 		if (cache_put_buf(c, cfg, cfglen, om.config.digest, err) < 0)
 			goto out;
 		om.nlayers = base.manifest.nlayers + m.nlayers;
@@ -208,19 +249,47 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		if (cache_put_buf(c, mbuf, mlen, NULL, err) < 0 || image_from_manifest(&img, mbuf, mlen, c, err) < 0)
 			goto out;
 	}
-	for (size_t i = 0; i < base.manifest.nlayers; i++)
+	for (size_t i = 0; i < base.manifest.nlayers && !zip_output(r); i++)
 		if (!oci_is_gzip_layer(base.manifest.layers[i].media_type))
 			progress(o, "warning: base layer %zu is %s; Lambda accepts only gzip layers\n", i + 1,
 				 base.manifest.layers[i].media_type);
 
-	if (m.verify.set && !r->no_verify && verify_image(&img, c, &m.verify, o, err) < 0)
-		goto out;
+	if ((r->verify || m.verify.set) && !r->no_verify) {
+		/* with the layers' trees, so a failure can name the prune rule behind it */
+		struct verify_prune_layer *pl = lm_xcalloc(m.nlayers + 1, sizeof(*pl));
+		struct verify_prune vp = { pl, m.nlayers, platform };
+		for (size_t i = 0; i < m.nlayers; i++) {
+			pl[i].name = m.layers[i].name;
+			pl[i].tree = &trees[i];
+			pl[i].root = m.layers[i].to;
+			pl[i].global = &m.prune;
+			pl[i].layer = &m.layers[i].prune;
+		}
+		int vr = verify_run(&img, c, r->verify ? r->verify : &m.verify, any_prune ? &vp : NULL, o,
+				    r->verify_result, err);
+		free(pl);
+		if (vr < 0)
+			goto out;
+	}
 	if (r->out) {
 		const char *tag = r->tag ? r->tag : m.tag;
 		if (ociarchive_write(&img, tag, o->epoch, c, r->out, err) < 0)
 			goto out;
 	}
-	print_summary(o, &m, &base, res, &img);
+	if (r->zip) {
+		struct zip_opts zo = { o->epoch, zs.level, nthreads(o) };
+		char hb[32];
+		if (buildzip_write(r->zip, &zs, &m, trees, &zo, workdir, r->report, err) < 0)
+			goto out;
+		if (zip_output(r) && r->report && r->zip->out)
+			progress(o, "zip %s: %s zip, %llu files, %s\n", r->zip->out, zip_kind_name(zs.kind),
+				 (unsigned long long)r->report->zip_files,
+				 lm_human_bytes(r->report->zip_size, hb, sizeof(hb)));
+	}
+	if (r->report && buildzip_image_sizes(r->report, &base, &m, res, &img, c, err) < 0)
+		goto out;
+	if (!zip_output(r))
+		print_summary(o, &m, &base, res, &img);
 	if (r->push) {
 		char pushed[LM_DIGEST_LEN];
 		if (registry_push(&img, c, r->push, &r->reg, pushed, err) < 0) {
@@ -229,7 +298,8 @@ int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_imag
 		}
 		progress(o, "pushed %s@%s\n", r->push, pushed);
 	}
-	printf("%s\n", img.manifest_digest);
+	if (!zip_output(r))
+		printf("%s\n", img.manifest_digest);
 	if (img_out) {
 		*img_out = img;
 		image_init(&img);
@@ -243,9 +313,9 @@ out:
 	}
 	free(trees);
 	free(res);
+	free(zs.idx);
 	prune_report_free(rep);
 	free(workdir);
-	free(tmpbase);
 	free(cfg);
 	free(mbuf);
 	image_release(&base);

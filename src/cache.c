@@ -1,11 +1,14 @@
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -23,6 +26,51 @@ struct cache_writer {
 	uint64_t size;
 	struct digest_ctx dg;
 };
+
+long cache_tmp_owner(const char *name)
+{
+	const char *dash = strrchr(name, '-'), *dot;
+	char *end;
+	long pid;
+	if (!dash || !(dot = strchr(dash, '.')))
+		return -1;
+	pid = strtol(dash + 1, &end, 10);
+	return end == dot && end != dash + 1 && pid > 0 ? pid : -1;
+}
+
+/* Removes what lamina processes that no longer run left in <dir>/tmp (a build killed by
+ * SIGKILL or a power cut): entries named "WHAT-PID.XXXXXX" whose PID is gone, and entries
+ * without a PID (older versions) untouched for a day. Best effort. */
+static void sweep_tmp(const struct cache *c)
+{
+	DIR *d = opendir(c->tmp);
+	struct dirent *de;
+	time_t now = time(NULL);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		long pid;
+		struct stat st;
+		char *p;
+		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		pid = cache_tmp_owner(de->d_name);
+		p = lm_path_join(c->tmp, de->d_name);
+		if (pid > 0 ? pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH
+			    : lstat(p, &st) == 0 && st.st_mtime < now - 86400)
+			lm_rm_rf_quiet(p);
+		free(p);
+	}
+	closedir(d);
+}
+
+char *cache_tmpdir(const struct cache *c, const char *what, struct lm_err *err)
+{
+	char *prefix = lm_asprintf("%s-%ld", what, (long)getpid());
+	char *t = lm_mkdtemp(c->tmp, prefix, err);
+	free(prefix);
+	return t;
+}
 
 struct cache *cache_open(const char *dir, struct lm_err *err)
 {
@@ -51,6 +99,7 @@ struct cache *cache_open(const char *dir, struct lm_err *err)
 		cache_free(c);
 		return NULL;
 	}
+	sweep_tmp(c);
 	return c;
 }
 
@@ -91,7 +140,7 @@ struct cache_writer *cache_writer_new(struct cache *c, struct lm_err *err)
 {
 	struct cache_writer *w = lm_xcalloc(1, sizeof(*w));
 	w->c = c;
-	w->tmpname = lm_path_join(c->tmp, "blob.XXXXXX");
+	w->tmpname = lm_asprintf("%s/blob-%ld.XXXXXX", c->tmp, (long)getpid());
 	w->fd = mkostemp(w->tmpname, O_CLOEXEC);
 	if (w->fd < 0) {
 		lm_err_sys(err, "create temporary blob in '%s'", c->tmp);

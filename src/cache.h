@@ -22,6 +22,13 @@ void cache_free(struct cache *c);
 /* Root directory of the store (borrowed). */
 const char *cache_dir(const struct cache *c);
 
+/* A new private directory <dir>/tmp/WHAT-PID.XXXXXX (caller frees the path and removes
+ * the directory). What a killed process leaves there is removed by the next cache_open
+ * once that PID no longer runs (entries without a PID: after a day). */
+char *cache_tmpdir(const struct cache *c, const char *what, struct lm_err *err);
+/* The PID in a temporary entry's name "WHAT-PID.XXXXXX", or -1. Pure. */
+long cache_tmp_owner(const char *name);
+
 /* Path of a blob's file (whether or not it exists). Caller frees. */
 char *cache_blob_path(const struct cache *c, const char *digest);
 /* 1 when the blob is present (and, if size >= 0, of that size), else 0. */

@@ -24,7 +24,14 @@ static const char usage[] =
 	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
 	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
 	"      --push REF          push the image to REF after building\n"
-	"      --no-verify         skip the manifest's \"verify\" step\n"
+	"      --no-verify         skip the manifest's \"verify\" step (imports and handler\n"
+	"                          checked in the image's own root filesystem, see\n"
+	"                          'lamina verify --help'; when a check fails after prune\n"
+	"                          rules removed files, the rule behind it is named)\n"
+	"      --report            also measure the zip of the same app (as 'lamina zip' would\n"
+	"                          write it, see \"zip\" in the manifest) and print image vs zip\n"
+	"                          sizes against Lambda's limits on standard error (as JSON:\n"
+	"                          lamina zip MANIFEST --json)\n"
 	"      --compression-level N\n"
 	"                          gzip level of the new layers, 1 (fastest) to 12 (smallest;\n"
 	"                          10-12 are very slow); overrides \"compression.level\";\n"
@@ -34,11 +41,12 @@ static const char usage[] =
 	"%s"
 	"\n"
 	"Prints the image manifest digest on standard output. Without -o and --push the image\n"
-	"is built into the cache only (useful to check a manifest).\n"
+	"is built into the cache only (useful to check a manifest). Exit status 7 when a\n"
+	"verify check fails (nothing is written or pushed).\n"
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_LEVEL };
+enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -49,14 +57,18 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		REGCLI_LONGOPTS,
 		{ "push", required_argument, NULL, OPT_PUSH },
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "report", no_argument, NULL, OPT_REPORT },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct build_req r;
+	struct build_zip z = { NULL, -1, NULL, 0, -1, 1 };
+	struct size_report rep;
 	struct regcli rc;
 	int c, ret = -1;
 	memset(&r, 0, sizeof(r));
+	size_report_init(&rep);
 	regcli_init(&rc);
 	r.reg.quiet = o->quiet;
 	r.reg.is_tty = o->is_tty;
@@ -83,6 +95,10 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			break;
 		case OPT_NO_VERIFY:
 			r.no_verify = 1;
+			break;
+		case OPT_REPORT:
+			r.zip = &z;
+			r.report = &rep;
 			break;
 		case OPT_LEVEL: {
 			char *end;
@@ -114,7 +130,10 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	regcli_fill(&rc, &r.reg);
 	r.platform = r.reg.platform; /* --platform overrides the manifest's */
 	ret = build_run(&r, o, NULL, err);
+	if (ret == 0 && r.report)
+		size_report_print(&rep, stderr);
 out:
+	size_report_release(&rep);
 	regcli_release(&rc);
 	return ret;
 }

@@ -281,6 +281,8 @@ int cmd_inspect(int argc, char **argv, const struct lm_opts *o, struct lm_err *e
 		json_object_set_new(j, "manifestDigest", json_string(ix.manifests[0].digest));
 		json_object_set_new(j, "mediaType", json_string(m.media_type ? m.media_type : ""));
 		json_object_set_new(j, "ref", ix.manifests[0].ref_name ? json_string(ix.manifests[0].ref_name) : json_null());
+		json_object_set_new(j, "baseName", m.base_name ? json_string(m.base_name) : json_null());
+		json_object_set_new(j, "baseDigest", m.base_digest ? json_string(m.base_digest) : json_null());
 		json_object_set_new(cj, "os", json_string(v.os ? v.os : ""));
 		json_object_set_new(cj, "architecture", json_string(v.arch ? v.arch : ""));
 		json_object_set_new(cj, "entrypoint", strv_json(v.entrypoint, v.nentrypoint));
@@ -315,6 +317,8 @@ int cmd_inspect(int argc, char **argv, const struct lm_opts *o, struct lm_err *e
 		printf("manifest   %s (%s)\n", ix.manifests[0].digest, m.media_type ? m.media_type : "no mediaType");
 		if (ix.manifests[0].ref_name)
 			printf("ref        %s\n", ix.manifests[0].ref_name);
+		if (m.base_name)
+			printf("base       %s%s%s\n", m.base_name, m.base_digest ? "@" : "", m.base_digest ? m.base_digest : "");
 		printf("platform   %s/%s\n", v.os ? v.os : "?", v.arch ? v.arch : "?");
 		print_strv("entrypoint", v.entrypoint, v.nentrypoint);
 		print_strv("cmd", v.cmd, v.ncmd);

@@ -1,5 +1,4 @@
 /* cmd_pull.c - lamina pull REF: fetch an image from a registry into the cache. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,43 +29,21 @@ static const char usage[] =
 
 int cmd_pull(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
-	static const struct option longopts[] = {
-		REGCLI_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct regcli rc;
-	struct reg_opts ro = { 0 };
+	struct reg_opts ro = { .quiet = o->quiet, .is_tty = o->is_tty, .verbose = o->verbose, .jobs = o->jobs };
 	struct cache *c = NULL;
 	struct lm_image img;
-	int opt, ret = -1;
+	int r, ret = -1;
 
 	regcli_init(&rc);
 	image_init(&img);
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int r = regcli_handle(opt, optarg, &rc, err);
-		if (r < 0)
-			goto out;
-		if (r > 0)
-			continue;
-		if (opt == 'h') {
-			printf(usage, regcli_help);
-			ret = 0;
-			goto out;
-		}
-		lm_err_set(err, LM_E_USAGE, "see 'lamina pull --help'");
+	r = regcli_parse(argc, argv, "pull", 1, "one image reference", &rc, err);
+	if (r > 0)
+		printf(usage, regcli_help);
+	if (r != 0) {
+		ret = r > 0 ? 0 : -1;
 		goto out;
 	}
-	if (optind != argc - 1) {
-		lm_err_set(err, LM_E_USAGE, "expected one image reference; see 'lamina pull --help'");
-		goto out;
-	}
-	if (regcli_check(&rc, err) < 0)
-		goto out;
-	ro.quiet = o->quiet;
-	ro.is_tty = o->is_tty;
-	ro.verbose = o->verbose;
-	ro.jobs = o->jobs;
 	regcli_fill(&rc, &ro);
 	c = cache_open(o->cache_dir, err);
 	if (!c)

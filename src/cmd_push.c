@@ -1,5 +1,4 @@
 /* cmd_push.c - lamina push ARCHIVE REF: send an image archive to a registry. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,53 +34,30 @@ static const char usage[] =
 
 int cmd_push(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
-	static const struct option longopts[] = {
-		REGCLI_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct regcli rc;
-	struct reg_opts ro = { 0 };
+	struct reg_opts ro = { .quiet = o->quiet, .is_tty = o->is_tty, .verbose = o->verbose, .jobs = o->jobs };
 	struct source_opts so = { 0 };
 	struct cache *c = NULL;
 	struct lm_image img;
 	char *spec = NULL;
 	char digest[LM_DIGEST_LEN];
 	const char *src;
-	int opt, ret = -1;
+	int r, ret = -1;
 
 	regcli_init(&rc);
 	image_init(&img);
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int r = regcli_handle(opt, optarg, &rc, err);
-		if (r < 0)
-			goto out;
-		if (r > 0)
-			continue;
-		if (opt == 'h') {
-			printf(usage, regcli_help);
-			ret = 0;
-			goto out;
-		}
-		lm_err_set(err, LM_E_USAGE, "see 'lamina push --help'");
+	r = regcli_parse(argc, argv, "push", 2, "ARCHIVE and REF", &rc, err);
+	if (r > 0)
+		printf(usage, regcli_help);
+	if (r != 0) {
+		ret = r > 0 ? 0 : -1;
 		goto out;
 	}
-	if (optind != argc - 2) {
-		lm_err_set(err, LM_E_USAGE, "expected ARCHIVE and REF; see 'lamina push --help'");
-		goto out;
-	}
-	if (regcli_check(&rc, err) < 0)
-		goto out;
 	src = argv[optind];
-	if (lm_str_startswith(src, "oci-archive:") || lm_str_startswith(src, "oci:") ||
-	    lm_str_startswith(src, "docker-archive:") || access(src, F_OK) != 0)
+	if (!source_is_registry(src) || access(src, F_OK) != 0)
 		spec = lm_xstrdup(src); /* a source spec, or a registry reference (copy) */
 	else
 		spec = lm_asprintf("oci-archive:%s", src);
-	ro.quiet = o->quiet;
-	ro.is_tty = o->is_tty;
-	ro.verbose = o->verbose;
-	ro.jobs = o->jobs;
 	regcli_fill(&rc, &ro);
 	so.platform = rc.platform;
 	so.reg = &ro;

@@ -25,6 +25,15 @@ static const char usage[] =
 	"value as JSON on standard output - a local invoke without Docker.\n"
 	"Every failure is collected and reported at the end with its traceback.\n"
 	"\n"
+	"With a MANIFEST whose prune rules removed files, a failed import or handler check is\n"
+	"re-run with the removed files put back (over the image's root filesystem; nothing is\n"
+	"rebuilt): all of them, then one rule's at a time, the likeliest first (rules that\n"
+	"removed files of the module that failed), and the rule is named:\n"
+	"  verify: import 'foo' failed; it passes with prune rule 'remove: foo/' disabled\n"
+	"  (removed 3 files, 1.2 KiB)\n"
+	"(or the rules that break it only together, or that pruning is not the cause). The\n"
+	"handler is not called again for this. 'lamina build' does the same for \"verify\".\n"
+	"\n"
 	"The image is one of:\n"
 	"  OUT.tar              an archive written by 'lamina build -o' (OCI archive)\n"
 	"  MANIFEST             a build manifest (*.json): the image is built into the cache\n"
@@ -41,7 +50,10 @@ static const char usage[] =
 	"      --platform P     linux/amd64 (default) or linux/arm64\n"
 	"  -h, --help           this help\n"
 	"\n"
-	"Needs root or unprivileged user namespaces (a mount namespace and overlayfs).\n"
+	"Needs root, or unprivileged user namespaces (then a user namespace maps you to root\n"
+	"inside; where they are disabled lamina says which setting and exits with status 4),\n"
+	"and overlayfs. Root filesystems are cached under <cache>/rootfs: the 8 most recently\n"
+	"used are kept, older ones removed; an interrupted run leaves nothing there.\n"
 	"Exit status: 0 all checks passed, 7 a check failed (details on standard error).\n";
 
 enum { OPT_HANDLER = 0x100, OPT_NO_HANDLER, OPT_BASE, OPT_PLATFORM };
@@ -139,14 +151,17 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 		}
 		if (handler < 0 && m.verify.set)
 			handler = m.verify.handler;
+		v.set = 1;
+		v.handler = handler != 0;
 		memset(&r, 0, sizeof(r));
 		r.manifest = target;
 		r.base = base;
 		r.platform = reg.platform;
 		r.reg = reg;
-		r.no_verify = 1;
-		if (build_run(&r, o, &img, err) < 0)
-			goto out;
+		/* the build verifies, knowing what prune removed */
+		r.verify = &v;
+		r.verify_result = &result;
+		ret = build_run(&r, o, &img, err);
 	} else {
 		struct source_opts so = { reg.platform, &reg };
 		if (base) {
@@ -159,11 +174,11 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 		if (source_open(spec, &so, c, &img, err) < 0)
 			goto out;
 	}
-	if (!c && !(c = cache_open(o->cache_dir, err)))
-		goto out;
-	v.set = 1;
-	v.handler = handler != 0;
-	ret = verify_run(&img, c, &v, o, &result, err);
+	if (!have_manifest) {
+		v.set = 1;
+		v.handler = handler != 0;
+		ret = verify_run(&img, c, &v, NULL, o, &result, err);
+	}
 	if (result)
 		printf("%s\n", result);
 	if (ret == 0 && !o->quiet)

@@ -132,7 +132,7 @@ struct xfer {
 	CURL *easy;
 	const struct http_req *r;
 	struct http_resp *resp;
-	int64_t up_pos, up_end;
+	int64_t up_start, up_pos, up_end; /* upload body: first byte, next byte, end */
 	int sink_failed;
 	int body_too_big;
 };
@@ -212,6 +212,17 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *u)
 		return 0;
 	}
 	return n;
+}
+
+/* curl rewinds the body when it must send it again (a reused connection the server had
+ * closed, an auth or redirect round): back to up_start + offset. */
+static int seek_cb(void *u, curl_off_t offset, int origin)
+{
+	struct xfer *x = u;
+	if (origin != SEEK_SET || offset < 0 || x->up_start + (int64_t)offset > x->up_end)
+		return CURL_SEEKFUNC_CANTSEEK;
+	x->up_pos = x->up_start + (int64_t)offset;
+	return CURL_SEEKFUNC_OK;
 }
 
 static size_t read_cb(char *dst, size_t size, size_t nmemb, void *u)
@@ -342,9 +353,12 @@ int http_do(struct http_conn *h, const struct http_req *r, struct http_resp *res
 			x.up_end = r->body_off + blen;
 			if (r->body)
 				x.up_pos = 0, x.up_end = blen;
+			x.up_start = x.up_pos;
 			curl_easy_setopt(h->easy, CURLOPT_UPLOAD, 1L);
 			curl_easy_setopt(h->easy, CURLOPT_READFUNCTION, read_cb);
 			curl_easy_setopt(h->easy, CURLOPT_READDATA, &x);
+			curl_easy_setopt(h->easy, CURLOPT_SEEKFUNCTION, seek_cb);
+			curl_easy_setopt(h->easy, CURLOPT_SEEKDATA, &x);
 			curl_easy_setopt(h->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)blen);
 			curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, method);
 		}

@@ -22,6 +22,7 @@ static const struct cmd {
 	{ "push", cmd_push, "push an image archive to a registry" },
 	{ "prune", cmd_prune, "show what a manifest's prune rules remove (--dry-run)" },
 	{ "verify", cmd_verify, "import modules and resolve the handler inside the image" },
+	{ "zip", cmd_zip, "build a Lambda .zip (function or layer) and compare image vs zip sizes" },
 };
 
 static void usage(FILE *f)
@@ -132,7 +133,11 @@ int main(int argc, char **argv)
 	optind = 0; /* reset getopt for the command (0 also re-initialises GNU getopt) */
 	ret = cmd->fn(argc, argv, &o, &err);
 	if (ret < 0) {
-		fprintf(stderr, "lamina: %s: %s\n", cmd->name, err.msg ? err.msg : "failed");
+		const char *msg = err.msg ? err.msg : "failed";
+		size_t n = strlen(cmd->name);
+		if (strncmp(msg, cmd->name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+			msg += n + 2; /* "verify: ..." from lamina verify: the command says it already */
+		fprintf(stderr, "lamina: %s: %s\n", cmd->name, msg);
 		ret = err.code ? err.code : LM_E_GENERIC;
 		lm_err_release(&err);
 	} else {

@@ -23,13 +23,15 @@ struct ctx {
 };
 
 static const char *const top_keys[] = { "$schema", "base", "platform", "layers", "config", "tag", "prune",
-					 "precompile", "verify", "compression", NULL };
+					 "precompile", "verify", "zip", "compression", NULL };
 static const char *const layer_keys[] = { "name", "from", "to", "exclude", "prune", NULL };
 static const char *const config_keys[] = { "cmd", "entrypoint", "env", "workdir", "labels", NULL };
 static const char *const prune_keys[] = { "presets", "remove", "keep", "strip", NULL };
-static const char *const precompile_keys[] = { "python", NULL };
+static const char *const precompile_keys[] = { "python", "node", NULL };
 static const char *const python_keys[] = { "invalidation", "optimize", "sourceless", "jobs", NULL };
+static const char *const node_keys[] = { "compileCache", "dir", "memorySizes", "nodeArgs", "entries", "uids", NULL };
 static const char *const verify_keys[] = { "imports", "handler", NULL };
+static const char *const zip_keys[] = { "kind", "layers", "level", NULL };
 static const char *const compression_keys[] = { "level", NULL };
 
 size_t manifest_edit_distance(const char *a, const char *b)
@@ -370,12 +372,99 @@ static int parse_config(const struct ctx *c, json_t *obj, struct mf_config *cf)
 	return 0;
 }
 
-static int parse_precompile(const struct ctx *c, json_t *obj, struct precompile_spec *p)
+/* A JSON array of integers from lo to hi. */
+static int get_intv(const struct ctx *c, json_t *obj, const char *where, const char *key, long lo, long hi, long **out,
+		    size_t *n)
 {
-	json_t *py;
-	p->set = 1;
-	p->enabled = 1;
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return field_err(c, where, key, "must be a non-empty array of integers");
+	*out = lm_xcalloc(json_array_size(v), sizeof(**out));
+	*n = json_array_size(v);
+	for (size_t i = 0; i < *n; i++) {
+		json_t *x = json_array_get(v, i);
+		if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi)
+			return field_err(c, where, key, "element %zu must be an integer from %ld to %ld", i, lo, hi);
+		(*out)[i] = (long)json_integer_value(x);
+	}
+	return 0;
+}
+
+static int no_tab_nl(const char *s)
+{
+	return *s && !strpbrk(s, "\t\r\n");
+}
+
+static int parse_precompile_node(const struct ctx *c, json_t *v, struct precompile_node_spec *s)
+{
+	const char *w = "precompile.node";
+	json_t *args;
+	long *mem = NULL;
+	size_t nmem = 0;
+	s->set = 1;
+	s->compile_cache = 1;
+	if (json_is_boolean(v)) {
+		s->compile_cache = json_is_true(v);
+		return 0;
+	}
+	if (!json_is_object(v))
+		return field_err(c, "precompile", "node", "must be an object, true or false");
+	if (check_keys(c, v, w, node_keys) < 0 || get_bool(c, v, w, "compileCache", &s->compile_cache) < 0 ||
+	    get_string(c, v, w, "dir", &s->dir) < 0 || get_strv(c, v, w, "entries", &s->entries, &s->nentries, 0) < 0 ||
+	    get_intv(c, v, w, "uids", 0, 2147483647L, &s->uids, &s->nuids) < 0 ||
+	    get_intv(c, v, w, "memorySizes", PRECOMPILE_NODE_MEMORY_MIN, PRECOMPILE_NODE_MEMORY_MAX, &mem, &nmem) < 0) {
+		free(mem);
+		return -1;
+	}
+	if (nmem) {
+		s->memory_sizes = lm_xcalloc(nmem, sizeof(*s->memory_sizes));
+		for (size_t i = 0; i < nmem; i++)
+			s->memory_sizes[i] = (int)mem[i];
+		s->nmemory_sizes = nmem;
+	}
+	free(mem);
+	if (s->dir) {
+		char *n = s->dir[0] == '/' ? tree_norm_path(s->dir) : NULL;
+		free(n);
+		if (!n || strpbrk(s->dir, "\t\r\n"))
+			return field_err(c, w, "dir", "must be an absolute path below '/' without '..', such as \"%s\"",
+					 PRECOMPILE_NODE_DIR);
+	}
+	for (size_t i = 0; i < s->nentries; i++)
+		if (!no_tab_nl(s->entries[i]))
+			return field_err(c, w, "entries", "element %zu must be a non-empty name or path without tabs or newlines",
+					 i);
+	args = json_object_get(v, "nodeArgs");
+	if (args) {
+		if (!json_is_array(args) || json_array_size(args) == 0)
+			return field_err(c, w, "nodeArgs", "must be a non-empty array of flag lists, such as [[\"--expose-gc\"]]");
+		s->node_args = lm_xcalloc(json_array_size(args), sizeof(*s->node_args));
+		s->nnode_args = json_array_size(args);
+		for (size_t i = 0; i < s->nnode_args; i++) {
+			json_t *set = json_array_get(args, i);
+			if (!json_is_array(set))
+				return field_err(c, w, "nodeArgs", "element %zu must be an array of flags (strings)", i);
+			s->node_args[i].v = lm_xcalloc(json_array_size(set) + 1, sizeof(char *));
+			for (size_t j = 0; j < json_array_size(set); j++) {
+				const char *f = json_string_value(json_array_get(set, j));
+				if (!f || f[0] != '-' || !no_tab_nl(f))
+					return field_err(c, w, "nodeArgs", "element %zu.%zu must be a flag starting with '-'", i, j);
+				s->node_args[i].v[j] = lm_xstrdup(f);
+				s->node_args[i].n = j + 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_precompile(const struct ctx *c, json_t *obj, struct precompile_spec *p,
+			    struct precompile_node_spec *pn)
+{
+	json_t *py, *nd;
 	if (json_is_false(obj)) {
+		p->set = 1;
 		p->enabled = 0;
 		return 0;
 	}
@@ -383,7 +472,14 @@ static int parse_precompile(const struct ctx *c, json_t *obj, struct precompile_
 		return field_err(c, "", "precompile", "must be an object or false");
 	if (check_keys(c, obj, "precompile", precompile_keys) < 0)
 		return -1;
+	nd = json_object_get(obj, "node");
+	if (nd && parse_precompile_node(c, nd, pn) < 0)
+		return -1;
 	py = json_object_get(obj, "python");
+	if (!py && nd)
+		return 0; /* only "node": Python keeps its default */
+	p->set = 1;
+	p->enabled = 1;
 	if (!py)
 		return 0;
 	if (json_is_false(py)) {
@@ -427,6 +523,48 @@ static int parse_verify(const struct ctx *c, json_t *obj, struct verify_spec *v)
 	    get_strv(c, obj, "verify", "imports", &v->imports, &v->nimports, 0) < 0 ||
 	    get_bool(c, obj, "verify", "handler", &v->handler) < 0)
 		return -1;
+	return 0;
+}
+
+/* "zip": { "kind": "function"|"layer", "layers": [names], "level": 0..9 }; after "layers". */
+static int parse_zip(const struct ctx *c, json_t *obj, const struct lm_manifest *m, struct mf_zip *z)
+{
+	json_t *v;
+	if (!json_is_object(obj))
+		return field_err(c, "", "zip", "must be an object");
+	z->set = 1;
+	if (check_keys(c, obj, "zip", zip_keys) < 0 || get_int(c, obj, "zip", "level", 0, 9, &z->level) < 0 ||
+	    get_strv(c, obj, "zip", "layers", &z->layers, &z->nlayers, 0) < 0)
+		return -1;
+	v = json_object_get(obj, "kind");
+	if (v) {
+		if (zip_kind_parse(json_string_value(v), &z->kind) < 0)
+			return field_err(c, "zip", "kind", "must be \"function\" or \"layer\"");
+		z->kind_set = 1;
+	}
+	if (z->layers && !z->nlayers)
+		return field_err(c, "zip", "layers", "must name at least one layer (leave it out for every layer)");
+	for (size_t i = 0; i < z->nlayers; i++) {
+		const char *best = NULL;
+		size_t bestd = (size_t)-1;
+		int found = 0;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(z->layers[j], z->layers[i]) == 0)
+				return field_err(c, "zip", "layers", "layer '%s' is named twice", z->layers[i]);
+		for (size_t j = 0; j < m->nlayers && !found; j++) {
+			size_t d = manifest_edit_distance(m->layers[j].name, z->layers[i]);
+			found = d == 0;
+			if (d < bestd) {
+				bestd = d;
+				best = m->layers[j].name;
+			}
+		}
+		if (found)
+			continue;
+		if (best && bestd <= 2 && bestd < strlen(z->layers[i]))
+			return field_err(c, "zip", "layers", "no layer named '%s' (did you mean '%s'?)", z->layers[i], best);
+		return field_err(c, "zip", "layers", "no layer named '%s' in \"layers\"", z->layers[i]);
+	}
 	return 0;
 }
 
@@ -518,10 +656,23 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 	if (v && parse_prune(&c, v, "", &m->prune) < 0)
 		goto out;
 	v = json_object_get(root, "precompile");
-	if (v && parse_precompile(&c, v, &m->precompile) < 0)
+	if (v && parse_precompile(&c, v, &m->precompile, &m->precompile_node) < 0)
 		goto out;
+	if (m->precompile_node.set && m->precompile_node.compile_cache)
+		for (size_t i = 0; i < m->config.nenv; i++)
+			if (strcmp(m->config.env[i].key, "NODE_COMPILE_CACHE") == 0 &&
+			    strcmp(m->config.env[i].value, precompile_node_dir(&m->precompile_node)) != 0) {
+				field_err(&c, "config.env", "NODE_COMPILE_CACHE",
+					  "is '%s' but precompile.node.dir is '%s' (lamina sets it; leave it out)",
+					  m->config.env[i].value, precompile_node_dir(&m->precompile_node));
+				goto out;
+			}
 	v = json_object_get(root, "verify");
 	if (v && parse_verify(&c, v, &m->verify) < 0)
+		goto out;
+	m->zip.level = -1;
+	v = json_object_get(root, "zip");
+	if (v && parse_zip(&c, v, m, &m->zip) < 0)
 		goto out;
 	v = json_object_get(root, "compression");
 	if (v && parse_compression(&c, v, &m->compression_level) < 0)
@@ -590,6 +741,8 @@ void manifest_release(struct lm_manifest *m)
 	free_kv(m->config.labels, m->config.nlabels);
 	free(m->tag);
 	prune_spec_release(&m->prune);
+	precompile_node_spec_release(&m->precompile_node);
 	verify_spec_release(&m->verify);
+	free_strv(m->zip.layers, m->zip.nlayers);
 	memset(m, 0, sizeof(*m));
 }

@@ -6,8 +6,10 @@
 
 #include "err.h"
 #include "precompile.h"
+#include "precompile_node.h"
 #include "prune.h"
 #include "verify.h"
+#include "zip.h"
 
 struct mf_layer {
 	char *name;
@@ -35,6 +37,16 @@ struct mf_config {
 	size_t nlabels;
 };
 
+/* "zip": what `lamina zip` writes (docs/zip.md). */
+struct mf_zip {
+	int set;
+	int kind_set;
+	enum zip_kind kind; /* default function */
+	char **layers;      /* names of the layers that go into the zip; NULL = every layer */
+	size_t nlayers;
+	int level; /* deflate level 0..9, -1 = default */
+};
+
 struct lm_manifest {
 	char *path; /* as given */
 	char *dir;  /* absolute directory of the manifest */
@@ -46,7 +58,9 @@ struct lm_manifest {
 	char *tag; /* may be NULL */
 	struct prune_spec prune;
 	struct precompile_spec precompile;
+	struct precompile_node_spec precompile_node; /* precompile.node */
 	struct verify_spec verify;
+	struct mf_zip zip;
 	int compression_level; /* "compression": {"level": N}, GZ_LEVEL_MIN..MAX; 0 = default */
 };
 

@@ -246,6 +246,8 @@ void oci_manifest_release(struct oci_manifest *m)
 	if (!m)
 		return;
 	free(m->media_type);
+	free(m->base_name);
+	free(m->base_digest);
 	oci_descriptor_release(&m->config);
 	for (size_t i = 0; i < m->nlayers; i++)
 		oci_descriptor_release(&m->layers[i]);
@@ -271,6 +273,13 @@ int oci_manifest_parse(const char *buf, size_t len, struct oci_manifest *out, st
 		return -1;
 	}
 	m.media_type = dup_or_null(mt);
+	{
+		json_t *a = json_object_get(root, "annotations");
+		if (json_is_object(a)) {
+			m.base_name = dup_or_null(jstr(a, OCI_ANNOT_BASE_NAME));
+			m.base_digest = dup_or_null(jstr(a, OCI_ANNOT_BASE_DIGEST));
+		}
+	}
 	if (desc_parse(json_object_get(root, "config"), &m.config, "image manifest: config", err) < 0)
 		goto fail;
 	layers = json_object_get(root, "layers");
@@ -305,6 +314,14 @@ char *oci_manifest_serialize(const struct oci_manifest *m, size_t *len)
 	for (size_t i = 0; i < m->nlayers; i++)
 		json_array_append_new(layers, desc_json(&m->layers[i]));
 	json_object_set_new(j, "layers", layers);
+	if (m->base_name || m->base_digest) {
+		json_t *a = json_object();
+		if (m->base_name)
+			json_object_set_new(a, OCI_ANNOT_BASE_NAME, json_string(m->base_name));
+		if (m->base_digest)
+			json_object_set_new(a, OCI_ANNOT_BASE_DIGEST, json_string(m->base_digest));
+		json_object_set_new(j, "annotations", a);
+	}
 	s = dump(j, len);
 	json_decref(j);
 	return s;

@@ -20,6 +20,8 @@
 #define DOCKER_MT_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define DOCKER_MT_LAYER_TAR "application/vnd.docker.image.rootfs.diff.tar"
 #define OCI_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
+#define OCI_ANNOT_BASE_NAME "org.opencontainers.image.base.name"
+#define OCI_ANNOT_BASE_DIGEST "org.opencontainers.image.base.digest"
 
 /* Caps for JSON documents read from files or the network. */
 #define OCI_JSON_MAX (4u << 20)
@@ -41,6 +43,10 @@ struct oci_manifest {
 	struct oci_descriptor config;
 	struct oci_descriptor *layers;
 	size_t nlayers;
+	/* annotations org.opencontainers.image.base.name / .base.digest: the registry image
+	 * this one is built on (NULL when unknown or not from a registry) */
+	char *base_name;
+	char *base_digest;
 };
 
 struct oci_index {

@@ -105,8 +105,24 @@ out:
 	return ret;
 }
 
+void precompile_result_release(struct precompile_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	memset(r, 0, sizeof(*r));
+}
+
+static void add_warning(struct precompile_result *r, char *w)
+{
+	lm_grow((void **)&r->warnings, &r->capwarnings, r->nwarnings + 1, sizeof(*r->warnings));
+	r->warnings[r->nwarnings++] = w;
+}
+
 static int read_results(const char *io, int jobs, struct lm_tree *trees, const struct src *v, size_t n,
-			const struct precompile_spec *s, const struct lm_opts *o, struct lm_err *err)
+			const struct precompile_spec *s, struct precompile_result *res, struct lm_err *err)
 {
 	struct buf_err {
 		char *text;
@@ -168,9 +184,7 @@ static int read_results(const char *io, int jobs, struct lm_tree *trees, const s
 			} else if (precompile_is_third_party(ipath)) {
 				/* like pip: third-party code that does not compile (py2 leftovers, templates
 				 * named .py) is left as source; importing it fails the same either way */
-				if (!o->quiet)
-					fprintf(stderr, "lamina: precompile: warning: skipped '/%s' line %s: %s\n", ipath, f[2],
-						nf > 3 ? f[3] : "");
+				add_warning(res, lm_asprintf("skipped '/%s' line %s: %s", ipath, f[2], nf > 3 ? f[3] : ""));
 			} else {
 				char *m = lm_asprintf("%s%s:%s: %s (/%s in the image)", nerr ? "\n  " : "", hsrc, f[2],
 						      nf > 3 ? f[3] : "", ipath);
@@ -200,13 +214,15 @@ out:
 
 int precompile_python(const struct precompile_spec *s, const struct lm_image *base, struct cache *c,
 		      struct lm_tree *trees, size_t ntrees, const struct lm_opts *o, const char *workdir,
-		      struct lm_err *err)
+		      struct precompile_result *res, struct lm_err *err)
 {
 	struct oci_config *cfg = NULL;
 	struct oci_config_view view = { 0 };
 	struct src *v = NULL;
 	size_t n = 0, cap = 0;
-	char *root = NULL, *python = NULL, *app = NULL, *io = NULL, *scratch = NULL, *tmp = NULL;
+	struct rootfs rfs = { NULL, -1 };
+	const char *root;
+	char *python = NULL, *app = NULL, *io = NULL, *scratch = NULL, *tmp = NULL;
 	char **env = NULL;
 	char *list = NULL;
 	size_t listlen = 0, listcap = 0;
@@ -240,11 +256,11 @@ int precompile_python(const struct precompile_spec *s, const struct lm_image *ba
 		goto out;
 	}
 	oci_config_view_get(cfg, &view);
-	root = rootfs_get(c, base->manifest.layers, base->manifest.nlayers, err);
-	if (!root) {
+	if (rootfs_open(&rfs, c, base->manifest.layers, base->manifest.nlayers, err) < 0) {
 		lm_err_wrap(err, "precompile: root filesystem of the base image");
 		goto out;
 	}
+	root = rfs.path;
 	{
 		char *extra[] = { "PYTHONDONTWRITEBYTECODE=1" };
 		env = sandbox_env(view.env, view.nenv, extra, 1);
@@ -329,7 +345,7 @@ int precompile_python(const struct precompile_spec *s, const struct lm_image *ba
 		free(logp);
 		goto out;
 	}
-	if (read_results(io, jobs, trees, v, n, s, o, err) < 0)
+	if (read_results(io, jobs, trees, v, n, s, res, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -342,7 +358,7 @@ out:
 	oci_config_free(cfg);
 	free(list);
 	free(v);
-	free(root);
+	rootfs_close(&rfs);
 	free(python);
 	free(app);
 	free(io);

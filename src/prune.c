@@ -13,10 +13,13 @@
 #include "glob.h"
 #include "jsscan.h"
 #include "pyscan.h"
+#include "slim.h"
 #include "util.h"
 
 /* Source files larger than this are not scanned for imports (generated bundles). */
 #define SCAN_MAX ((size_t)64 << 20)
+/* Data files larger than this are not rewritten (botocore's largest model is 2 MiB). */
+#define SLIM_MAX ((size_t)256 << 20)
 
 static void free_list(char **v, size_t n)
 {
@@ -139,7 +142,8 @@ static void strset_release(struct strset *s)
 
 struct count {
 	char *name;
-	uint64_t files, bytes;                        /* rules: removed */
+	uint64_t files, bytes;                        /* rules: removed (rewrite rules: rewritten, saved) */
+	int rewrite;                                  /* rules: a rewrite rule */
 	uint64_t files_before, bytes_before, files_after, bytes_after; /* packages */
 };
 
@@ -348,7 +352,7 @@ static void classify(struct run *r)
 			if (glob_match_within(r->keep[k], rel_of(r, i), e->type == LM_F_DIR))
 				r->keepm[i] = 1;
 		for (size_t k = 0; k < r->nrules; k++)
-			if (rule_matches(r, &r->rules[k], i)) {
+			if (!(r->rules[k].flags & PRUNE_R_REWRITE) && rule_matches(r, &r->rules[k], i)) {
 				r->direct[i] = (int)k;
 				break;
 			}
@@ -721,6 +725,73 @@ out:
 	return ret;
 }
 
+/* --- rewriting data files --------------------------------------------------------- */
+
+static int slim_buf(unsigned flags, const char *in, size_t len, char **out, size_t *outlen)
+{
+	if (flags & PRUNE_R_SLIM_METADATA)
+		return slim_metadata(in, len, out, outlen);
+	return slim_json(in, len, flags & PRUNE_R_SLIM_BOTO_DOCS ? SLIM_JSON_BOTO_DOCS : 0, out, outlen);
+}
+
+/* Replaces files that stay and match a rewrite rule by their smaller copy under
+ * workdir/slim (dry run, workdir NULL: accounting only). Kept files are left as they are. */
+static int slim_all(struct run *r, const char *workdir, struct layer_rep *l, struct lm_err *err)
+{
+	char *dir = NULL;
+	int ret = -1, any = 0;
+	for (size_t k = 0; k < r->nrules; k++)
+		any |= (r->rules[k].flags & PRUNE_R_REWRITE) != 0;
+	if (!any)
+		return 0;
+	if (workdir) {
+		dir = lm_path_join(workdir, "slim");
+		if (lm_mkdir_p(dir, err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < r->t->n; i++) {
+		struct lm_entry *e = &r->t->v[i];
+		size_t k, len = 0, olen = 0;
+		char *buf = NULL, *o = NULL;
+		struct lm_err e2 = LM_ERR_INIT;
+		if (!r->in_root[i] || r->removed[i] || r->keepm[i] || e->generated || e->type != LM_F_REG || !e->src ||
+		    e->size > SLIM_MAX)
+			continue;
+		for (k = 0; k < r->nrules; k++)
+			if ((r->rules[k].flags & PRUNE_R_REWRITE) && rule_matches(r, &r->rules[k], i))
+				break;
+		if (k == r->nrules)
+			continue;
+		if (lm_read_file(e->src, SLIM_MAX, &buf, &len, &e2) < 0) {
+			lm_err_release(&e2); /* unreadable files fail later, in the layer writer, with a name */
+			continue;
+		}
+		if (slim_buf(r->rules[k].flags, buf, len, &o, &olen) == 1) {
+			if (dir) {
+				char *dst = lm_asprintf("%s/%zu-%s", dir, i, base_name(e->path));
+				if (lm_write_file_atomic(dst, o, olen, err) < 0) {
+					free(dst);
+					free(buf);
+					free(o);
+					lm_err_wrap(err, "rewrite '%s'", e->path);
+					goto out;
+				}
+				free(e->src);
+				e->src = dst;
+			}
+			l->rules[k].files++;
+			l->rules[k].bytes += len - olen;
+			e->size = olen;
+		}
+		free(buf);
+		free(o);
+	}
+	ret = 0;
+out:
+	free(dir);
+	return ret;
+}
+
 /* --- prune_apply ------------------------------------------------------------------- */
 
 static void add_rules(struct run *r, const struct prune_spec *s)
@@ -740,9 +811,16 @@ static void add_rules(struct run *r, const struct prune_spec *s)
 		r->rules = lm_xrealloc(r->rules, (r->nrules + n) * sizeof(*r->rules));
 		for (size_t k = 0; k < n; k++) {
 			struct rule *ru = &r->rules[r->nrules++];
-			ru->label = pr[k].flags & PRUNE_R_FOREIGN
-					    ? lm_asprintf("%s: other platforms' binaries", s->presets[i])
-					    : lm_asprintf("%s: %s", s->presets[i], pr[k].glob);
+			if (pr[k].flags & PRUNE_R_FOREIGN)
+				ru->label = lm_asprintf("%s: other platforms' binaries", s->presets[i]);
+			else if (pr[k].flags & PRUNE_R_REWRITE)
+				ru->label = lm_asprintf("%s: %s (%s)", s->presets[i], pr[k].glob,
+							pr[k].flags & PRUNE_R_SLIM_METADATA ? "description body dropped"
+							: pr[k].flags & PRUNE_R_SLIM_BOTO_DOCS
+								? "JSON minified, documentation dropped"
+								: "JSON minified");
+			else
+				ru->label = lm_asprintf("%s: %s", s->presets[i], pr[k].glob);
 			ru->glob = pr[k].glob;
 			ru->flags = pr[k].flags;
 			ru->unless = pr[k].unless;
@@ -907,8 +985,10 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 	decide(&r);
 	l->rules = lm_xcalloc(r.nrules + 1, sizeof(*l->rules));
 	l->nrules = l->caprules = r.nrules;
-	for (size_t k = 0; k < r.nrules; k++)
+	for (size_t k = 0; k < r.nrules; k++) {
 		l->rules[k].name = lm_xstrdup(r.rules[k].label);
+		l->rules[k].rewrite = (r.rules[k].flags & PRUNE_R_REWRITE) != 0;
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct lm_entry *e = &t->v[i];
 		if (!r.in_root[i])
@@ -932,6 +1012,8 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 					     r.gsub[i] ? "imported" : "required"));
 		}
 	}
+	if (slim_all(&r, workdir, l, err) < 0)
+		goto out_l;
 	if (strip != PRUNE_STRIP_NONE && strip_all(&r, strip, workdir, l, err) < 0)
 		goto out_l;
 	account(&r, l, 0);
@@ -944,6 +1026,106 @@ out_l:
 		prune_report_free(tmp);
 	}
 out:
+	run_release(&r);
+	free(nroot);
+	return ret;
+}
+
+/* --- deciding only ----------------------------------------------------------------- */
+
+void prune_decision_release(struct prune_decision *d)
+{
+	if (!d)
+		return;
+	free(d->removed);
+	free(d->rule);
+	free_list(d->labels, d->nlabels);
+	memset(d, 0, sizeof(*d));
+}
+
+int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
+		 const char *root, const char *platform, const char *disabled, struct prune_decision *d,
+		 struct lm_err *err)
+{
+	struct run r;
+	char *nroot = root ? tree_norm_path(root) : NULL;
+	int *label_of = NULL;
+	int ret = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(d, 0, sizeof(*d));
+	if (!t->sorted)
+		tree_finish(t);
+	d->n = t->n;
+	d->removed = lm_xcalloc(t->n + 1, 1);
+	d->rule = lm_xcalloc(t->n + 1, sizeof(int));
+	for (size_t i = 0; i < t->n; i++)
+		d->rule[i] = -1;
+	if (!((global && global->set) || (layer && layer->set))) {
+		free(nroot);
+		return 0;
+	}
+	r.t = t;
+	r.root = nroot ? nroot : "";
+	r.rootlen = nroot ? strlen(nroot) + 1 : 0;
+	r.platform = platform ? platform : "linux/amd64";
+	add_rules(&r, global);
+	add_rules(&r, layer);
+	if (add_user(&r, global, "", err) < 0 || add_user(&r, layer, "layer: ", err) < 0)
+		goto out;
+	if (disabled) {
+		size_t k = 0;
+		for (size_t j = 0; j < r.nrules; j++) {
+			if (strcmp(r.rules[j].label, disabled) == 0)
+				free(r.rules[j].label);
+			else
+				r.rules[k++] = r.rules[j];
+		}
+		r.nrules = k;
+	}
+	r.parent = lm_xcalloc(t->n + 1, sizeof(size_t));
+	r.in_root = lm_xcalloc(t->n + 1, sizeof(int));
+	r.direct = lm_xcalloc(t->n + 1, sizeof(int));
+	r.cand = lm_xcalloc(t->n + 1, sizeof(int));
+	r.pyroot = lm_xcalloc(t->n + 1, sizeof(size_t));
+	r.keepm = lm_xcalloc(t->n + 1, 1);
+	r.gself = lm_xcalloc(t->n + 1, 1);
+	r.gsub = lm_xcalloc(t->n + 1, 1);
+	r.scanned = lm_xcalloc(t->n + 1, 1);
+	r.removed = lm_xcalloc(t->n + 1, 1);
+	classify(&r);
+	for (;;) {
+		int changed;
+		decide(&r);
+		changed = scan_remaining(&r);
+		changed |= guard_imports(&r);
+		if (!changed)
+			break;
+	}
+	decide(&r);
+	/* distinct labels: a glob given globally and in the layer is one rule to people */
+	label_of = lm_xcalloc(r.nrules + 1, sizeof(int));
+	for (size_t j = 0; j < r.nrules; j++) {
+		size_t k;
+		for (k = 0; k < d->nlabels; k++)
+			if (strcmp(d->labels[k], r.rules[j].label) == 0)
+				break;
+		if (k == d->nlabels) {
+			d->labels = lm_xrealloc(d->labels, (d->nlabels + 1) * sizeof(*d->labels));
+			d->labels[d->nlabels++] = lm_xstrdup(r.rules[j].label);
+		}
+		label_of[j] = (int)k;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (r.in_root[i] && !t->v[i].generated && r.removed[i]) {
+			d->removed[i] = 1;
+			d->rule[i] = label_of[r.cand[i]];
+		}
+	ret = 0;
+out:
+	if (ret < 0)
+		prune_decision_release(d);
+	free(label_of);
 	run_release(&r);
 	free(nroot);
 	return ret;
@@ -1047,9 +1229,10 @@ char *prune_report_json(const struct prune_report *r)
 							  (json_int_t)(l->bytes_before - l->bytes_after), "percent",
 							  pct(l->bytes_before - l->bytes_after, l->bytes_before)));
 		for (size_t k = 0; k < l->nrules; k++)
-			json_array_append_new(rules, json_pack("{s:s,s:I,s:I}", "rule", l->rules[k].name, "files",
+			json_array_append_new(rules, json_pack("{s:s,s:I,s:I,s:s}", "rule", l->rules[k].name, "files",
 							       (json_int_t)l->rules[k].files, "bytes",
-							       (json_int_t)l->rules[k].bytes));
+							       (json_int_t)l->rules[k].bytes, "action",
+							       l->rules[k].rewrite ? "rewrite" : "remove"));
 		json_object_set_new(jl, "rules", rules);
 		json_object_set_new(jl, "strip", json_pack("{s:s,s:I,s:I}", "mode", l->strip_mode, "files",
 							  (json_int_t)l->strip_files, "bytes_saved",

@@ -42,6 +42,27 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 		const char *root, const char *platform, const char *layer_name, const char *workdir,
 		struct prune_report *rep, struct lm_err *err);
 
+/* What the rules decide for one layer, without changing anything: for finding the rule
+ * behind a failed verification. Entries are indexed like the tree's when decided. */
+struct prune_decision {
+	size_t n;               /* entries (t->n) */
+	unsigned char *removed; /* per entry: 1 when removed */
+	int *rule;              /* per entry: index into labels of the rule that removes it, else -1 */
+	char **labels;          /* distinct rule labels, as the report names them
+				   ("python-safe: tests/", "remove: helpers.py") */
+	size_t nlabels;
+};
+
+/* Decides like prune_apply (same rules, guards and keeps; no stripping, no accounting)
+ * with the rules labelled disabled left out (NULL: none). t must be the tree prune_apply
+ * saw, possibly with generated entries added since (they are ignored) and e->removed
+ * set (not read). Sorts t when needed; changes nothing else. Fills d (caller releases;
+ * on failure d is zeroed). Fails only for a bad glob, as prune_apply would. */
+int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
+		 const char *root, const char *platform, const char *disabled, struct prune_decision *d,
+		 struct lm_err *err);
+void prune_decision_release(struct prune_decision *d);
+
 /* People's table and JSON for CI. */
 void prune_report_print(const struct prune_report *r, FILE *f);
 char *prune_report_json(const struct prune_report *r);
@@ -61,6 +82,13 @@ enum prune_rule_flag {
 				     root, python/, site-packages/, dist-packages/) */
 	PRUNE_R_FOREIGN = 1 << 3, /* only names that denote another OS or CPU than the image's
 				     (see prune_foreign_platform); the glob must match too */
+	/* Rewrite rules: matching files that stay are not removed but replaced by a smaller
+	 * copy that loads the same (slim.h); the first rewrite rule that matches applies,
+	 * keep globs win, input a rewriter does not understand is left alone. */
+	PRUNE_R_SLIM_JSON = 1 << 4,	 /* JSON without whitespace between tokens */
+	PRUNE_R_SLIM_BOTO_DOCS = 1 << 5, /* with SLIM_JSON: also botocore service model prose */
+	PRUNE_R_SLIM_METADATA = 1 << 6,	 /* core metadata (METADATA, PKG-INFO) without its body */
+	PRUNE_R_REWRITE = PRUNE_R_SLIM_JSON | PRUNE_R_SLIM_BOTO_DOCS | PRUNE_R_SLIM_METADATA,
 };
 
 struct prune_rule {

@@ -39,7 +39,16 @@
 		{ "*.cc", PRUNE_R_FILES, NULL, NULL }, { "*.cxx", PRUNE_R_FILES, NULL, NULL },                 \
 		{ "*.hpp", PRUNE_R_FILES, NULL, NULL }, { "*.pyx", PRUNE_R_FILES, NULL, NULL },                \
 		{ "*.pxd", PRUNE_R_FILES, NULL, NULL }, { "*.pxi", PRUNE_R_FILES, NULL, NULL },                \
-		{ "*.rst", PRUNE_R_FILES, PROSE_UNLESS, NULL }, COMMON_PROSE
+		{ "*.i", PRUNE_R_FILES, NULL, NULL }, { "*.f", PRUNE_R_FILES, NULL, NULL },                    \
+		{ "*.f90", PRUNE_R_FILES, NULL, NULL }, { "*.asm", PRUNE_R_FILES, NULL, NULL },                \
+		/* objects and static archives: build inputs, never loaded (dlopen needs a .so) */        \
+		{ "*.o", PRUNE_R_FILES, NULL, NULL }, { "*.obj", PRUNE_R_FILES, NULL, NULL },                  \
+		{ "*.a", PRUNE_R_FILES, NULL, NULL }, { "_tests/", 0, NULL, NULL },                           \
+		{ "*.rst", PRUNE_R_FILES, PROSE_UNLESS, NULL }, COMMON_PROSE,                                  \
+		/* botocore/boto3 load their models with json.loads(): same objects without the   \
+		 * indentation (not removed: rewritten, see slim.h) */                              \
+		{ "**/botocore/data/**/*.json", PRUNE_R_FILES | PRUNE_R_SLIM_JSON, NULL, NULL },             \
+		{ "**/boto3/data/**/*.json", PRUNE_R_FILES | PRUNE_R_SLIM_JSON, NULL, NULL }
 
 #define NODE_SAFE                                                                                             \
 	{ "test/", 0, NULL, NULL }, { "tests/", 0, NULL, NULL }, { "__tests__/", 0, NULL, NULL },                   \
@@ -73,6 +82,9 @@
 static const struct prune_rule python_safe[] = { PYTHON_SAFE };
 
 static const struct prune_rule python_aggressive[] = {
+	/* botocore reads the prose of its service models only to build docstrings; first, so
+	 * it wins over python-safe's plain minifying of the same files */
+	{ "**/botocore/data/**/service-2.json", PRUNE_R_FILES | PRUNE_R_SLIM_JSON | PRUNE_R_SLIM_BOTO_DOCS, NULL, NULL },
 	PYTHON_SAFE,
 	{ "testing/", 0, NULL, NULL },
 	/* importlib.metadata reads METADATA (version, requires), entry_points.txt and
@@ -86,6 +98,12 @@ static const struct prune_rule python_aggressive[] = {
 	{ "**/*.egg-info/installed-files.txt", PRUNE_R_FILES, NULL, NULL },
 	{ "**/*.egg-info/dependency_links.txt", PRUNE_R_FILES, NULL, NULL },
 	{ "**/*.egg-info/not-zip-safe", PRUNE_R_FILES, NULL, NULL },
+	/* importlib.metadata reads the headers; the body is the long description (README) */
+	{ "**/*.dist-info/METADATA", PRUNE_R_FILES | PRUNE_R_SLIM_METADATA, NULL, NULL },
+	{ "**/*.egg-info/PKG-INFO", PRUNE_R_FILES | PRUNE_R_SLIM_METADATA, NULL, NULL },
+	{ "*.egg-info", PRUNE_R_FILES | PRUNE_R_SLIM_METADATA, NULL, NULL }, /* distutils: one file */
+	/* C headers and API tables for building against a package (numpy/core/include) */
+	{ "include/", 0, NULL, NULL },
 	/* botocore reads examples-1.json only to generate documentation (botocore.docs) */
 	{ "**/botocore/data/**/examples-1.json", PRUNE_R_FILES, NULL, NULL },
 	/* installers are not run inside a function */

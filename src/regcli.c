@@ -1,6 +1,7 @@
 #include "regcli.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,6 +131,30 @@ void regcli_fill(const struct regcli *rc, struct reg_opts *ro)
 	ro->ninsecure = rc->ninsecure;
 	ro->username = rc->username;
 	ro->password = rc->password;
+}
+
+int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what,
+		 struct regcli *rc, struct lm_err *err)
+{
+	static const struct option longopts[] = {
+		REGCLI_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int r = regcli_handle(opt, optarg, rc, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		if (opt == 'h')
+			return 1;
+		return lm_err_set(err, LM_E_USAGE, "see 'lamina %s --help'", cmd);
+	}
+	if (argc - optind != nargs)
+		return lm_err_set(err, LM_E_USAGE, "expected %s; see 'lamina %s --help'", nargs_what, cmd);
+	return regcli_check(rc, err);
 }
 
 void regcli_release(struct regcli *rc)

@@ -57,6 +57,13 @@ int regcli_check(const struct regcli *rc, struct lm_err *err);
 void regcli_fill(const struct regcli *rc, struct reg_opts *ro);
 void regcli_release(struct regcli *rc);
 
+/* For commands whose only options are the registry ones and --help (pull, push): parses
+ * argv, checks that nargs operands follow (nargs_what names them in the error) and runs
+ * regcli_check. Returns 0 (operands start at optind), 1 (--help: the caller prints its
+ * usage) or -1 (LM_E_USAGE). */
+int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what,
+		 struct regcli *rc, struct lm_err *err);
+
 /* Help lines for the options above, for a command's --help. */
 extern const char regcli_help[];
 

@@ -24,6 +24,7 @@
 #define REG_JOBS_DEFAULT 4
 #define REG_MONOLITHIC_MAX (16 * 1024 * 1024)
 #define REG_CHUNK (16 * 1024 * 1024)
+#define REG_UPLOAD_RESUMES 4 /* status queries + resumes of one chunked upload session */
 #define REG_ACCEPT                                                                                           \
 	OCI_MT_MANIFEST ", " OCI_MT_INDEX ", " DOCKER_MT_MANIFEST ", " DOCKER_MT_LIST
 
@@ -112,13 +113,27 @@ static void count_io(struct reg *g, const struct http_resp *resp)
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* Appends "<sep>key=<escaped val>" to b; sep ('?', '&' or '\0' for none) becomes '&'.
+ * The escaped copy is scrubbed before it is freed: val may be a secret. */
+static void add_param(struct lm_buf *b, char *sep, const char *key, const char *val)
+{
+	char *e = http_escape(val);
+	if (*sep)
+		buf_append(b, sep, 1);
+	*sep = '&';
+	buf_appends(b, key);
+	buf_appends(b, "=");
+	buf_appends(b, e);
+	free_secret(e);
+}
+
 /* GET (or POST, for an identity token) the realm for a bearer token. Called with mu held. */
 static int fetch_token(struct reg *g, struct http_conn *h, struct lm_err *err)
 {
 	struct lm_buf url, form;
 	struct http_req rq = { 0 };
 	struct http_resp resp = { 0 };
-	char *tok = NULL, *basic = NULL, *e;
+	char *tok = NULL, *basic = NULL;
 	int ret = -1;
 
 	buf_init(&url, 0);
@@ -126,38 +141,23 @@ static int fetch_token(struct reg *g, struct http_conn *h, struct lm_err *err)
 	buf_appends(&url, g->ch.realm);
 	if (g->cred_state > 0 && g->cred.identity_token) {
 		/* OAuth2 refresh-token grant, as docker does with an identity token */
-		buf_appends(&form, "grant_type=refresh_token&client_id=lamina&service=");
-		e = http_escape(g->ch.service ? g->ch.service : "");
-		buf_appends(&form, e);
-		free(e);
-		for (size_t i = 0; i < g->nscopes; i++) {
-			buf_appends(&form, "&scope=");
-			e = http_escape(g->scopes[i]);
-			buf_appends(&form, e);
-			free(e);
-		}
-		buf_appends(&form, "&refresh_token=");
-		e = http_escape(g->cred.identity_token);
-		buf_appends(&form, e);
-		free_secret(e);
+		char sep = '\0';
+		add_param(&form, &sep, "grant_type", "refresh_token");
+		add_param(&form, &sep, "client_id", "lamina");
+		add_param(&form, &sep, "service", g->ch.service ? g->ch.service : "");
+		for (size_t i = 0; i < g->nscopes; i++)
+			add_param(&form, &sep, "scope", g->scopes[i]);
+		add_param(&form, &sep, "refresh_token", g->cred.identity_token);
 		rq.method = "POST";
 		rq.content_type = "application/x-www-form-urlencoded";
 		rq.body = form.data;
 		rq.body_len = (int64_t)form.len;
 	} else {
-		buf_appends(&url, strchr(g->ch.realm, '?') ? "&" : "?");
-		if (g->ch.service) {
-			buf_appends(&url, "service=");
-			e = http_escape(g->ch.service);
-			buf_appends(&url, e);
-			free(e);
-		}
-		for (size_t i = 0; i < g->nscopes; i++) {
-			buf_appends(&url, "&scope=");
-			e = http_escape(g->scopes[i]);
-			buf_appends(&url, e);
-			free(e);
-		}
+		char sep = strchr(g->ch.realm, '?') ? '&' : '?';
+		if (g->ch.service)
+			add_param(&url, &sep, "service", g->ch.service);
+		for (size_t i = 0; i < g->nscopes; i++)
+			add_param(&url, &sep, "scope", g->scopes[i]);
 		if (g->cred_state > 0 && g->cred.username)
 			rq.authorization = basic = auth_basic_header(g->cred.username, g->cred.password);
 	}
@@ -883,7 +883,37 @@ out:
 	return ret;
 }
 
-/* One try at uploading a blob from an open upload session. */
+/* Asks an upload session how many bytes it holds (GET LOCATION: 204 with "Range: 0-END"),
+ * after a chunk whose answer was lost or refused. Sets *off to END + 1 ("0-0" reads as
+ * nothing yet, as distribution sends it for an empty session) and follows a new Location. */
+static int upload_offset(struct reg *g, struct http_conn *h, char **location, int64_t *off, struct lm_err *err)
+{
+	struct http_req rq = { .method = "GET" };
+	struct http_resp resp = { 0 };
+	long long a, b;
+	char *next;
+	int ret = -1;
+	rq.url = *location;
+	if (reg_send(g, h, &rq, &resp, "upload status", err) < 0)
+		goto out;
+	if (resp.status != 204 || !resp.range || sscanf(resp.range, "%lld-%lld", &a, &b) != 2 || a != 0 || b < 0) {
+		lm_err_set(err, LM_E_NET, "upload status of '%s': no usable Range (status %ld)", g->name, resp.status);
+		goto out;
+	}
+	*off = b == 0 ? 0 : b + 1;
+	if (resp.location && (next = http_url_resolve(*location, resp.location))) {
+		free(*location);
+		*location = next;
+	}
+	ret = 0;
+out:
+	http_resp_release(&resp);
+	return ret;
+}
+
+/* One try at uploading a blob from an open upload session. A chunk that fails (its
+ * answer lost, or refused because the session already holds part of it) is resumed from
+ * the offset the session reports, up to REG_UPLOAD_RESUMES times. */
 static int upload_body(struct reg *g, struct http_conn *h, const struct job *j, char *location, int fd, int slot,
 		       struct lm_err *err)
 {
@@ -891,13 +921,15 @@ static int upload_body(struct reg *g, struct http_conn *h, const struct job *j, 
 	struct http_resp resp = { 0 };
 	char *url = NULL, *what = lm_asprintf("upload of blob %s", j->d->digest), *next;
 	int64_t size = j->d->size, off = 0;
-	int ret = -1;
+	int ret = -1, resumes = 0;
 	char cr[64];
 
 	if (size > REG_MONOLITHIC_MAX) {
 		/* chunked: PATCH with Content-Range, following the Location of each answer */
 		while (off < size) {
-			int64_t n = size - off < REG_CHUNK ? size - off : REG_CHUNK;
+			int64_t n = size - off < REG_CHUNK ? size - off : REG_CHUNK, at = -1;
+			struct lm_err qerr = LM_ERR_INIT;
+			int sent;
 			memset(&rq, 0, sizeof(rq));
 			rq.method = "PATCH";
 			rq.url = location;
@@ -907,20 +939,31 @@ static int upload_body(struct reg *g, struct http_conn *h, const struct job *j, 
 			rq.body_fd = fd;
 			rq.body_off = off;
 			rq.body_len = n;
-			if (reg_send(g, h, &rq, &resp, what, err) < 0)
-				goto out;
-			if (resp.status != 202 || !resp.location) {
+			sent = reg_send(g, h, &rq, &resp, what, err);
+			if (sent == 0 && resp.status == 202 && resp.location) {
+				next = http_url_resolve(location, resp.location);
+				if (!next) {
+					lm_err_set(err, LM_E_NET, "%s of '%s': bad upload location", what, g->name);
+					goto out;
+				}
+				free(location);
+				location = next;
+				off += n;
+				progress_update(g->prog, slot, (uint64_t)off);
+				continue;
+			}
+			if (sent == 0)
 				status_err(g, &resp, what, err);
+			if (err->code == LM_E_AUTH || resumes++ >= REG_UPLOAD_RESUMES ||
+			    upload_offset(g, h, &location, &at, &qerr) < 0 || at > size) {
+				lm_err_release(&qerr);
 				goto out;
 			}
-			next = http_url_resolve(location, resp.location);
-			if (!next) {
-				lm_err_set(err, LM_E_NET, "%s of '%s': bad upload location", what, g->name);
-				goto out;
-			}
-			free(location);
-			location = next;
-			off += n;
+			if (g->ro->verbose)
+				progress_note(g->prog, "%s: %s; the registry holds %lld bytes, resuming there", what, err->msg,
+					      (long long)at);
+			lm_err_release(err);
+			off = at;
 			progress_update(g->prog, slot, (uint64_t)off);
 		}
 	}
@@ -1080,11 +1123,16 @@ int registry_push(const struct lm_image *img, struct cache *c, const char *refst
 			   g.ref.digest, d);
 		goto out;
 	}
-	/* an image pulled from another repository of this registry: mount its blobs */
-	if (img->name && ref_parse(img->name, &src, &ignore) == 0 && strcmp(src.host, g.ref.host) == 0 &&
-	    strcmp(src.repo, g.ref.repo) != 0)
-		mount_from = src.repo;
-	lm_err_release(&ignore);
+	/* an image pulled from another repository of this registry, or built on one (the
+	 * manifest's base.name annotation): mount its blobs from there */
+	for (int k = 0; k < 2 && !mount_from; k++) {
+		const char *from = k == 0 ? img->name : img->manifest.base_name;
+		ref_release(&src);
+		if (from && ref_parse(from, &src, &ignore) == 0 && strcmp(src.host, g.ref.host) == 0 &&
+		    strcmp(src.repo, g.ref.repo) != 0)
+			mount_from = src.repo;
+		lm_err_release(&ignore);
+	}
 	reg_add_scope(&g, g.ref.repo, "pull,push");
 	if (mount_from)
 		reg_add_scope(&g, mount_from, "pull");

@@ -7,10 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "digest.h"
@@ -390,13 +394,20 @@ static int apply_whiteout(int rootfd, enum rootfs_wh kind, const char *target, s
 	return ret;
 }
 
-int rootfs_apply(int rootfd, struct archive *a, struct lm_err *err)
+static int interrupted(void);
+
+/* rootfs_apply; with watch set, stops at the first entry after a held signal arrived. */
+static int apply_tar(int rootfd, struct archive *a, int watch, struct lm_err *err)
 {
 	struct archive_entry *e;
 	struct pathset written = { 0 };
 	int ret = -1, r;
 
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+		if (watch && interrupted()) {
+			lm_err_set(err, LM_E_GENERIC, "interrupted");
+			goto out;
+		}
 		if (r < ARCHIVE_WARN) {
 			lm_err_set(err, LM_E_INPUT, "read tar: %s", archive_error_string(a));
 			goto out;
@@ -435,6 +446,162 @@ out:
 	return ret;
 }
 
+int rootfs_apply(int rootfd, struct archive *a, struct lm_err *err)
+{
+	return apply_tar(rootfd, a, 0, err);
+}
+
+/* --- signals held while a new root filesystem is assembled ------------------------------ */
+
+static void held_signals(sigset_t *s)
+{
+	sigemptyset(s);
+	sigaddset(s, SIGINT);
+	sigaddset(s, SIGTERM);
+	sigaddset(s, SIGHUP);
+	sigaddset(s, SIGQUIT);
+}
+
+/* 1 when one of the held signals is pending (blocked, so not yet acted on). Ignored
+ * signals never become pending. */
+static int interrupted(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	sigset_t p;
+	if (sigpending(&p) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigismember(&p, sigs[i]) == 1)
+			return 1;
+	return 0;
+}
+
+/* --- clean-up --------------------------------------------------------------------------- */
+
+static int is_key(const char *name)
+{
+	size_t i;
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/* For ".tmp-PID.*", ".run-PID.*" and ".gc-PID.*": the PID (0 when the name has none, as
+ * earlier versions wrote); -1 for other names. */
+static long temp_pid(const char *name)
+{
+	static const char *const pre[] = { ".tmp-", ".run-", ".gc-" };
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+		if (!lm_str_startswith(name, pre[i]))
+			continue;
+		char *end;
+		long pid = strtol(name + strlen(pre[i]), &end, 10);
+		return end != name + strlen(pre[i]) && *end == '.' && pid > 0 ? pid : 0;
+	}
+	return -1;
+}
+
+static int process_gone(long pid)
+{
+	return pid != (long)getpid() && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Takes an exclusive lock on dir/name without waiting: the directory's fd, or -1 when it
+ * is held by someone (or cannot be opened). */
+static int lock_exclusive(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct used {
+	char *name;
+	struct timespec mtime;
+};
+
+static int cmp_recent(const void *a, const void *b)
+{
+	const struct used *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec > y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec > y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+size_t rootfs_gc(const char *dir, size_t keep, char *const *spare, size_t nspare)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct used *v = NULL;
+	size_t n = 0, cap = 0, removed = 0;
+	int dfd;
+
+	if (!d)
+		return 0;
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+		long pid = temp_pid(de->d_name);
+		if (pid >= 0) {
+			/* a temporary directory: its owner holds a lock on it while it works on it
+			 * (.tmp, .gc) or is alive (.run) */
+			int fd;
+			if (pid == 0 && (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+					 st.st_mtime > time(NULL) - 86400))
+				continue; /* no owner recorded: only when a day old */
+			if (pid > 0 && !process_gone(pid))
+				continue;
+			if ((fd = lock_exclusive(dfd, de->d_name)) < 0)
+				continue;
+			char *p = lm_path_join(dir, de->d_name);
+			lm_rm_rf_quiet(p);
+			free(p);
+			close(fd);
+			removed++;
+			continue;
+		}
+		if (!is_key(de->d_name) || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		lm_grow((void **)&v, &cap, n + 1, sizeof(*v));
+		v[n].name = lm_xstrdup(de->d_name);
+		v[n].mtime = st.st_mtim;
+		n++;
+	}
+	if (n > keep)
+		qsort(v, n, sizeof(*v), cmp_recent);
+	for (size_t i = keep; i < n; i++) {
+		int spared = 0, fd;
+		for (size_t k = 0; k < nspare && !spared; k++)
+			spared = strcmp(spare[k], v[i].name) == 0;
+		if (spared || (fd = lock_exclusive(dfd, v[i].name)) < 0)
+			continue;
+		/* out of the way first: a rootfs_open that finds the name finds a whole one */
+		char *gc = lm_asprintf(".gc-%ld.%s", (long)getpid(), v[i].name);
+		if (renameat(dfd, v[i].name, dfd, gc) == 0) {
+			char *p = lm_path_join(dir, gc);
+			lm_rm_rf_quiet(p);
+			free(p);
+			removed++;
+		}
+		free(gc);
+		close(fd);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	closedir(d);
+	return removed;
+}
+
 /* --- the cache ----------------------------------------------------------------------------- */
 
 static char *chain_key(const struct oci_descriptor *layers, size_t n)
@@ -467,7 +634,9 @@ static int clone_tree(int sfd, int dfd, struct lm_err *err)
 		struct stat st;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (interrupted()) {
+			ret = lm_err_set(err, LM_E_GENERIC, "interrupted");
+		} else if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = lm_err_sys(err, "stat '%s'", de->d_name);
 		} else if (S_ISDIR(st.st_mode)) {
 			int s2 = -1, t2 = -1;
@@ -508,40 +677,57 @@ static int open_layer(struct archive **out, const char *path, struct lm_err *err
 	return 0;
 }
 
-char *rootfs_get(struct cache *c, const struct oci_descriptor *layers, size_t n, struct lm_err *err)
+/* Opens path and takes a shared lock on it: the fd, or -1 when there is no such
+ * directory (any more: one removed while we waited for the lock does not count). */
+static int open_held(const char *path)
 {
-	char *top = lm_path_join(cache_dir(c), "rootfs");
-	char *key = chain_key(layers, n);
-	char *final = lm_path_join(top, key);
-	char *tmp = NULL, *result = NULL;
-	size_t start = 0;
-	int fd = -1;
-	struct stat st;
-
-	if (stat(final, &st) == 0 && S_ISDIR(st.st_mode)) {
-		result = final;
-		final = NULL;
-		goto out;
+	struct stat a, b;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_SH) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
 	}
-	if (lm_mkdir_p(top, err) < 0)
-		goto out;
-	tmp = lm_mkdtemp(top, ".tmp-", err);
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Assembles the root filesystem of layers[0..n) into top/keys[n] (keys[k]: the key of the
+ * first k layers), with the held signals blocked. */
+static int build(struct cache *c, const char *top, char *const *keys, const struct oci_descriptor *layers,
+		 size_t n, struct lm_err *err)
+{
+	sigset_t hold, old;
+	char *tmp = NULL, *final = lm_path_join(top, keys[n]);
+	char prefix[48];
+	size_t start = 0;
+	int fd = -1, ret = -1;
+
+	held_signals(&hold);
+	pthread_sigmask(SIG_BLOCK, &hold, &old);
+	snprintf(prefix, sizeof(prefix), ".tmp-%ld", (long)getpid());
+	tmp = lm_mkdtemp(top, prefix, err);
 	if (!tmp)
 		goto out;
 	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
 		lm_err_sys(err, "open '%s'", tmp);
 		goto out;
 	}
 	/* start from the longest cached prefix */
 	for (size_t k = n; k-- > 1;) {
-		char *pk = chain_key(layers, k);
-		char *pdir = lm_path_join(top, pk);
-		free(pk);
-		int pfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		char *pdir = lm_path_join(top, keys[k]);
+		int pfd = open_held(pdir);
 		free(pdir);
 		if (pfd < 0)
 			continue;
+		(void)futimens(pfd, NULL);
 		int r = clone_tree(pfd, fd, err);
 		close(pfd);
 		if (r < 0)
@@ -554,7 +740,7 @@ char *rootfs_get(struct cache *c, const struct oci_descriptor *layers, size_t n,
 		struct archive *a = NULL;
 		int r = open_layer(&a, blob, err);
 		if (r == 0) {
-			r = rootfs_apply(fd, a, err);
+			r = apply_tar(fd, a, 1, err);
 			archive_read_free(a);
 		}
 		free(blob);
@@ -572,26 +758,97 @@ char *rootfs_get(struct cache *c, const struct oci_descriptor *layers, size_t n,
 			lm_err_sys(err, "rename '%s'", tmp);
 			goto out;
 		}
-		/* another process finished first: use its copy */
-		lm_rm_rf(tmp, err);
+		/* another process finished first: use its copy (tmp goes below) */
+	} else {
+		free(tmp);
+		tmp = NULL;
 	}
-	free(tmp);
-	tmp = NULL;
-	result = final;
-	final = NULL;
+	ret = 0;
 out:
+	lm_rm_rf_quiet(tmp);
 	if (fd >= 0)
 		close(fd);
-	if (tmp) {
-		struct lm_err ignore = LM_ERR_INIT;
-		lm_rm_rf(tmp, &ignore);
-		lm_err_release(&ignore);
-		free(tmp);
-	}
+	free(tmp);
 	free(final);
-	free(key);
+	/* a held signal now takes effect, with nothing half-built left behind */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+int rootfs_open(struct rootfs *r, struct cache *c, const struct oci_descriptor *layers, size_t n,
+		struct lm_err *err)
+{
+	char *top = lm_path_join(cache_dir(c), "rootfs");
+	char **keys = lm_xcalloc(n + 1, sizeof(*keys));
+	char *final = NULL;
+	int ret = -1;
+
+	for (size_t k = 0; k <= n; k++)
+		keys[k] = chain_key(layers, k);
+	final = lm_path_join(top, keys[n]);
+	if (lm_mkdir_p(top, err) < 0)
+		goto out;
+	{
+		/* room for the one this call may add: ROOTFS_KEEP with it (and any in use) */
+		struct stat st;
+		rootfs_gc(top, stat(final, &st) == 0 ? ROOTFS_KEEP : ROOTFS_KEEP - 1, keys + 1, n);
+	}
+	/* a concurrent clean-up may remove it between the build and the lock: try again */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int fd = open_held(final);
+		if (fd >= 0) {
+			(void)futimens(fd, NULL); /* the last use, for the clean-up */
+			r->path = final;
+			r->fd = fd;
+			final = NULL;
+			ret = 0;
+			goto out;
+		}
+		if (build(c, top, keys, layers, n, err) < 0)
+			goto out;
+	}
+	lm_err_set(err, LM_E_IO, "root filesystem '%s' was removed while in use three times", final);
+out:
+	for (size_t k = 0; k <= n; k++)
+		free(keys[k]);
+	free(keys);
+	free(final);
 	free(top);
-	return result;
+	return ret;
+}
+
+void rootfs_close(struct rootfs *r)
+{
+	if (!r)
+		return;
+	if (r->path && r->fd >= 0)
+		close(r->fd);
+	free(r->path);
+	r->path = NULL;
+	r->fd = -1;
+}
+
+char *rootfs_get(struct cache *c, const struct oci_descriptor *layers, size_t n, struct lm_err *err)
+{
+	struct rootfs r;
+	char *p;
+	if (rootfs_open(&r, c, layers, n, err) < 0)
+		return NULL;
+	p = r.path;
+	r.path = NULL;
+	close(r.fd);
+	return p;
+}
+
+char *rootfs_tmpdir(struct cache *c, struct lm_err *err)
+{
+	char *top = lm_path_join(cache_dir(c), "rootfs");
+	char prefix[48], *t = NULL;
+	snprintf(prefix, sizeof(prefix), ".run-%ld", (long)getpid());
+	if (lm_mkdir_p(top, err) == 0)
+		t = lm_mkdtemp(top, prefix, err);
+	free(top);
+	return t;
 }
 
 int rootfs_is_executable(const char *root, const char *path)

@@ -20,6 +20,74 @@
 
 static const char *const dev_nodes[] = { "null", "zero", "random", "urandom" };
 
+/* What the child writes when unshare(2) failed, followed by the errno. */
+#define UNSHARE_FAILED "\001unshare "
+
+char *sandbox_ns_message(int errnum, int root, const struct sandbox_ns_sysctls *s)
+{
+	const char *clone = s ? s->unprivileged_userns_clone : NULL;
+	const char *max = s ? s->max_user_namespaces : NULL;
+	const char *aa = s ? s->apparmor_restrict : NULL;
+
+	if (root)
+		return lm_asprintf("cannot create a mount namespace (%s): lamina runs the image's interpreter in the "
+				   "image's root filesystem and needs CAP_SYS_ADMIN for it; in a container, give it "
+				   "that capability (--privileged or --cap-add SYS_ADMIN)",
+				   strerror(errnum));
+	if (clone && strcmp(clone, "0") == 0)
+		return lm_xstrdup("unprivileged user namespaces are disabled on this machine "
+				  "(kernel.unprivileged_userns_clone = 0): run lamina as root, or enable them with "
+				  "'sysctl -w kernel.unprivileged_userns_clone=1'");
+	if (max && strcmp(max, "0") == 0)
+		return lm_xstrdup("user namespaces are disabled on this machine (user.max_user_namespaces = 0): run "
+				  "lamina as root, or enable them with 'sysctl -w user.max_user_namespaces=15000'");
+	if (errnum == ENOSPC)
+		return lm_asprintf("the limit of user namespaces is reached (user.max_user_namespaces = %s): run lamina "
+				   "as root, or raise the limit",
+				   max ? max : "?");
+	if (errnum == EINVAL || errnum == ENOSYS)
+		return lm_asprintf("this kernel has no user namespaces (%s): run lamina as root", strerror(errnum));
+	if (aa && strcmp(aa, "1") == 0)
+		return lm_asprintf("unprivileged user namespaces are restricted by AppArmor "
+				   "(kernel.apparmor_restrict_unprivileged_userns = 1; %s): run lamina as root, or "
+				   "allow them with 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0'",
+				   strerror(errnum));
+	return lm_asprintf("cannot create an unprivileged user namespace (%s; a container's seccomp profile or a "
+			   "security module may forbid it): run lamina as root, or allow unprivileged user "
+			   "namespaces",
+			   strerror(errnum));
+}
+
+/* The text of a small /proc file without trailing white space, or NULL. */
+static char *read_sysctl(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+	struct lm_err e = LM_ERR_INIT;
+	if (lm_read_file(path, 64, &text, &len, &e) < 0) {
+		lm_err_release(&e);
+		return NULL;
+	}
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	return text;
+}
+
+static int ns_error(struct lm_err *err, int errnum)
+{
+	char *clone = read_sysctl("/proc/sys/kernel/unprivileged_userns_clone");
+	char *max = read_sysctl("/proc/sys/user/max_user_namespaces");
+	char *aa = read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+	struct sandbox_ns_sysctls s = { clone, max, aa };
+	char *m = sandbox_ns_message(errnum, geteuid() == 0, &s);
+	lm_err_set(err, LM_E_IO, "sandbox: %s", m);
+	free(m);
+	free(clone);
+	free(max);
+	free(aa);
+	return -1;
+}
+
 /* In the child: report a setup failure through the pipe and exit. */
 static void child_fail(int fd, const char *fmt, ...) LM_PRINTF(2, 3);
 static void child_fail(int fd, const char *fmt, ...)
@@ -61,12 +129,11 @@ static void child(const struct sandbox_spec *s, const struct child_paths *p, int
 	int flags = CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0);
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (unshare(flags) < 0)
-		child_fail(efd,
-			   "cannot create a %s namespace (lamina runs the image's own interpreter in its root "
-			   "filesystem: run as root, or enable unprivileged user namespaces, e.g. sysctl "
-			   "kernel.unprivileged_userns_clone=1)",
-			   uid != 0 ? "user and mount" : "mount");
+	if (unshare(flags) < 0) {
+		/* the parent explains it (sandbox_ns_message) */
+		dprintf(efd, "%s%d", UNSHARE_FAILED, errno);
+		_exit(126);
+	}
 	if (uid != 0) {
 		char map[64];
 		if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
@@ -187,8 +254,20 @@ int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
 			goto out;
 		}
 	}
+	if (got && lm_str_startswith(msg, UNSHARE_FAILED)) {
+		ns_error(err, atoi(msg + strlen(UNSHARE_FAILED)));
+		goto out;
+	}
 	if (got) {
-		lm_err_set(err, LM_E_IO, "sandbox: %s", msg);
+		/* Ubuntu's AppArmor gives unprivileged user namespaces no capabilities: unshare
+		 * works, mounting does not */
+		char *aa = geteuid() != 0 ? read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") : NULL;
+		lm_err_set(err, LM_E_IO, "sandbox: %s%s", msg,
+			   aa && strcmp(aa, "1") == 0 ? " (kernel.apparmor_restrict_unprivileged_userns = 1 takes "
+							"capabilities from unprivileged user namespaces: run lamina "
+							"as root, or set it to 0)"
+						      : "");
+		free(aa);
 		goto out;
 	}
 	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);

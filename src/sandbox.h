@@ -29,9 +29,21 @@ struct sandbox_spec {
 
 /* Runs the program and waits for it. On success *status is its exit status (128 + N
  * when killed by signal N; 127 when it could not be executed, with the reason in
- * stderr_fd). Fails (LM_E_IO) when the sandbox cannot be set up, saying why, e.g.
- * when mount namespaces are not available. */
+ * stderr_fd). Fails (LM_E_IO) when the sandbox cannot be set up, saying why in one
+ * line, e.g. when unprivileged user namespaces are disabled (sandbox_ns_message). */
 int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err);
+
+/* The host settings that decide whether an unprivileged user may create a user
+ * namespace: each file's text, or NULL where the file does not exist. */
+struct sandbox_ns_sysctls {
+	const char *unprivileged_userns_clone; /* /proc/sys/kernel/unprivileged_userns_clone (Debian) */
+	const char *max_user_namespaces;       /* /proc/sys/user/max_user_namespaces */
+	const char *apparmor_restrict;         /* /proc/sys/kernel/apparmor_restrict_unprivileged_userns */
+};
+
+/* One line saying why the namespaces for a run could not be created and what to do:
+ * errnum is unshare(2)'s errno, root whether lamina runs as root. Caller frees. Pure. */
+char *sandbox_ns_message(int errnum, int root, const struct sandbox_ns_sysctls *s);
 
 /* The environment for a run: the image's ENV (KEY=VALUE strings), then extra entries
  * replacing or adding keys. NULL-terminated; free with sandbox_env_free. */

@@ -50,32 +50,36 @@ static struct archive *open_archive(const char *path, struct lm_err *err)
 	return a;
 }
 
+/* Feeds the current archive entry to fn in chunks of at most COPY_CHUNK bytes. */
+static int entry_pump(struct archive *a, gz_sink_fn fn, void *ctx, struct lm_err *err)
+{
+	char *buf = lm_xmalloc(COPY_CHUNK);
+	int ret = 0;
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, buf, COPY_CHUNK);
+		if (n < 0) {
+			ret = lm_err_set(err, LM_E_INPUT, "%s", archive_error_string(a));
+			break;
+		}
+		if (n == 0 || (ret = fn(ctx, buf, (size_t)n, err)) < 0)
+			break;
+	}
+	free(buf);
+	return ret;
+}
+
 /* Streams the current archive entry into the cache, expecting digest (if non-NULL). */
 static int entry_to_cache(struct archive *a, struct cache *c, const char *expect, int64_t size,
 			  char out[LM_DIGEST_LEN], struct lm_err *err)
 {
 	struct cache_writer *w = cache_writer_new(c, err);
-	char *buf;
 	if (!w)
 		return -1;
-	buf = lm_xmalloc(COPY_CHUNK);
-	for (;;) {
-		la_ssize_t n = archive_read_data(a, buf, COPY_CHUNK);
-		if (n < 0) {
-			lm_err_set(err, LM_E_INPUT, "%s", archive_error_string(a));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		if (cache_writer_write(w, buf, (size_t)n, err) < 0)
-			goto fail;
+	if (entry_pump(a, cache_writer_sink, w, err) < 0) {
+		cache_writer_abort(w);
+		return -1;
 	}
-	free(buf);
 	return cache_writer_commit(w, expect, size, out, err);
-fail:
-	free(buf);
-	cache_writer_abort(w);
-	return -1;
 }
 
 static int entry_to_mem(struct archive *a, struct archive_entry *e, size_t cap, char **out, size_t *len,
@@ -340,54 +344,54 @@ struct docker_layer {
 	int done;
 };
 
+/* Where a docker layer entry's bytes go: straight to the cache when the first bytes show
+ * gzip, else through a gzip writer (decided on the first chunk). */
+struct docker_sink {
+	struct cache_writer *w;
+	struct gz_writer *gz;
+	int threads;
+	int started;
+};
+
+static int docker_sink_write(void *ctx, const void *data, size_t len, struct lm_err *err)
+{
+	struct docker_sink *s = ctx;
+	const unsigned char *p = data;
+	if (!s->started) {
+		s->started = 1;
+		if (!(len >= 2 && p[0] == 0x1f && p[1] == 0x8b))
+			s->gz = gz_writer_new(GZ_LEVEL_DEFAULT, s->threads, cache_writer_sink, s->w);
+	}
+	return s->gz ? gz_write(s->gz, data, len, err) : cache_writer_write(s->w, data, len, err);
+}
+
 /* Stores a layer entry as gzip (compressing an uncompressed tar, keeping a gzip one). */
 static int docker_layer_to_cache(struct archive *a, struct cache *c, struct docker_layer *l, int threads,
 				 struct lm_err *err)
 {
-	struct cache_writer *w = cache_writer_new(c, err);
-	struct gz_writer *gz = NULL;
-	char *buf;
-	int first = 1, is_gzip = 0;
-	if (!w)
+	struct docker_sink s = { .w = cache_writer_new(c, err), .threads = threads };
+	if (!s.w)
 		return -1;
-	buf = lm_xmalloc(COPY_CHUNK);
-	for (;;) {
-		la_ssize_t n = archive_read_data(a, buf, COPY_CHUNK);
-		if (n < 0) {
-			lm_err_set(err, LM_E_INPUT, "%s", archive_error_string(a));
+	if (entry_pump(a, docker_sink_write, &s, err) < 0)
+		goto fail;
+	if (!s.started) /* empty entry: an empty tar stream */
+		s.gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_writer_sink, s.w);
+	if (s.gz) {
+		if (gz_finish(s.gz, l->diff_id, NULL, err) < 0)
 			goto fail;
-		}
-		if (n == 0)
-			break;
-		if (first) {
-			is_gzip = n >= 2 && (unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b;
-			if (!is_gzip)
-				gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_writer_sink, w);
-			first = 0;
-		}
-		if (is_gzip ? cache_writer_write(w, buf, (size_t)n, err) : gz_write(gz, buf, (size_t)n, err))
-			goto fail;
-	}
-	if (first) /* empty entry: an empty tar stream */
-		gz = gz_writer_new(GZ_LEVEL_DEFAULT, threads, cache_writer_sink, w);
-	if (gz) {
-		if (gz_finish(gz, l->diff_id, NULL, err) < 0)
-			goto fail;
-		gz_writer_free(gz);
-		gz = NULL;
+		gz_writer_free(s.gz);
+		s.gz = NULL;
 	} else {
 		l->diff_id[0] = '\0'; /* gzip kept as is: the config's diff_id stands */
 	}
-	free(buf);
-	l->size = (int64_t)cache_writer_size(w);
-	if (cache_writer_commit(w, NULL, l->size, l->digest, err) < 0)
+	l->size = (int64_t)cache_writer_size(s.w);
+	if (cache_writer_commit(s.w, NULL, l->size, l->digest, err) < 0)
 		return -1;
 	l->done = 1;
 	return 0;
 fail:
-	free(buf);
-	gz_writer_free(gz);
-	cache_writer_abort(w);
+	gz_writer_free(s.gz);
+	cache_writer_abort(s.w);
 	return -1;
 }
 
@@ -596,6 +600,12 @@ static int check_platform(const struct lm_image *img, const struct oci_platform 
 	return ok ? 0 : -1;
 }
 
+int source_is_registry(const char *spec)
+{
+	return !lm_str_startswith(spec, "oci-archive:") && !lm_str_startswith(spec, "oci:") &&
+	       !lm_str_startswith(spec, "docker-archive:");
+}
+
 int source_open(const char *spec, const struct source_opts *so, struct cache *c, struct lm_image *out,
 		struct lm_err *err)
 {
@@ -648,7 +658,10 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 	if (r == 0)
 		r = check_platform(&img, &plat, spec, err);
 	if (r == 0) {
-		img.name = lm_xstrdup(spec);
+		if (k != SRC_REGISTRY || !img.name) { /* a registry's name is the normalised reference */
+			free(img.name);
+			img.name = lm_xstrdup(spec);
+		}
 		*out = img;
 	} else {
 		image_release(&img);

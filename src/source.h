@@ -18,4 +18,7 @@ struct source_opts {
 int source_open(const char *spec, const struct source_opts *so, struct cache *c, struct lm_image *out,
 		struct lm_err *err);
 
+/* 1 when spec names a registry reference rather than a local archive or layout. Pure. */
+int source_is_registry(const char *spec);
+
 #endif

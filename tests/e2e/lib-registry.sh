@@ -18,6 +18,7 @@
 TOOLS="$REPO/tests/tools"
 REG_USER=lamina-tester
 REG_PASS=s3cret-$$-pw
+REG_REFRESH=refresh-$$-tok
 
 _need() {
 	local t
@@ -57,7 +58,7 @@ start_registry() {
 			-keyout "$dir/token.key" -out "$dir/token.crt" >/dev/null 2>&1 || fail "openssl req"
 		python3 "$TOOLS/token_server.py" --port "$TOKEN_PORT" --key "$dir/token.key" --cert "$dir/token.crt" \
 			--service lamina-test --issuer lamina-test-issuer --user "$REG_USER:$REG_PASS" \
-			--log "$TOKEN_LOG" --max-seconds 1800 >"$dir/token.out" 2>&1 &
+			--refresh-token "$REG_REFRESH" --log "$TOKEN_LOG" --max-seconds 1800 >"$dir/token.out" 2>&1 &
 		TOKEN_PID=$!
 		on_exit kill "$TOKEN_PID"
 		wait_for _wait_http "http://127.0.0.1:$TOKEN_PORT/"

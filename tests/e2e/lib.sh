@@ -14,6 +14,7 @@
 #   assert_contains FILE|STRING PATTERN   grep -E PATTERN (FILE if it is a file, else the string)
 #   assert_not_contains FILE|STRING PATTERN
 #   fixture_base     echo path of the fixture OCI archive (tag 3.12), building it if needed
+#   fixture_node_base  echo path of the Node fixture OCI archive (tag 22; npm fetches node once)
 #   free_port        print a free TCP port on 127.0.0.1
 #   wait_for [-t SECS] CMD...   retry CMD (0.2 s apart) until it succeeds, default 30 s; fails the test
 #   run_lamina ARGS...  run $LAMINA, stdout to $T/out, stderr to $T/err; returns its status (no abort)
@@ -79,6 +80,10 @@ assert_not_contains() {
 
 fixture_base() {
 	"$REPO/scripts/make-fixture-base.sh" || fail "could not build the fixture base image"
+}
+
+fixture_node_base() {
+	"$REPO/scripts/make-fixture-node.sh" || fail "could not build the Node fixture base image"
 }
 
 free_port() {

@@ -28,6 +28,20 @@ for mode in none htpasswd token; do
 	else
 		run_lamina -v pull "$REG/lambda/python:3.12" || { cat "$T/err" >&2; fail "pull ($mode)"; }
 	fi
+	if [ "$mode" = token ]; then
+		# a docker config identity token: the OAuth2 refresh-token grant (POST), as docker does
+		mkdir -p "$T/idcfg"
+		printf '{"auths":{"%s":{"identitytoken":"%s"}}}\n' "$REG" "$REG_REFRESH" >"$T/idcfg/config.json"
+		DOCKER_CONFIG="$T/idcfg" XDG_CACHE_HOME="$T/cache-idtok" run_lamina pull "$REG/lambda/python:3.12" \
+			|| { cat "$T/err" >&2; fail "pull with an identity token"; }
+		assert_contains "$TOKEN_LOG" "token 200 refresh user=$REG_USER scopes=repository:lambda/python:pull"
+		printf '{"auths":{"%s":{"identitytoken":"wrong"}}}\n' "$REG" >"$T/idcfg/config.json"
+		rc=0; DOCKER_CONFIG="$T/idcfg" XDG_CACHE_HOME="$T/cache-idtok2" run_lamina pull "$REG/lambda/python:3.12" || rc=$?
+		assert_eq "$rc" 6 "exit status with a wrong identity token"
+		assert_eq "$(wc -l <"$T/err")" 1 "one error line"
+		assert_not_contains "$T/err" "wrong"
+		run_lamina -v pull "$REG/lambda/python:3.12" || { cat "$T/err" >&2; fail "pull ($mode) again"; }
+	fi
 	assert_contains "$T/out" "^$REG/lambda/python:3\.12@sha256:[0-9a-f]{64}$"
 	assert_eq "$(grep -c '^layer ' "$T/out")" 3 "layers"
 	want=$(skopeo inspect --raw --tls-verify=false ${REG_MODE:+$( [ "$mode" = none ] || echo --creds "$(reg_creds)")} \

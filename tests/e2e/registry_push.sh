@@ -47,6 +47,26 @@ printf '%s\n' "$REG_PASS" | "$LAMINA" push --username "$REG_USER" --password-std
 	"$REG/fn/other:v2" >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "copy push"; }
 assert_contains "$T/err" "0 blobs uploaded, 5 mounted, 0 already there"
 
+# an archive built on a registry base records it (org.opencontainers.image.base.name), so a
+# push of the archive to another repository mounts the base layers instead of uploading them
+seed_fixture lambda/python:3.12
+"$LAMINA" -q --cache "$T/c2" build "$T/app/lamina.json" --base "$REG/lambda/python:3.12" --insecure-registry "$REG" \
+	-o "$T/v3.tar" >"$T/d3" 2>"$T/err3" || { cat "$T/err3" >&2; fail "build on a registry base"; }
+run_lamina inspect --json "$T/v3.tar" || fail "inspect v3"
+assert_eq "$(jq -r .baseName "$T/out")" "$REG/lambda/python:3.12" "inspect: baseName"
+tar -xOf "$T/v3.tar" index.json >"$T/ix3.json"
+mdig=$(jq -r '.manifests[0].digest' "$T/ix3.json")
+tar -xOf "$T/v3.tar" "blobs/sha256/${mdig#sha256:}" >"$T/m3.json"
+assert_eq "$(jq -r '.annotations["org.opencontainers.image.base.name"]' "$T/m3.json")" "$REG/lambda/python:3.12" "base.name"
+assert_contains "$T/m3.json" '"org.opencontainers.image.base.digest":"sha256:[0-9a-f]{64}"'
+push "$T/v3.tar" "$REG/fn/based:v3"
+assert_contains "$T/err" "2 blobs uploaded, 3 mounted, 0 already there"
+# a local base leaves no such annotation (a path says nothing to a registry)
+tar -xOf "$T/v1.tar" index.json >"$T/ix1.json"
+mdig=$(jq -r '.manifests[0].digest' "$T/ix1.json")
+tar -xOf "$T/v1.tar" "blobs/sha256/${mdig#sha256:}" >"$T/m1.json"
+assert_not_contains "$T/m1.json" "base\.name"
+
 # a real Docker engine pulls and runs what lamina pushed
 start_dockerd
 printf '%s\n' "$REG_PASS" | dk login -u "$REG_USER" --password-stdin "$REG" >/dev/null 2>&1 || fail "docker login"

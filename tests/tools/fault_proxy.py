@@ -15,6 +15,15 @@ and are read from the control FILE before each request, one word:
   truncate:N      the first N blob GETs send half the body with a matching Content-Length
                   (cut, corrupt and truncate hit full 200 answers only; add ":big" to hit
                   only blobs of 1 MiB or more, e.g. cut:1:big)
+  patchlost:N     the first N PATCH chunks of blob uploads reach the registry whole, but
+                  the client gets a 500 (the answer is lost: the session holds the chunk)
+  patchhalf:N     the first N PATCH chunks reach the registry with only their first half
+                  (and no Content-Range), and the client gets a 500
+  patch416:N      like patchlost, then the proxy plays a registry with stable upload URLs, as
+                  the distribution spec describes them: the chunk sent again to the same URL
+                  answers 416 (out of order), and a status GET of that URL is forwarded to
+                  the session's current URL (Debian's registry 2.8 encodes the offset in a
+                  _state query parameter, so the old URL is dead there: 404)
   redirect        blob GETs answer 307 to http://REDIRECT_HOST:P2/... where a second
                   listener serves the blob (fetching it upstream with the Authorization
                   the proxy saw, as a presigned URL would) and logs whether the request
@@ -41,6 +50,7 @@ def main():
     lock = threading.Lock()
     used = {}
     saved_auth = {}
+    lost_paths = {}  # patch416: upload URL the client still uses -> the session's current one
 
     def log(line):
         with lock, open(a.log, "a") as f:
@@ -53,7 +63,11 @@ def main():
                 word = f.read().strip()
         except OSError:
             word = "pass"
-        if method != "GET" or "/blobs/sha256:" not in path or word in ("", "pass"):
+        if word in ("", "pass"):
+            return None
+        if word.startswith("patch"):
+            return word if method == "PATCH" and "/blobs/uploads/" in path else None
+        if method != "GET" or "/blobs/sha256:" not in path:
             return None
         return word
 
@@ -97,7 +111,10 @@ def main():
             hd[k] = hd[k] + ", " + v if k in hd else v
         if body or method in ("PUT", "POST", "PATCH"):
             hd["Content-Length"] = str(len(body))
-        c.request(method, path, body=body if body else None, headers=hd)
+        try:
+            c.request(method, path, body=body if body else None, headers=hd)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the registry answered before reading the whole body (a 416) and closed
         return c, c.getresponse()
 
     class Base(BaseHTTPRequestHandler):
@@ -164,8 +181,36 @@ def main():
             auth = "yes" if self.headers.get("Authorization") else "no"
             word = fault_for(self.command, self.path)
             fault = None
-            if word and word.split(":")[0] in ("500", "429", "redirect"):
+            if self.command == "GET" and self.path in lost_paths:
+                c, r = upstream("GET", lost_paths[self.path], self.headers, b"")
+                try:
+                    out = self.relay(r)
+                finally:
+                    c.close()
+                log("GET %s %d in=0 out=%d auth=%s patch416-status" % (self.path, r.status, out, auth))
+                return
+            if self.command == "PATCH" and self.path in lost_paths:
+                self.send_simple(416, b'{"errors":[{"code":"RANGE_INVALID","message":"out of order"}]}')
+                log("%s %s 416 in=%d out=0 auth=%s patch416-retry" % (self.command, self.path, len(body), auth))
+                return
+            if word and word.split(":")[0] in ("500", "429", "redirect", "patchlost", "patchhalf", "patch416"):
                 fault = take(word)
+            if fault and fault[0] in ("patchlost", "patchhalf", "patch416"):
+                hd = self.headers
+                if fault[0] == "patchhalf":
+                    body = body[:len(body) // 2]
+                    del hd["Content-Range"]
+                c, r = upstream(self.command, self.path, hd, body)
+                r.read()
+                c.close()
+                if fault[0] == "patch416" and r.getheader("Location"):
+                    with lock:
+                        lost_paths[self.path] = urllib.parse.urlsplit(r.getheader("Location"))._replace(
+                            scheme="", netloc="").geturl()
+                self.send_simple(500, b'{"errors":[{"code":"UNKNOWN","message":"injected"}]}')
+                log("%s %s 500 in=%d out=0 auth=%s %s upstream=%d" % (self.command, self.path, len(body), auth,
+                                                                      fault[0], r.status))
+                return
             tag = " " + ":".join(fault) if fault else ""
             if fault and fault[0] == "500":
                 self.send_simple(500, b'{"errors":[{"code":"UNKNOWN","message":"injected"}]}')

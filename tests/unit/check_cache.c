@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -282,6 +284,80 @@ START_TEST(test_read_blob_verifies)
 }
 END_TEST
 
+START_TEST(test_tmp_owner_table)
+{
+	static const struct {
+		const char *name;
+		long pid;
+	} cases[] = {
+		{ "build-123.AbC123", 123 },
+		{ "blob-7.x", 7 },
+		{ "zip-stage-4567.q1w2e3", 4567 }, /* the last '-' before the '.' */
+		{ "build.AbC123", -1 },            /* older versions: no PID */
+		{ "blob.XXXXXX", -1 },
+		{ "build-.AbC123", -1 },
+		{ "build-12x.AbC123", -1 },
+		{ "build-0.AbC123", -1 },
+		{ "build-123", -1 },
+		{ "", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(cache_tmp_owner(cases[i].name) == cases[i].pid, "'%s': %ld", cases[i].name,
+			      cache_tmp_owner(cases[i].name));
+}
+END_TEST
+
+/* What a killed lamina left in <cache>/tmp goes at the next open; a running one's stays. */
+START_TEST(test_open_sweeps_dead_tmp)
+{
+	struct lm_err err = LM_ERR_INIT;
+	char *d = tmpdir(), *mine, *dead, *old, *recent;
+	struct cache *c = cache_open(d, &err);
+	pid_t child;
+	int st;
+	ck_assert_msg(c != NULL, "%s", err.msg);
+	mine = cache_tmpdir(c, "build", &err);
+	ck_assert_msg(mine != NULL, "%s", err.msg);
+	ck_assert_ptr_nonnull(strstr(mine, "/tmp/build-"));
+	ck_assert_int_eq(cache_tmp_owner(strrchr(mine, '/') + 1), (long)getpid());
+	/* a PID that ran and is gone: a child that has exited and been reaped */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	dead = lm_asprintf("%s/tmp/build-%ld.aaaaaa", d, (long)child);
+	ck_assert_int_eq(mkdir(dead, 0700), 0);
+	{
+		char *f = lm_path_join(dead, "partial.tar.gz");
+		ck_assert_int_eq(lm_write_file_atomic(f, "x", 1, &err), 0);
+		free(f);
+	}
+	old = lm_asprintf("%s/tmp/blob.bbbbbb", d); /* no PID, two days old */
+	recent = lm_asprintf("%s/tmp/blob.cccccc", d); /* no PID, new */
+	ck_assert_int_eq(lm_write_file_atomic(old, "x", 1, &err), 0);
+	ck_assert_int_eq(lm_write_file_atomic(recent, "x", 1, &err), 0);
+	{
+		struct timespec ts[2] = { { time(NULL) - 2 * 86400, 0 }, { time(NULL) - 2 * 86400, 0 } };
+		ck_assert_int_eq(utimensat(AT_FDCWD, old, ts, AT_SYMLINK_NOFOLLOW), 0);
+	}
+	cache_free(c);
+	c = cache_open(d, &err);
+	ck_assert_msg(c != NULL, "%s", err.msg);
+	ck_assert_int_eq(access(mine, F_OK), 0);
+	ck_assert_int_ne(access(dead, F_OK), 0);
+	ck_assert_int_ne(access(old, F_OK), 0);
+	ck_assert_int_eq(access(recent, F_OK), 0);
+	ck_assert_uint_eq(count_entries(d, "tmp"), 2);
+	cache_free(c);
+	free(mine);
+	free(dead);
+	free(old);
+	free(recent);
+	rmtree(d);
+}
+END_TEST
+
 SUITE(cache)
 {
 	Suite *s = suite_create("cache");
@@ -290,5 +366,7 @@ SUITE(cache)
 	TCASE(s, test_commit_verifies);
 	TCASE(s, test_two_writers_same_blob);
 	TCASE(s, test_read_blob_verifies);
+	TCASE(s, test_tmp_owner_table);
+	TCASE(s, test_open_sweeps_dead_tmp);
 	return s;
 }

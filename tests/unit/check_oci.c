@@ -57,6 +57,29 @@ START_TEST(test_manifest_roundtrip)
 }
 END_TEST
 
+START_TEST(test_manifest_base_annotations)
+{
+	static const char in[] = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" D1 "\",\"size\":7},\"layers\":[],"
+				 "\"annotations\":{\"x\":\"y\",\"" OCI_ANNOT_BASE_DIGEST "\":\"" D2 "\",\""
+				 OCI_ANNOT_BASE_NAME "\":\"reg.example/lambda/python:3.12\"}}";
+	struct lm_err err = LM_ERR_INIT;
+	struct oci_manifest m;
+	char *s;
+	ck_assert_msg(oci_manifest_parse(in, sizeof(in) - 1, &m, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(m.base_name, "reg.example/lambda/python:3.12");
+	ck_assert_str_eq(m.base_digest, D2);
+	s = oci_manifest_serialize(&m, NULL);
+	/* name before digest, other annotations not carried over */
+	ck_assert_str_eq(s, "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\",\"config\":{\"mediaType\":"
+			    "\"application/octet-stream\",\"digest\":\"" D1 "\",\"size\":7},\"layers\":[],"
+			    "\"annotations\":{\"" OCI_ANNOT_BASE_NAME "\":\"reg.example/lambda/python:3.12\",\""
+			    OCI_ANNOT_BASE_DIGEST "\":\"" D2 "\"}}");
+	free(s);
+	oci_manifest_release(&m);
+	ck_assert_ptr_null(m.base_name);
+}
+END_TEST
+
 START_TEST(test_manifest_without_media_type)
 {
 	static const char in[] = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" DOCKER_MT_CONFIG "\",\"digest\":\"" D1
@@ -478,6 +501,7 @@ SUITE(oci)
 {
 	Suite *s = suite_create("oci");
 	TCASE(s, test_manifest_roundtrip);
+	TCASE(s, test_manifest_base_annotations);
 	TCASE(s, test_manifest_without_media_type);
 	TCASE(s, test_manifest_bad);
 	TCASE(s, test_platform_parse_table);

@@ -87,6 +87,152 @@ static void apply(struct fx *f, const char *const *presets, const char *const *r
 	prune_spec_release(&s);
 }
 
+/* The entry's content as the layer would get it (its src after prune_apply). */
+static char *content(const struct fx *f, const char *path)
+{
+	char *img = lm_asprintf("var/task/%s", path), *buf = NULL;
+	const struct lm_entry *e = tree_find(&f->t, img);
+	size_t len = 0;
+	struct lm_err err = LM_ERR_INIT;
+	ck_assert_msg(e != NULL, "no entry '%s'", img);
+	ck_assert_int_eq(lm_read_file(e->src, 1 << 20, &buf, &len, &err), 0);
+	ck_assert_uint_eq(len, e->size);
+	free(img);
+	return buf;
+}
+
+static void apply_work(struct fx *f, const char *const *presets, const char *const *keep, struct prune_report *rep)
+{
+	struct prune_spec s;
+	struct lm_err err = LM_ERR_INIT;
+	char *work = lm_path_join(f->dir, "work");
+	spec_set(&s, presets, NULL, keep);
+	tree_finish(&f->t);
+	ck_assert_msg(prune_apply(&s, NULL, &f->t, "/var/task", "linux/amd64", "deps", work, rep, &err) == 0, "%s",
+		      err.msg);
+	prune_spec_release(&s);
+	free(work);
+}
+
+#define SVC_MODEL                                                                                          \
+	"{\n  \"version\": \"2.0\",\n  \"documentation\": \"<p>Amazon S3</p>\",\n  \"operations\": {\n    " \
+	"\"Get\": {\"name\": \"Get\", \"documentation\": \"<p>gets</p>\"}\n  },\n  \"shapes\": {\n    "        \
+	"\"R\": {\"type\": \"structure\", \"members\": {\"B\": {\"shape\": \"S\", \"documentation\": "       \
+	"\"b\"}}}\n  },\n  \"clientContextParams\": {\"A\": {\"type\": \"boolean\", \"documentation\": "        \
+	"\"a\"}}\n}\n"
+
+START_TEST(test_python_rewrites)
+{
+	static const char *const safe[] = { "python-safe", NULL };
+	static const char *const aggr[] = { "python-aggressive", NULL };
+	static const char *const keep[] = { "botocore/data/kept/*.json", NULL };
+	for (int agg = 0; agg < 2; agg++) {
+		struct prune_report *rep = prune_report_new();
+		struct fx f;
+		char *c, *json;
+		fx_init(&f);
+		fx_file(&f, "botocore/__init__.py", "");
+		fx_file(&f, "botocore/data/s3/2006-03-01/service-2.json", SVC_MODEL);
+		fx_file(&f, "botocore/data/s3/2006-03-01/paginators-1.json", "{\n  \"pagination\": {}\n}\n");
+		fx_file(&f, "botocore/data/s3/2006-03-01/examples-1.json", "{\n  \"examples\": {}\n}\n");
+		fx_file(&f, "botocore/data/kept/service-2.json", SVC_MODEL);
+		fx_file(&f, "botocore/data/broken.json", "{\n  \"a\": 1,\n}\n");
+		fx_file(&f, "boto3/data/s3/2006-03-01/resources-1.json", "{\n  \"service\": {}\n}\n");
+		fx_file(&f, "pkg/__init__.py", "");
+		fx_file(&f, "pkg/data.json", "{\n  \"a\": 1\n}\n"); /* read by who knows what: untouched */
+		fx_file(&f, "pkg-1.0.dist-info/METADATA", "Name: pkg\nVersion: 1.0\n\n# pkg\n\nLong README\n");
+		fx_file(&f, "old-1.0.egg-info", "Name: old\nVersion: 1.0\n\nREADME\n");
+		apply_work(&f, agg ? aggr : safe, keep, rep);
+		c = content(&f, "botocore/data/s3/2006-03-01/service-2.json");
+		if (agg)
+			ck_assert_str_eq(c, "{\"version\":\"2.0\",\"operations\":{\"Get\":{\"name\":\"Get\"}},\"shapes\":{"
+					    "\"R\":{\"type\":\"structure\",\"members\":{\"B\":{\"shape\":\"S\",\"documentation\":\" \"}}}},"
+					    "\"clientContextParams\":{\"A\":{\"type\":\"boolean\",\"documentation\":\"a\"}}}");
+		else
+			ck_assert_str_eq(c, "{\"version\":\"2.0\",\"documentation\":\"<p>Amazon S3</p>\",\"operations\":{"
+					    "\"Get\":{\"name\":\"Get\",\"documentation\":\"<p>gets</p>\"}},\"shapes\":{\"R\":{"
+					    "\"type\":\"structure\",\"members\":{\"B\":{\"shape\":\"S\",\"documentation\":"
+					    "\"b\"}}}},\"clientContextParams\":{\"A\":{\"type\":\"boolean\",\"documentation\":"
+					    "\"a\"}}}");
+		free(c);
+		c = content(&f, "botocore/data/s3/2006-03-01/paginators-1.json");
+		ck_assert_str_eq(c, "{\"pagination\":{}}");
+		free(c);
+		ck_assert(removed(&f, "botocore/data/s3/2006-03-01/examples-1.json") == agg);
+		c = content(&f, "botocore/data/kept/service-2.json"); /* keep wins over rewriting too */
+		ck_assert_str_eq(c, SVC_MODEL);
+		free(c);
+		c = content(&f, "botocore/data/broken.json"); /* not JSON: left alone */
+		ck_assert_str_eq(c, "{\n  \"a\": 1,\n}\n");
+		free(c);
+		c = content(&f, "boto3/data/s3/2006-03-01/resources-1.json");
+		ck_assert_str_eq(c, "{\"service\":{}}");
+		free(c);
+		c = content(&f, "pkg/data.json");
+		ck_assert_str_eq(c, "{\n  \"a\": 1\n}\n");
+		free(c);
+		c = content(&f, "pkg-1.0.dist-info/METADATA");
+		ck_assert_str_eq(c, agg ? "Name: pkg\nVersion: 1.0\n" : "Name: pkg\nVersion: 1.0\n\n# pkg\n\nLong README\n");
+		free(c);
+		c = content(&f, "old-1.0.egg-info");
+		ck_assert_str_eq(c, agg ? "Name: old\nVersion: 1.0\n" : "Name: old\nVersion: 1.0\n\nREADME\n");
+		free(c);
+		json = prune_report_json(rep);
+		ck_assert_msg(strstr(json, agg ? "\"rule\": \"python-aggressive: **/botocore/data/**/service-2.json (JSON "
+						 "minified, documentation dropped)\",\n          \"files\": 1,"
+					       : "\"rule\": \"python-safe: **/botocore/data/**/*.json (JSON minified)\",\n"
+						 "          \"files\": 3,") != NULL,
+			      "rewrite rule accounting (agg %d)", agg);
+		ck_assert(strstr(json, "\"action\": \"rewrite\"") != NULL);
+		free(json);
+		prune_report_free(rep);
+		fx_release(&f);
+	}
+}
+END_TEST
+
+START_TEST(test_python_build_leftovers)
+{
+	static const char *const safe[] = { "python-safe", NULL };
+	static const char *const aggr[] = { "python-aggressive", NULL };
+	for (int agg = 0; agg < 2; agg++) {
+		struct fx f;
+		fx_init(&f);
+		fx_file(&f, "numpy/__init__.py", "from . import core\n");
+		fx_file(&f, "numpy/core/__init__.py", "");
+		fx_file(&f, "numpy/core/lib/libnpymath.a", "!<arch>\n");
+		fx_file(&f, "numpy/core/include/numpy/numpy.i", "%module numpy");
+		fx_file(&f, "numpy/core/include/numpy/multiarray_api.txt", "api");
+		fx_file(&f, "greenlet/platform/switch_x64_masm.obj", "obj");
+		fx_file(&f, "greenlet/platform/switch_x64_masm.asm", "asm");
+		fx_file(&f, "pkg/_ext.o", "o");
+		fx_file(&f, "pkg/_ext.cpython-311-x86_64-linux-gnu.so", "so");
+		fx_file(&f, "sniffio/__init__.py", "");
+		fx_file(&f, "sniffio/_tests/test_sniffio.py", "import sniffio\n");
+		/* an imported package named _tests stays */
+		fx_file(&f, "uses/__init__.py", "from uses._tests import helper\n");
+		fx_file(&f, "uses/_tests/__init__.py", "");
+		fx_file(&f, "uses/_tests/helper.py", "");
+		/* an imported package named include stays (aggressive) */
+		fx_file(&f, "cfg/__init__.py", "from .include import x\n");
+		fx_file(&f, "cfg/include/__init__.py", "x = 1\n");
+		apply(&f, agg ? aggr : safe, NULL, NULL, NULL);
+		ck_assert(removed(&f, "numpy/core/lib/libnpymath.a"));
+		ck_assert(removed(&f, "numpy/core/include/numpy/numpy.i"));
+		ck_assert(removed(&f, "numpy/core/include/numpy/multiarray_api.txt") == agg);
+		ck_assert(removed(&f, "greenlet/platform/switch_x64_masm.obj"));
+		ck_assert(removed(&f, "greenlet/platform/switch_x64_masm.asm"));
+		ck_assert(removed(&f, "pkg/_ext.o"));
+		ck_assert(!removed(&f, "pkg/_ext.cpython-311-x86_64-linux-gnu.so"));
+		ck_assert(removed(&f, "sniffio/_tests"));
+		ck_assert(!removed(&f, "sniffio/__init__.py"));
+		ck_assert(!removed(&f, "uses/_tests/helper.py"));
+		ck_assert(!removed(&f, "cfg/include/__init__.py"));
+		fx_release(&f);
+	}
+}
+END_TEST
+
 START_TEST(test_python_safe_traps)
 {
 	static const char *const py[] = { "python-safe", NULL };
@@ -240,6 +386,85 @@ START_TEST(test_keep_wins_and_user_rules)
 }
 END_TEST
 
+/* prune_decide agrees with prune_apply, attributes each removal to its rule, and with a
+ * rule disabled puts back what that rule alone removed (another rule may take over). */
+START_TEST(test_decide_with_rule_disabled)
+{
+	static const char *const py[] = { "python-safe", NULL };
+	static const char *const remove[] = { "helpers.py", "*.md", NULL };
+	struct fx f;
+	struct prune_spec s;
+	struct prune_decision d0, d1, d2, d3;
+	struct lm_err err = LM_ERR_INIT;
+	const char *label;
+	fx_init(&f);
+	fx_file(&f, "app.py", "import helpers\nimport mylib\n");
+	fx_file(&f, "helpers.py", "X = 1\n");
+	fx_file(&f, "mylib/__init__.py", "import importlib\nm = importlib.import_module(__name__ + '.tests.fx')\n");
+	fx_file(&f, "mylib/tests/fx.py", "V = 2\n");
+	fx_file(&f, "mylib/README.md", "# x\n");
+	fx_file(&f, "mylib/NOTES.md", "n\n");
+	spec_set(&s, py, remove, NULL);
+	tree_finish(&f.t);
+	ck_assert_msg(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, &d0, &err) == 0, "%s", err.msg);
+	ck_assert_msg(prune_apply(&s, NULL, &f.t, "/var/task", "linux/amd64", "app", NULL, NULL, &err) == 0, "%s",
+		      err.msg);
+	/* same decisions as the real run, which the decision did not change */
+	ck_assert_uint_eq(d0.n, f.t.n);
+	for (size_t i = 0; i < f.t.n; i++)
+		ck_assert_msg(d0.removed[i] == f.t.v[i].removed, "'%s': decide %d, apply %d", f.t.v[i].path,
+			      d0.removed[i], f.t.v[i].removed);
+	ck_assert(removed(&f, "helpers.py"));
+	ck_assert(removed(&f, "mylib/tests/fx.py"));
+	ck_assert(removed(&f, "mylib/README.md"));
+	ck_assert(!removed(&f, "app.py"));
+	/* attribution: the first matching rule; README.md is python-safe's, NOTES.md the glob's */
+	{
+		const struct lm_entry *e = tree_find(&f.t, "var/task/mylib/tests");
+		ck_assert_ptr_nonnull(e);
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: tests/");
+		e = tree_find(&f.t, "var/task/mylib/tests/fx.py");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: tests/");
+		e = tree_find(&f.t, "var/task/helpers.py");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "remove: helpers.py");
+		e = tree_find(&f.t, "var/task/mylib/README.md");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: README*");
+		e = tree_find(&f.t, "var/task/mylib/NOTES.md");
+		ck_assert_str_eq(d0.labels[d0.rule[e - f.t.v]], "python-safe: *.md");
+		e = tree_find(&f.t, "var/task/app.py");
+		ck_assert_int_eq(d0.rule[e - f.t.v], -1);
+	}
+	/* generated entries added since are ignored */
+	tree_add(&f.t, LM_F_REG, "var/task/mylib/tests/__pycache__/fx.cpython-311.pyc", "/nonexistent", NULL, 0644, 1)
+		->generated = 1;
+	tree_finish(&f.t);
+	label = "python-safe: tests/";
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", label, &d1, &err) == 0);
+	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests/fx.py") - f.t.v]);
+	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests") - f.t.v]);
+	ck_assert(d1.removed[tree_find(&f.t, "var/task/helpers.py") - f.t.v]);
+	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests/__pycache__/fx.cpython-311.pyc") - f.t.v]);
+	for (size_t k = 0; k < d1.nlabels; k++)
+		ck_assert_str_ne(d1.labels[k], label);
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", "remove: helpers.py", &d2, &err) == 0);
+	ck_assert(!d2.removed[tree_find(&f.t, "var/task/helpers.py") - f.t.v]);
+	ck_assert(d2.removed[tree_find(&f.t, "var/task/mylib/tests/fx.py") - f.t.v]);
+	/* with python-safe's *.md off, the user's *.md still removes NOTES.md */
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", "python-safe: *.md", &d3, &err) == 0);
+	{
+		const struct lm_entry *e = tree_find(&f.t, "var/task/mylib/NOTES.md");
+		ck_assert(d3.removed[e - f.t.v]);
+		ck_assert_str_eq(d3.labels[d3.rule[e - f.t.v]], "remove: *.md");
+	}
+	prune_decision_release(&d0);
+	prune_decision_release(&d1);
+	prune_decision_release(&d2);
+	prune_decision_release(&d3);
+	prune_spec_release(&s);
+	fx_release(&f);
+}
+END_TEST
+
 START_TEST(test_accounting)
 {
 	static const char *const py[] = { "python-safe", NULL };
@@ -331,8 +556,11 @@ SUITE(prune)
 	Suite *s = suite_create("prune");
 	TCASE(s, test_python_safe_traps);
 	TCASE(s, test_python_aggressive_testing_imported);
+	TCASE(s, test_python_rewrites);
+	TCASE(s, test_python_build_leftovers);
 	TCASE(s, test_node_safe_traps);
 	TCASE(s, test_keep_wins_and_user_rules);
+	TCASE(s, test_decide_with_rule_disabled);
 	TCASE(s, test_accounting);
 	TCASE(s, test_presets_and_globs);
 	TCASE(s, test_foreign_platform);
