@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "build.h"
-#include "compress.h"
 #include "cmds.h"
+#include "compress.h"
 #include "regcli.h"
 
 static const char usage[] =

@@ -189,8 +189,8 @@ START_TEST(test_gzip_memory_bounded)
 		for (size_t i = 1; i <= 40; i++) {
 			ck_assert_int_eq(gz_write(w, in, GZ_BLOCK, &err), 0);
 			/* i blocks written: all but `held` of them already reached the sink */
-			ck_assert_msg(cs.calls + held >= i, "threads %d: %zu blocks written, %zu emitted", threads[t], i,
-				      cs.calls);
+			ck_assert_msg(cs.calls + held >= i, "threads %d: %zu blocks written, %zu emitted", threads[t],
+				      i, cs.calls);
 		}
 		ck_assert_int_eq(gz_finish(w, NULL, NULL, &err), 0);
 		ck_assert_uint_eq(cs.calls, 40);
