@@ -454,16 +454,10 @@ int elfstrip_file(const char *src, const char *dst, enum elfstrip_mode mode, uin
 		lm_err_sys(err, "write '%s'", tmp);
 		goto out;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		lm_err_sys(err, "write '%s'", tmp);
-		goto out;
-	}
+	r = lm_tmpfile_commit(fd, tmp, dst, 0, err); /* a work copy: no fsync */
 	fd = -1;
-	if (rename(tmp, dst) < 0) {
-		lm_err_sys(err, "rename '%s'", tmp);
+	if (r < 0)
 		goto out;
-	}
 	free(tmp);
 	tmp = NULL;
 	*saved = len - outlen;

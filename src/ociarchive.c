@@ -222,19 +222,11 @@ int ociarchive_write(const struct lm_image *img, const char *tag, int64_t mtime,
 		lm_err_set(err, LM_E_IO, "write '%s': %s", tmp, archive_error_string(a));
 		goto out;
 	}
-	if (fsync(fd) < 0) {
-		lm_err_sys(err, "write '%s'", tmp);
-		goto out;
-	}
-	if (close(fd) < 0) {
+	{
+		int r = lm_tmpfile_commit(fd, tmp, out, 1, err);
 		fd = -1;
-		lm_err_sys(err, "write '%s'", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, out) < 0) {
-		lm_err_sys(err, "rename '%s' to '%s'", tmp, out);
-		goto out;
+		if (r < 0)
+			goto out;
 	}
 	ret = 0;
 out:

@@ -267,34 +267,43 @@ int lm_tmpfile_beside(const char *path, char **tmpname, struct lm_err *err)
 	return fd;
 }
 
-int lm_write_file_atomic(const char *path, const void *data, size_t len, struct lm_err *err)
+int lm_tmpfile_commit(int fd, const char *tmp, const char *path, int sync, struct lm_err *err)
 {
-	char *tmp = NULL;
-	int fd = lm_tmpfile_beside(path, &tmp, err);
-	if (fd < 0)
-		return -1;
-	if (fchmod(fd, 0644) < 0 || lm_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		lm_err_sys(err, "write '%s'", tmp);
+		close(fd);
 		goto fail;
 	}
 	if (close(fd) < 0) {
-		fd = -1;
 		lm_err_sys(err, "write '%s'", tmp);
 		goto fail;
 	}
-	fd = -1;
 	if (rename(tmp, path) < 0) {
 		lm_err_sys(err, "rename '%s' to '%s'", tmp, path);
 		goto fail;
 	}
-	free(tmp);
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
 	unlink(tmp);
-	free(tmp);
 	return -1;
+}
+
+int lm_write_file_atomic(const char *path, const void *data, size_t len, struct lm_err *err)
+{
+	char *tmp = NULL;
+	int r, fd = lm_tmpfile_beside(path, &tmp, err);
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, 0644) < 0 || lm_write_all(fd, data, len) < 0) {
+		lm_err_sys(err, "write '%s'", tmp);
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	r = lm_tmpfile_commit(fd, tmp, path, 1, err);
+	free(tmp);
+	return r;
 }
 
 char *lm_mkdtemp(const char *base, const char *prefix, struct lm_err *err)

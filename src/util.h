@@ -42,6 +42,9 @@ int lm_write_file_atomic(const char *path, const void *data, size_t len, struct 
 int lm_write_all(int fd, const void *data, size_t len);
 /* Creates a unique temporary file "<path>.tmp.XXXXXX"; returns fd and the name (caller frees). */
 int lm_tmpfile_beside(const char *path, char **tmpname, struct lm_err *err);
+/* Finishes a file from lm_tmpfile_beside: fsync (when sync), close and rename tmp to
+ * path. fd is closed in all cases; on failure tmp is removed. */
+int lm_tmpfile_commit(int fd, const char *tmp, const char *path, int sync, struct lm_err *err);
 /* Creates a unique temporary directory under base (or $TMPDIR or /tmp); caller frees. */
 char *lm_mkdtemp(const char *base, const char *prefix, struct lm_err *err);
 

@@ -929,24 +929,13 @@ int zip_write(const struct zip_plan *p, size_t ntrees, const struct zip_opts *o,
 	}
 	if (write_fd(p, ntrees, o, fd, tmp, res, err) < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
-		lm_err_sys(err, "write '%s'", tmp);
-		goto fail_res;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		lm_err_sys(err, "write '%s'", tmp);
-		goto fail_res;
-	}
-	fd = -1;
-	if (rename(tmp, out) < 0) {
-		lm_err_sys(err, "rename '%s' to '%s'", tmp, out);
-		goto fail_res;
+	if (lm_tmpfile_commit(fd, tmp, out, 1, err) < 0) {
+		zip_result_release(res);
+		free(tmp);
+		return -1;
 	}
 	free(tmp);
 	return 0;
-fail_res:
-	zip_result_release(res);
 fail:
 	if (fd >= 0)
 		close(fd);
