@@ -70,10 +70,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	memset(&r, 0, sizeof(r));
 	size_report_init(&rep);
 	regcli_init(&rc);
-	r.reg.quiet = o->quiet;
-	r.reg.is_tty = o->is_tty;
-	r.reg.verbose = o->verbose;
-	r.reg.jobs = o->jobs;
+	regcli_global(&r.reg, o);
 	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
 		int h = regcli_handle(c, optarg, &rc, err);
 		if (h < 0)

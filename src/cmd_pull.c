@@ -30,12 +30,13 @@ static const char usage[] =
 int cmd_pull(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
 	struct regcli rc;
-	struct reg_opts ro = { .quiet = o->quiet, .is_tty = o->is_tty, .verbose = o->verbose, .jobs = o->jobs };
+	struct reg_opts ro = { 0 };
 	struct cache *c = NULL;
 	struct lm_image img;
 	int r, ret = -1;
 
 	regcli_init(&rc);
+	regcli_global(&ro, o);
 	image_init(&img);
 	r = regcli_parse(argc, argv, "pull", 1, "one image reference", &rc, err);
 	if (r > 0)

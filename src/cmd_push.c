@@ -35,7 +35,7 @@ static const char usage[] =
 int cmd_push(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
 	struct regcli rc;
-	struct reg_opts ro = { .quiet = o->quiet, .is_tty = o->is_tty, .verbose = o->verbose, .jobs = o->jobs };
+	struct reg_opts ro = { 0 };
 	struct source_opts so = { 0 };
 	struct cache *c = NULL;
 	struct lm_image img;
@@ -45,6 +45,7 @@ int cmd_push(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 	int r, ret = -1;
 
 	regcli_init(&rc);
+	regcli_global(&ro, o);
 	image_init(&img);
 	r = regcli_parse(argc, argv, "push", 2, "ARCHIVE and REF", &rc, err);
 	if (r > 0)

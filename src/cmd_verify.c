@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "cmds.h"
 #include "manifest.h"
+#include "regcli.h"
 #include "source.h"
 #include "util.h"
 #include "verify.h"
@@ -96,10 +97,7 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 
 	memset(&m, 0, sizeof(m));
 	image_init(&img);
-	reg.quiet = o->quiet;
-	reg.is_tty = o->is_tty;
-	reg.verbose = o->verbose;
-	reg.jobs = o->jobs;
+	regcli_global(&reg, o);
 	while ((ch = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i':

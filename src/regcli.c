@@ -157,6 +157,14 @@ int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *
 	return regcli_check(rc, err);
 }
 
+void regcli_global(struct reg_opts *ro, const struct lm_opts *o)
+{
+	ro->quiet = o->quiet;
+	ro->is_tty = o->is_tty;
+	ro->verbose = o->verbose;
+	ro->jobs = o->jobs;
+}
+
 void regcli_release(struct regcli *rc)
 {
 	if (!rc)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "opts.h"
 #include "registry.h"
 
 enum {
@@ -56,6 +57,8 @@ int regcli_check(const struct regcli *rc, struct lm_err *err);
  * Leaves quiet/is_tty/verbose/jobs alone. */
 void regcli_fill(const struct regcli *rc, struct reg_opts *ro);
 void regcli_release(struct regcli *rc);
+/* Sets ro's quiet/is_tty/verbose/jobs from the global options. */
+void regcli_global(struct reg_opts *ro, const struct lm_opts *o);
 
 /* For commands whose only options are the registry ones and --help (pull, push): parses
  * argv, checks that nargs operands follow (nargs_what names them in the error) and runs
