@@ -919,6 +919,58 @@ static void account(struct run *r, struct layer_rep *l, int before)
 	free_list(pk.rec_dist, pk.nrec);
 }
 
+/* Sets up a run over t: the rules of both specs (less the one labelled disabled, when
+ * given) and the per-entry arrays. */
+static int run_init(struct run *r, struct lm_tree *t, const char *nroot, const char *platform,
+		    const struct prune_spec *global, const struct prune_spec *layer, const char *disabled,
+		    struct lm_err *err)
+{
+	r->t = t;
+	r->root = nroot ? nroot : "";
+	r->rootlen = nroot ? strlen(nroot) + 1 : 0;
+	r->platform = platform ? platform : "linux/amd64";
+	add_rules(r, global);
+	add_rules(r, layer);
+	if (add_user(r, global, "", err) < 0 || add_user(r, layer, "layer: ", err) < 0)
+		return -1;
+	if (disabled) {
+		size_t k = 0;
+		for (size_t j = 0; j < r->nrules; j++) {
+			if (strcmp(r->rules[j].label, disabled) == 0)
+				free(r->rules[j].label);
+			else
+				r->rules[k++] = r->rules[j];
+		}
+		r->nrules = k;
+	}
+	r->parent = lm_xcalloc(t->n + 1, sizeof(size_t));
+	r->in_root = lm_xcalloc(t->n + 1, sizeof(int));
+	r->direct = lm_xcalloc(t->n + 1, sizeof(int));
+	r->cand = lm_xcalloc(t->n + 1, sizeof(int));
+	r->pyroot = lm_xcalloc(t->n + 1, sizeof(size_t));
+	r->keepm = lm_xcalloc(t->n + 1, 1);
+	r->gself = lm_xcalloc(t->n + 1, 1);
+	r->gsub = lm_xcalloc(t->n + 1, 1);
+	r->scanned = lm_xcalloc(t->n + 1, 1);
+	r->removed = lm_xcalloc(t->n + 1, 1);
+	return 0;
+}
+
+/* Fixpoint: what stays is scanned; references it makes keep candidates; their code is
+ * scanned in turn. */
+static void fixpoint(struct run *r)
+{
+	for (;;) {
+		int changed;
+		decide(r);
+		changed = scan_remaining(r);
+		changed |= guard_imports(r);
+		if (!changed)
+			break;
+	}
+	decide(r);
+}
+
 int prune_apply(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
 		const char *root, const char *platform, const char *layer_name, const char *workdir,
 		struct prune_report *rep, struct lm_err *err)
@@ -935,29 +987,12 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 	}
 	if (!t->sorted)
 		tree_finish(t);
-	r.t = t;
-	r.root = nroot ? nroot : "";
-	r.rootlen = nroot ? strlen(nroot) + 1 : 0;
-	r.platform = platform ? platform : "linux/amd64";
-	add_rules(&r, global);
-	add_rules(&r, layer);
-	if (add_user(&r, global, "", err) < 0 || add_user(&r, layer, "layer: ", err) < 0)
+	if (run_init(&r, t, nroot, platform, global, layer, NULL, err) < 0)
 		goto out;
 	if (layer && layer->set && layer->strip_set)
 		strip = layer->strip;
 	else if (global && global->set && global->strip_set)
 		strip = global->strip;
-
-	r.parent = lm_xcalloc(t->n + 1, sizeof(size_t));
-	r.in_root = lm_xcalloc(t->n + 1, sizeof(int));
-	r.direct = lm_xcalloc(t->n + 1, sizeof(int));
-	r.cand = lm_xcalloc(t->n + 1, sizeof(int));
-	r.pyroot = lm_xcalloc(t->n + 1, sizeof(size_t));
-	r.keepm = lm_xcalloc(t->n + 1, 1);
-	r.gself = lm_xcalloc(t->n + 1, 1);
-	r.gsub = lm_xcalloc(t->n + 1, 1);
-	r.scanned = lm_xcalloc(t->n + 1, 1);
-	r.removed = lm_xcalloc(t->n + 1, 1);
 
 	if (rep) {
 		lm_grow((void **)&rep->v, &rep->cap, rep->n + 1, sizeof(*rep->v));
@@ -972,17 +1007,7 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 
 	classify(&r);
 	account(&r, l, 1);
-	/* Fixpoint: what stays is scanned; references it makes keep candidates; their code is
-	 * scanned in turn. */
-	for (;;) {
-		int changed;
-		decide(&r);
-		changed = scan_remaining(&r);
-		changed |= guard_imports(&r);
-		if (!changed)
-			break;
-	}
-	decide(&r);
+	fixpoint(&r);
 	l->rules = lm_xcalloc(r.nrules + 1, sizeof(*l->rules));
 	l->nrules = l->caprules = r.nrules;
 	for (size_t k = 0; k < r.nrules; k++) {
@@ -1065,44 +1090,10 @@ int prune_decide(const struct prune_spec *global, const struct prune_spec *layer
 		free(nroot);
 		return 0;
 	}
-	r.t = t;
-	r.root = nroot ? nroot : "";
-	r.rootlen = nroot ? strlen(nroot) + 1 : 0;
-	r.platform = platform ? platform : "linux/amd64";
-	add_rules(&r, global);
-	add_rules(&r, layer);
-	if (add_user(&r, global, "", err) < 0 || add_user(&r, layer, "layer: ", err) < 0)
+	if (run_init(&r, t, nroot, platform, global, layer, disabled, err) < 0)
 		goto out;
-	if (disabled) {
-		size_t k = 0;
-		for (size_t j = 0; j < r.nrules; j++) {
-			if (strcmp(r.rules[j].label, disabled) == 0)
-				free(r.rules[j].label);
-			else
-				r.rules[k++] = r.rules[j];
-		}
-		r.nrules = k;
-	}
-	r.parent = lm_xcalloc(t->n + 1, sizeof(size_t));
-	r.in_root = lm_xcalloc(t->n + 1, sizeof(int));
-	r.direct = lm_xcalloc(t->n + 1, sizeof(int));
-	r.cand = lm_xcalloc(t->n + 1, sizeof(int));
-	r.pyroot = lm_xcalloc(t->n + 1, sizeof(size_t));
-	r.keepm = lm_xcalloc(t->n + 1, 1);
-	r.gself = lm_xcalloc(t->n + 1, 1);
-	r.gsub = lm_xcalloc(t->n + 1, 1);
-	r.scanned = lm_xcalloc(t->n + 1, 1);
-	r.removed = lm_xcalloc(t->n + 1, 1);
 	classify(&r);
-	for (;;) {
-		int changed;
-		decide(&r);
-		changed = scan_remaining(&r);
-		changed |= guard_imports(&r);
-		if (!changed)
-			break;
-	}
-	decide(&r);
+	fixpoint(&r);
 	/* distinct labels: a glob given globally and in the layer is one rule to people */
 	label_of = lm_xcalloc(r.nrules + 1, sizeof(int));
 	for (size_t j = 0; j < r.nrules; j++) {
