@@ -17,11 +17,12 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) -pthread
 LIBS = $(PKG_LIBS) -pthread -lm
 
-SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+# src/<folder>/*.c: every folder is library code but cli/main.c (docs/architecture.md).
+SRC := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/liblamina.a
 BIN := $(BUILD)/lamina
-UNIT_SRC := $(wildcard tests/unit/check_*.c)
+UNIT_SRC := $(wildcard tests/unit/*/check_*.c)
 UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o)
 UNIT_BIN := $(BUILD)/unit/run-unit
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -37,10 +38,10 @@ $(LIB): $(OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN): $(BUILD)/obj/main.o $(LIB)
+$(BIN): $(BUILD)/obj/cli/main.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-# The unit runner: every tests/unit/check_<name>.c defines Suite *suite_<name>(void).
+# The unit runner: every tests/unit/<folder>/check_<name>.c defines Suite *suite_<name>(void).
 $(BUILD)/unit/suites.h: $(UNIT_SRC)
 	@mkdir -p $(@D)
 	@{ for f in $(UNIT_SRC); do n=$$(basename $$f .c); n=$${n#check_}; \
@@ -88,9 +89,9 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/lamina
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*/*.c
 
 clean:
 	rm -rf build
 
--include $(OBJ:.o=.d) $(BUILD)/obj/main.d $(UNIT_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(BUILD)/obj/cli/main.d $(UNIT_OBJ:.o=.d)

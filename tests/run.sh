@@ -23,6 +23,20 @@ if [ -n "${UNIT_BIN:-}" ] && [ "${SKIP_UNIT:-0}" != 1 ]; then
 	[ $rc -ne 0 ] && failures+=(unit)
 fi
 
+# Lint checks over the source (tests/lint/*.sh: the include layers, the scripts that run
+# inside images) run first: they are fast and need nothing installed.
+if [ $# -eq 0 ] && [ "${SKIP_LINT:-0}" != 1 ]; then
+	for t in "$here"/lint/*.sh; do
+		name=lint/$(basename "$t" .sh)
+		if out=$(bash "$t" 2>&1); then
+			passed=$((passed + 1)); echo "PASS $name"
+		else
+			failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name"
+			printf '%s\n' "$out" | tail -40 | sed 's/^/    /'
+		fi
+	done
+fi
+
 if [ $# -gt 0 ]; then tests=("$@"); else tests=("$here"/e2e/*.sh); fi
 for t in "${tests[@]}"; do
 	[ -f "$t" ] || t="$here/e2e/$t"

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib-precompile.sh"
 need_root_ns
 base=$(fixture_base) || skip "fixture base could not be built"
-KEEP=8 # ROOTFS_KEEP in src/rootfs.h
+KEEP=8 # ROOTFS_KEEP in src/run/rootfs.h
 
 R="$XDG_CACHE_HOME/lamina/rootfs"
 keys() { find "$R" -mindepth 1 -maxdepth 1 -regextype egrep -regex '.*/[0-9a-f]{64}' -printf '%f\n' | sort; }

@@ -1,0 +1,217 @@
+/* cmd_prune.c - lamina prune --dry-run MANIFEST: what the manifest's prune rules remove. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cmds.h"
+#include "build/manifest.h"
+#include "prune/prune.h"
+#include "image/tree.h"
+#include "common/alloc.h"
+#include "common/fs.h"
+
+static void usage(FILE *f)
+{
+	const char *const *n = prune_preset_names();
+	fprintf(f, "usage: lamina prune --dry-run MANIFEST [--json] [--layer NAME] [--materialize DIR]\n\n"
+		   "Scans each layer's 'from' directory exactly as 'lamina build' does (excludes, then\n"
+		   "the manifest's top-level and per-layer \"prune\" rules) and reports what would be\n"
+		   "removed: per rule, per package (Python distributions from .dist-info/.egg-info,\n"
+		   "Node packages by node_modules folder) and in total, files and bytes before and after.\n"
+		   "ELF debug stripping is measured in memory. Nothing in the source tree is changed.\n\n"
+		   "Options:\n"
+		   "  --dry-run          required: report only (the build applies the rules itself)\n"
+		   "  --json             print the report as JSON (for CI) instead of tables\n"
+		   "  --layer NAME       only this layer (repeatable)\n"
+		   "  --materialize DIR  also write the pruned, stripped layer contents under DIR at\n"
+		   "                     their image paths (DIR/var/task/...), e.g. to test them\n"
+		   "  -h, --help         this help\n\n"
+		   "Presets:");
+	for (; *n; n++)
+		fprintf(f, " %s", *n);
+	fprintf(f, "\nSee docs/prune.md for what each preset removes and why it is safe.\n");
+}
+
+static int copy_file(const char *src, const char *dst, unsigned mode, struct lm_err *err)
+{
+	char buf[65536];
+	int in = -1, out = -1, ret = -1;
+	ssize_t n;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return lm_err_sys(err, "open '%s'", src);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0) {
+		lm_err_sys(err, "create '%s'", dst);
+		goto out;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (lm_write_all(out, buf, (size_t)n) < 0) {
+			lm_err_sys(err, "write '%s'", dst);
+			goto out;
+		}
+	if (n < 0) {
+		lm_err_sys(err, "read '%s'", src);
+		goto out;
+	}
+	if (fchmod(out, mode) < 0) {
+		lm_err_sys(err, "chmod '%s'", dst);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && ret == 0)
+		ret = lm_err_sys(err, "write '%s'", dst);
+	return ret;
+}
+
+static int materialize(const struct lm_tree *t, const char *dir, struct lm_err *err)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct lm_entry *e = &t->v[i];
+		char *p, *parent;
+		int r = 0;
+		if (e->removed)
+			continue;
+		p = lm_path_join(dir, e->path);
+		parent = lm_path_dirname(p);
+		if (lm_mkdir_p(parent, err) < 0) {
+			free(p);
+			free(parent);
+			return -1;
+		}
+		free(parent);
+		if (e->type == LM_F_DIR) {
+			r = lm_mkdir_p(p, err);
+		} else if (e->type == LM_F_SYMLINK) {
+			unlink(p);
+			if (symlink(e->link, p) < 0)
+				r = lm_err_sys(err, "symlink '%s'", p);
+		} else {
+			r = copy_file(e->src, p, e->mode, err);
+		}
+		free(p);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int wanted(char **names, size_t n, const char *name)
+{
+	if (!n)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int cmd_prune(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },	  { "json", no_argument, NULL, 'J' },
+		{ "layer", required_argument, NULL, 'l' }, { "materialize", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 },
+	};
+	struct lm_manifest m;
+	struct prune_report *rep = NULL;
+	char **only = NULL, *workdir = NULL;
+	size_t nonly = 0, caponly = 0, matched = 0;
+	const char *mat = NULL;
+	int dry = 0, json = 0, c, ret = -1, loaded = 0;
+	(void)o;
+	memset(&m, 0, sizeof(m));
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			dry = 1;
+			break;
+		case 'J':
+			json = 1;
+			break;
+		case 'l':
+			lm_grow((void **)&only, &caponly, nonly + 1, sizeof(char *));
+			only[nonly++] = optarg;
+			break;
+		case 'm':
+			mat = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			free(only);
+			return 0;
+		default:
+			usage(stderr);
+			free(only);
+			return lm_err_set(err, LM_E_USAGE, "bad option (see 'lamina prune --help')");
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		free(only);
+		return lm_err_set(err, LM_E_USAGE, "expected one MANIFEST");
+	}
+	if (!dry) {
+		free(only);
+		return lm_err_set(err, LM_E_USAGE, "only --dry-run is supported: 'lamina build' applies the prune rules");
+	}
+	if (manifest_load(argv[optind], &m, err) < 0)
+		goto out;
+	loaded = 1;
+	if (mat) {
+		workdir = lm_mkdtemp(NULL, "lamina-prune", err);
+		if (!workdir)
+			goto out;
+	}
+	rep = prune_report_new();
+	for (size_t i = 0; i < m.nlayers; i++) {
+		const struct mf_layer *l = &m.layers[i];
+		struct tree_scan_opts so = { (const char *const *)l->exclude, l->nexclude, 0 };
+		struct lm_tree t;
+		int r;
+		if (!wanted(only, nonly, l->name))
+			continue;
+		matched++;
+		tree_init(&t);
+		r = tree_scan(&t, l->from, l->to, &so, err);
+		if (r == 0) {
+			tree_finish(&t);
+			r = prune_apply(&m.prune, &l->prune, &t, l->to, m.platform, l->name, workdir, rep, err);
+		}
+		if (r == 0 && mat)
+			r = materialize(&t, mat, err);
+		tree_release(&t);
+		if (r < 0) {
+			lm_err_wrap(err, "layer '%s'", l->name);
+			goto out;
+		}
+	}
+	if (nonly && matched == 0) {
+		lm_err_set(err, LM_E_USAGE, "no layer named '%s' in '%s'", only[0], argv[optind]);
+		goto out;
+	}
+	if (json) {
+		char *s = prune_report_json(rep);
+		fputs(s, stdout);
+		free(s);
+	} else {
+		prune_report_print(rep, stdout);
+	}
+	ret = 0;
+out:
+	lm_rm_rf_quiet(workdir);
+	free(workdir);
+	prune_report_free(rep);
+	if (loaded)
+		manifest_release(&m);
+	free(only);
+	return ret;
+}

@@ -1,0 +1,153 @@
+/* main.c - argv -> struct lm_opts -> command table; prints the error once. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cmds.h"
+#include "common/err.h"
+#include "common/opts.h"
+#include "common/version.h"
+
+static const struct cmd {
+	const char *name;
+	lm_cmd_fn fn;
+	const char *summary;
+} cmds[] = {
+	{ "build", cmd_build, "build an image archive (and optionally push it) from a manifest" },
+	{ "inspect", cmd_inspect, "show an image archive's manifest, config and layers" },
+	{ "pull", cmd_pull, "pull an image from a registry into the cache" },
+	{ "push", cmd_push, "push an image archive to a registry" },
+	{ "prune", cmd_prune, "show what a manifest's prune rules remove (--dry-run)" },
+	{ "verify", cmd_verify, "import modules and resolve the handler inside the image" },
+	{ "zip", cmd_zip, "build a Lambda .zip (function or layer) and compare image vs zip sizes" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lamina [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
+		   "Builds small, fast-starting AWS Lambda container images without Docker.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nGlobal options (before the command):\n"
+		   "  --cache DIR    blob cache (default $XDG_CACHE_HOME/lamina or ~/.cache/lamina)\n"
+		   "  -j, --jobs N   worker threads (default: number of CPUs)\n"
+		   "  -q, --quiet    no progress output\n"
+		   "  -v, --verbose  more output\n"
+		   "  -h, --help     this help; 'lamina COMMAND --help' for a command's options\n"
+		   "  --version      print the version\n\n"
+		   "Environment: SOURCE_DATE_EPOCH sets file times in layers and zips (default\n"
+		   "315532800, 1980-01-01T00:00:00Z).\n\n"
+		   "Exit status: 0 success, 1 other error, 2 usage, 3 bad input (manifest, archive,\n"
+		   "reference), 4 file system, 5 network or registry, 6 authentication,\n"
+		   "7 verification failed (digest mismatch, import or handler failure), 70 internal.\n");
+}
+
+static int parse_epoch(struct lm_opts *o, struct lm_err *err)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+	o->epoch = LM_DEFAULT_EPOCH;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0 || v > 8589934591LL)
+		return lm_err_set(err, LM_E_USAGE, "SOURCE_DATE_EPOCH '%s' is not a number of seconds since 1970", s);
+	o->epoch = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cache", required_argument, NULL, 'C' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lm_opts o = { 0 };
+	struct lm_err err = LM_ERR_INIT;
+	const struct cmd *cmd = NULL;
+	int c, ret;
+
+	o.is_tty = isatty(2);
+	while ((c = getopt_long(argc, argv, "+j:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			o.cache_dir = optarg;
+			break;
+		case 'j':
+			o.jobs = atoi(optarg);
+			if (o.jobs < 0 || o.jobs > 256) {
+				fprintf(stderr, "lamina: --jobs '%s' must be between 0 and 256\n", optarg);
+				return LM_E_USAGE;
+			}
+			break;
+		case 'q':
+			o.quiet = 1;
+			break;
+		case 'v':
+			o.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("lamina %s\n", LM_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return LM_E_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return LM_E_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].name, argv[optind]) == 0)
+			cmd = &cmds[i];
+	if (!cmd) {
+		fprintf(stderr, "lamina: '%s' is not a command; see 'lamina --help'\n", argv[optind]);
+		return LM_E_USAGE;
+	}
+	if (parse_epoch(&o, &err) < 0) {
+		fprintf(stderr, "lamina: %s\n", err.msg);
+		lm_err_release(&err);
+		return LM_E_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* reset getopt for the command (0 also re-initialises GNU getopt) */
+	ret = cmd->fn(argc, argv, &o, &err);
+	if (ret < 0) {
+		const char *msg = err.msg ? err.msg : "failed";
+		size_t n = strlen(cmd->name);
+		if (strncmp(msg, cmd->name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+			msg += n + 2; /* "verify: ..." from lamina verify: the command says it already */
+		fprintf(stderr, "lamina: %s: %s\n", cmd->name, msg);
+		ret = err.code ? err.code : LM_E_GENERIC;
+		lm_err_release(&err);
+	} else {
+		ret = 0;
+	}
+	/* like git: a full disk on stdout must not look like success */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "lamina: %s: write to standard output: %s\n", cmd->name, strerror(errno));
+		if (!ret)
+			ret = LM_E_IO;
+	}
+	return ret;
+}

@@ -1,0 +1,178 @@
+#include "cli/options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "image/oci.h"
+#include "common/alloc.h"
+
+#define REGCLI_PASSWORD_MAX (64u << 10)
+
+const char regcli_help[] =
+	"Registry options:\n"
+	"      --platform OS/ARCH[/VARIANT]  image to pick from a multi-platform index\n"
+	"                          (linux/amd64 default, linux/arm64)\n"
+	"      --username USER     log in as USER (with --password-stdin); otherwise\n"
+	"                          credentials come from $DOCKER_CONFIG/config.json or\n"
+	"                          ~/.docker/config.json (auths, credHelpers, credsStore)\n"
+	"      --password-stdin    read the password from standard input, e.g.\n"
+	"                          aws ecr get-login-password | lamina push ... --username AWS --password-stdin\n"
+	"      --ca-cert FILE      trust the CA certificates in FILE (PEM) instead of the system store\n"
+	"      --insecure-registry HOST[:PORT]  allow plain HTTP (and unverified TLS) for HOST;\n"
+	"                          repeatable; 127.0.0.0/8, ::1 and localhost are always allowed\n";
+
+void regcli_init(struct regcli *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+}
+
+static int read_password(struct regcli *rc, struct lm_err *err)
+{
+	struct lm_buf b;
+	char chunk[1024];
+	size_t len;
+	buf_init(&b, REGCLI_PASSWORD_MAX);
+	if (isatty(0))
+		return lm_err_set(err, LM_E_USAGE, "--password-stdin: standard input is a terminal; pipe the password in");
+	for (;;) {
+		ssize_t r = read(0, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			buf_release(&b);
+			return lm_err_sys(err, "--password-stdin: read");
+		}
+		if (r == 0)
+			break;
+		if (buf_append(&b, chunk, (size_t)r) < 0) {
+			memset(b.data, 0, b.len);
+			buf_release(&b);
+			return lm_err_set(err, LM_E_USAGE, "--password-stdin: input too long");
+		}
+	}
+	memset(chunk, 0, sizeof(chunk));
+	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	if (b.len == 0 || !b.data) {
+		buf_release(&b);
+		return lm_err_set(err, LM_E_USAGE, "--password-stdin: empty password");
+	}
+	if (memchr(b.data, '\n', b.len)) {
+		memset(b.data, 0, b.len);
+		buf_release(&b);
+		return lm_err_set(err, LM_E_USAGE, "--password-stdin: expected one line");
+	}
+	rc->password = buf_steal(&b, &len);
+	return 0;
+}
+
+static int hostport_valid(const char *s)
+{
+	if (!*s || strchr(s, '/') || strchr(s, ' '))
+		return 0;
+	return 1;
+}
+
+int regcli_handle(int opt, const char *arg, struct regcli *rc, struct lm_err *err)
+{
+	switch (opt) {
+	case REGCLI_OPT_CA_CERT:
+		if (access(arg, R_OK) != 0)
+			return lm_err_sys(err, "--ca-cert '%s'", arg);
+		rc->ca_cert = arg;
+		return 1;
+	case REGCLI_OPT_INSECURE:
+		if (!hostport_valid(arg))
+			return lm_err_set(err, LM_E_USAGE, "--insecure-registry '%s': expected HOST or HOST:PORT", arg);
+		rc->insecure = lm_xrealloc(rc->insecure, (rc->ninsecure + 1) * sizeof(*rc->insecure));
+		rc->insecure[rc->ninsecure++] = arg;
+		return 1;
+	case REGCLI_OPT_USERNAME:
+		if (!*arg)
+			return lm_err_set(err, LM_E_USAGE, "--username: empty user name");
+		rc->username = arg;
+		return 1;
+	case REGCLI_OPT_PASSWORD_STDIN:
+		if (rc->password)
+			return 1;
+		return read_password(rc, err) < 0 ? -1 : 1;
+	case REGCLI_OPT_PLATFORM: {
+		struct oci_platform p;
+		if (oci_platform_parse(arg, &p, err) < 0)
+			return lm_err_wrap(err, "--platform");
+		oci_platform_release(&p);
+		rc->platform = arg;
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+int regcli_check(const struct regcli *rc, struct lm_err *err)
+{
+	if (rc->username && !rc->password)
+		return lm_err_set(err, LM_E_USAGE, "--username needs --password-stdin");
+	if (rc->password && !rc->username)
+		return lm_err_set(err, LM_E_USAGE, "--password-stdin needs --username");
+	return 0;
+}
+
+void regcli_fill(const struct regcli *rc, struct reg_opts *ro)
+{
+	if (rc->platform)
+		ro->platform = rc->platform;
+	ro->ca_cert = rc->ca_cert;
+	ro->insecure = rc->insecure;
+	ro->ninsecure = rc->ninsecure;
+	ro->username = rc->username;
+	ro->password = rc->password;
+}
+
+int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what,
+		 struct regcli *rc, struct lm_err *err)
+{
+	static const struct option longopts[] = {
+		REGCLI_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int r = regcli_handle(opt, optarg, rc, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		if (opt == 'h')
+			return 1;
+		return lm_err_set(err, LM_E_USAGE, "see 'lamina %s --help'", cmd);
+	}
+	if (argc - optind != nargs)
+		return lm_err_set(err, LM_E_USAGE, "expected %s; see 'lamina %s --help'", nargs_what, cmd);
+	return regcli_check(rc, err);
+}
+
+void regcli_global(struct reg_opts *ro, const struct lm_opts *o)
+{
+	ro->quiet = o->quiet;
+	ro->is_tty = o->is_tty;
+	ro->verbose = o->verbose;
+	ro->jobs = o->jobs;
+}
+
+void regcli_release(struct regcli *rc)
+{
+	if (!rc)
+		return;
+	if (rc->password) {
+		memset(rc->password, 0, strlen(rc->password));
+		free(rc->password);
+	}
+	free(rc->insecure);
+	memset(rc, 0, sizeof(*rc));
+}

@@ -1,0 +1,35 @@
+/* fs.h - paths and files: joining, creating, removing, reading, and atomic writing
+ * (a temporary name beside the target, fsync, rename). */
+#ifndef LM_FS_H
+#define LM_FS_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+/* Joins a and b with exactly one '/'. Caller frees. */
+char *lm_path_join(const char *a, const char *b);
+/* Directory part of path ("." when none). Caller frees. */
+char *lm_path_dirname(const char *path);
+/* Creates dir and its parents (mode 0755). */
+int lm_mkdir_p(const char *dir, struct lm_err *err);
+/* Removes a tree (like rm -rf). Missing path is not an error. */
+int lm_rm_rf(const char *path, struct lm_err *err);
+/* Best-effort lm_rm_rf for cleanup paths, where a failure must not hide the real error. NULL-safe. */
+void lm_rm_rf_quiet(const char *path);
+
+/* Reads a whole file of at most cap bytes; *out is NUL-terminated, caller frees. */
+int lm_read_file(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err);
+/* Writes data to path atomically: a temporary file beside it, fsync, rename. */
+int lm_write_file_atomic(const char *path, const void *data, size_t len, struct lm_err *err);
+/* Writes all of len bytes to fd, retrying on EINTR/short writes. Returns 0 or -1 with errno. */
+int lm_write_all(int fd, const void *data, size_t len);
+/* Creates a unique temporary file "<path>.tmp.XXXXXX"; returns fd and the name (caller frees). */
+int lm_tmpfile_beside(const char *path, char **tmpname, struct lm_err *err);
+/* Finishes a file from lm_tmpfile_beside: fsync (when sync), close and rename tmp to
+ * path. fd is closed in all cases; on failure tmp is removed. */
+int lm_tmpfile_commit(int fd, const char *tmp, const char *path, int sync, struct lm_err *err);
+/* Creates a unique temporary directory under base (or $TMPDIR or /tmp); caller frees. */
+char *lm_mkdtemp(const char *base, const char *prefix, struct lm_err *err);
+
+#endif

@@ -1,0 +1,74 @@
+/* tree.h - the list of files that make up one image layer.
+ *
+ * A layer is built from an lm_tree: entries with their path in the image and where
+ * their bytes come from on the host. Scanning a source directory fills it; prune
+ * marks entries removed; precompile appends generated files; layer.c writes it.
+ * Paths in the image are relative to '/', without leading or trailing '/'
+ * ("var/task/app.py"). */
+#ifndef LM_TREE_H
+#define LM_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+enum lm_ftype { LM_F_REG, LM_F_DIR, LM_F_SYMLINK };
+
+struct lm_entry {
+	char *path;   /* in the image, relative to '/' */
+	char *src;    /* host file with the content (LM_F_REG); NULL for other types */
+	char *link;   /* symlink target (LM_F_SYMLINK) */
+	enum lm_ftype type;
+	unsigned mode;  /* normalised: 0755 dirs and executables, 0644 files, 0777 symlinks */
+	uint64_t size;  /* LM_F_REG: bytes */
+	int removed;    /* set by prune: not written */
+	int generated;  /* added by lamina (e.g. .pyc), not from the user's tree */
+	size_t order;   /* internal: insertion order while sorting */
+};
+
+struct lm_tree {
+	struct lm_entry *v;
+	size_t n, cap;
+	int sorted; /* internal: set by tree_finish, cleared by tree_add */
+};
+
+struct tree_scan_opts {
+	const char *const *exclude; /* wildmatch globs relative to the source dir */
+	size_t nexclude;
+	int follow_symlinks;        /* 0: keep symlinks as symlinks (default) */
+};
+
+void tree_init(struct lm_tree *t);
+void tree_release(struct lm_tree *t);
+
+/* Normalises a mode: dirs and anything with an x bit 0755, other files 0644, links 0777. */
+unsigned tree_norm_mode(enum lm_ftype type, unsigned st_mode);
+/* Normalises an image path: strips leading '/', "./", duplicate and trailing '/'.
+ * Returns NULL for paths with ".." components or empty results. Caller frees. */
+char *tree_norm_path(const char *p);
+
+/* Appends an entry (copies the strings). Returns the new entry (borrowed). */
+struct lm_entry *tree_add(struct lm_tree *t, enum lm_ftype type, const char *path, const char *src,
+			  const char *link, unsigned mode, uint64_t size);
+/* Finds an entry by image path (linear before tree_finish, binary search after). */
+struct lm_entry *tree_find(const struct lm_tree *t, const char *path);
+
+/* Walks srcdir (recursively, files of any depth) and adds its contents under dest
+ * (an absolute image path such as "/var/task"). Special files (devices, fifos,
+ * sockets) are an error naming the file. Hardlinked files become independent
+ * regular files. Excluded paths are not added. */
+int tree_scan(struct lm_tree *t, const char *srcdir, const char *dest, const struct tree_scan_opts *o,
+	      struct lm_err *err);
+
+/* Sorts entries by path (bytewise, so "a/b" < "a0"), removes exact duplicates (the
+ * later entry wins), and adds any missing parent directory (mode 0755), so every
+ * entry's parent is present: Lambda rejects layers with a missing parent directory.
+ * Entries marked removed stay in the list but are skipped by writers; a directory
+ * whose every child is removed is kept. */
+void tree_finish(struct lm_tree *t);
+
+/* Totals over entries not removed. */
+void tree_totals(const struct lm_tree *t, uint64_t *files, uint64_t *bytes);
+
+#endif

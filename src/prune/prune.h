@@ -1,0 +1,112 @@
+/* prune.h - prune rules: presets, remove/keep globs, ELF stripping, accounting. */
+#ifndef LM_PRUNE_H
+#define LM_PRUNE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/err.h"
+#include "image/tree.h"
+
+enum prune_strip { PRUNE_STRIP_DEBUG = 0, PRUNE_STRIP_NONE, PRUNE_STRIP_UNNEEDED };
+
+/* What the manifest says ("prune": {...} at top level or in a layer). */
+struct prune_spec {
+	int set; /* the manifest had a "prune" object here */
+	char **presets;
+	size_t npresets;
+	char **remove; /* globs */
+	size_t nremove;
+	char **keep; /* globs; keep always wins */
+	size_t nkeep;
+	enum prune_strip strip;
+	int strip_set;
+};
+
+void prune_spec_release(struct prune_spec *s);
+/* 1 when name is a known preset ("python-safe", "node-aggressive", "licenses" ...). */
+int prune_preset_known(const char *name);
+/* NULL-terminated list of preset names (for messages and --help). */
+const char *const *prune_preset_names(void);
+
+struct prune_report;
+struct prune_report *prune_report_new(void);
+void prune_report_free(struct prune_report *r);
+
+/* Applies the rules to one layer's tree (after tree_finish): the global spec, then the
+ * layer's own (either may be NULL or unset). root is the layer's destination in the
+ * image ("var/task"); globs are relative to it. platform is the image's ("linux/amd64").
+ * Marks removed entries; stripped ELF copies are written under workdir and the entries
+ * point at them. Adds per-rule and per-package accounting under layer_name to rep. */
+int prune_apply(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
+		const char *root, const char *platform, const char *layer_name, const char *workdir,
+		struct prune_report *rep, struct lm_err *err);
+
+/* What the rules decide for one layer, without changing anything: for finding the rule
+ * behind a failed verification. Entries are indexed like the tree's when decided. */
+struct prune_decision {
+	size_t n;               /* entries (t->n) */
+	unsigned char *removed; /* per entry: 1 when removed */
+	int *rule;              /* per entry: index into labels of the rule that removes it, else -1 */
+	char **labels;          /* distinct rule labels, as the report names them
+				   ("python-safe: tests/", "remove: helpers.py") */
+	size_t nlabels;
+};
+
+/* Decides like prune_apply (same rules, guards and keeps; no stripping, no accounting)
+ * with the rules labelled disabled left out (NULL: none). t must be the tree prune_apply
+ * saw, possibly with generated entries added since (they are ignored) and e->removed
+ * set (not read). Sorts t when needed; changes nothing else. Fills d (caller releases;
+ * on failure d is zeroed). Fails only for a bad glob, as prune_apply would. */
+int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
+		 const char *root, const char *platform, const char *disabled, struct prune_decision *d,
+		 struct lm_err *err);
+void prune_decision_release(struct prune_decision *d);
+
+/* People's table and JSON for CI. */
+void prune_report_print(const struct prune_report *r, FILE *f);
+char *prune_report_json(const struct prune_report *r);
+
+
+/* Checks one user glob: 0, or -1 with an error naming it ("unclosed '['", "empty",
+ * "trailing backslash", "'..' component"). what names the field ("prune.remove[2]"). */
+int prune_glob_check(const char *glob, const char *what, struct lm_err *err);
+
+/* --- presets (prune_presets.c) ------------------------------------------------------ */
+
+enum prune_rule_flag {
+	PRUNE_R_FILES = 1 << 0,   /* files (and symlinks) only, never directories */
+	PRUNE_R_SIBLING = 1 << 1, /* only when a sibling with the same stem and one of .sibling's
+				     extensions exists (x.ts beside x.js, x.pyc beside x.py) */
+	PRUNE_R_PYROOT = 1 << 2,  /* only entries directly in a Python import root (the layer
+				     root, python/, site-packages/, dist-packages/) */
+	PRUNE_R_FOREIGN = 1 << 3, /* only names that denote another OS or CPU than the image's
+				     (see prune_foreign_platform); the glob must match too */
+	/* Rewrite rules: matching files that stay are not removed but replaced by a smaller
+	 * copy that loads the same (slim.h); the first rewrite rule that matches applies,
+	 * keep globs win, input a rewriter does not understand is left alone. */
+	PRUNE_R_SLIM_JSON = 1 << 4,	 /* JSON without whitespace between tokens */
+	PRUNE_R_SLIM_BOTO_DOCS = 1 << 5, /* with SLIM_JSON: also botocore service model prose */
+	PRUNE_R_SLIM_METADATA = 1 << 6,	 /* core metadata (METADATA, PKG-INFO) without its body */
+	PRUNE_R_REWRITE = PRUNE_R_SLIM_JSON | PRUNE_R_SLIM_BOTO_DOCS | PRUNE_R_SLIM_METADATA,
+};
+
+struct prune_rule {
+	const char *glob;    /* gitignore-style, relative to the layer root */
+	unsigned flags;      /* enum prune_rule_flag */
+	const char *unless;  /* NULL or '|'-separated globs: entries matching one, or inside a
+				directory matching one, are not matched by this rule */
+	const char *sibling; /* PRUNE_R_SIBLING: '|'-separated extensions (".js|.cjs|.mjs") */
+};
+
+/* The rules of a preset (borrowed, static); NULL when unknown. Preset rules never remove
+ * a Python package or module imported by code that stays, nor a file reached by a
+ * relative require()/import from code that stays (see prune.c). */
+const struct prune_rule *prune_preset_rules(const char *name, size_t *n);
+
+/* 1 when a file or directory name denotes another operating system or CPU than the
+ * image's platform ("linux/amd64", "linux/arm64"): "darwin-x64", "win32-ia32",
+ * "linux-arm64" on amd64, "linux-x64-musl" (Lambda is glibc). Pure. */
+int prune_foreign_platform(const char *name, const char *platform);
+
+#endif

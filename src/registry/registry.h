@@ -1,0 +1,28 @@
+/* registry.h - OCI distribution client: pull into the cache, push from the cache. */
+#ifndef LM_REGISTRY_H
+#define LM_REGISTRY_H
+
+#include "image/cache.h"
+#include "image/image.h"
+
+struct reg_opts {
+	const char *platform;         /* "linux/amd64" (default) or "linux/arm64[/v8]" */
+	const char *ca_cert;          /* --ca-cert FILE, or NULL for the system store */
+	const char *const *insecure;  /* --insecure-registry HOST[:PORT] (plain HTTP allowed) */
+	size_t ninsecure;
+	const char *username;         /* --username */
+	const char *password;         /* from --password-stdin; never printed */
+	int jobs;                     /* parallel blob transfers (0 = default) */
+	int quiet, is_tty, verbose;
+};
+
+/* Pulls ref (e.g. "public.ecr.aws/lambda/python:3.12") for ro->platform: every blob is
+ * verified into the cache (no blob request when already cached); fills out. */
+int registry_pull(const char *ref, const struct reg_opts *ro, struct cache *c, struct lm_image *out,
+		  struct lm_err *err);
+
+/* Pushes img (blobs read from the cache) to ref; writes the pushed manifest digest. */
+int registry_push(const struct lm_image *img, struct cache *c, const char *ref, const struct reg_opts *ro,
+		  char digest_out[LM_DIGEST_LEN], struct lm_err *err);
+
+#endif

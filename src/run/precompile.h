@@ -1,0 +1,46 @@
+/* precompile.h - compile Python sources with the image's own interpreter. */
+#ifndef LM_PRECOMPILE_H
+#define LM_PRECOMPILE_H
+
+#include "image/cache.h"
+#include "common/err.h"
+#include "image/image.h"
+#include "common/opts.h"
+#include "image/tree.h"
+
+enum pyc_invalidation { PYC_UNCHECKED_HASH = 0, PYC_CHECKED_HASH, PYC_TIMESTAMP };
+
+struct precompile_spec {
+	int set;     /* the manifest had "precompile" */
+	int enabled; /* default: on when the base image has a Python interpreter */
+	enum pyc_invalidation invalidation;
+	int optimize;   /* 0, 1, 2 */
+	int sourceless; /* .pyc beside the source, .py removed */
+	int jobs;       /* 0 = CPUs */
+};
+
+/* What a run hands back besides success: warnings for the caller to show, one line each
+ * without a prefix ("skipped '/opt/.../x.py' line 1: SyntaxError: ..."). */
+struct precompile_result {
+	char **warnings;
+	size_t nwarnings, capwarnings;
+};
+
+/* Frees the warnings and empties r. NULL-safe. */
+void precompile_result_release(struct precompile_result *r);
+
+/* Compiles every .py file of the (finished, pruned) app layer trees inside the image's
+ * own root filesystem (base layers + these trees) with the image's interpreter and adds
+ * the .pyc files to the same trees (generated = 1). workdir is for scratch files that
+ * must live until the layers are written. Warnings (third-party files left as source)
+ * are appended to res (caller-owned, initialised to zero; filled on failure too). */
+int precompile_python(const struct precompile_spec *s, const struct lm_image *base, struct cache *c,
+		      struct lm_tree *trees, size_t ntrees, const struct lm_opts *o, const char *workdir,
+		      struct precompile_result *res, struct lm_err *err);
+
+/* 1 when an image path lies in third-party code (a site-packages or dist-packages
+ * directory): a file there that does not compile is left as source with a warning,
+ * as pip does, instead of failing the build. Pure. */
+int precompile_is_third_party(const char *path);
+
+#endif

@@ -1,0 +1,98 @@
+/* verify.h - prove an image works: imports and handler inside its own root filesystem. */
+#ifndef LM_VERIFY_H
+#define LM_VERIFY_H
+
+#include <stdint.h>
+
+#include "image/cache.h"
+#include "common/err.h"
+#include "image/image.h"
+#include "common/opts.h"
+#include "prune/prune.h"
+#include "image/tree.h"
+
+struct verify_spec {
+	int set;
+	char **imports;
+	size_t nimports;
+	int handler;       /* resolve the handler named by CMD */
+	const char *event; /* --event FILE: call the handler with it; NULL = do not call */
+};
+
+void verify_spec_release(struct verify_spec *v);
+
+/* One app layer of the image as the build made it, so that a failed check can be
+ * re-run with a prune rule disabled. */
+struct verify_prune_layer {
+	const char *name;                /* the layer's name, for messages */
+	struct lm_tree *tree;            /* as pruned (may hold generated entries since) */
+	const char *root;                /* its destination in the image ("/var/task") */
+	const struct prune_spec *global; /* the manifest's top-level "prune", or NULL */
+	const struct prune_spec *layer;  /* the layer's own "prune", or NULL */
+};
+
+struct verify_prune {
+	const struct verify_prune_layer *layers;
+	size_t nlayers;
+	const char *platform; /* the image's ("linux/amd64") */
+};
+
+/* Most re-checks a failed verification spends on single prune rules. */
+#define VERIFY_BLAME_MAX_RUNS 32
+
+/* Runs the checks in the image's root filesystem (/var/task read-only, the image's ENV).
+ * Collects every failure (with its traceback) and fails at the end (LM_E_VERIFY).
+ *
+ * With prune non-NULL, when checks fail the image is re-checked with the files prune
+ * removed put back (laid over the image's root filesystem, nothing rebuilt): first all
+ * of them, then those of one rule at a time (a preset rule or a "remove" glob that
+ * removed something, the likeliest first, at most VERIFY_BLAME_MAX_RUNS), and the
+ * message ends with one line per failed check naming the rule whose removal broke it:
+ *   verify: import 'foo' failed; it passes with prune rule 'remove: foo.py' disabled
+ *   (removed 1 file, 52 B)
+ * Handler calls (--event) are never repeated.
+ *
+ * When v->event is set, *result receives what the handler returned as JSON text (caller
+ * frees; NULL when it was not called), even when other checks failed. result may be NULL. */
+int verify_run(const struct lm_image *img, struct cache *c, const struct verify_spec *v,
+	       const struct verify_prune *prune, const struct lm_opts *o, char **result, struct lm_err *err);
+
+/* verify_run without prune information or a result. */
+int verify_image(const struct lm_image *img, struct cache *c, const struct verify_spec *v,
+		 const struct lm_opts *o, struct lm_err *err);
+
+/* Splits a Lambda handler ("app.handler", "pkg/mod.fn", "pkg.mod.fn") into the module
+ * to import ("pkg.mod") and the function name. Returns -1 for a handler without a
+ * module or function part. Caller frees both. Pure. */
+int verify_handler_split(const char *handler, char **module, char **func);
+
+/* --- naming the prune rule behind a failure (pure parts) -------------------------------- */
+
+/* Where a failed check points: dotted module names ("a.b") from the check itself
+ * ("import 'a.b'", "handler 'h': import 'm'") and from its traceback ("No module named
+ * 'x'", "cannot import name 'n' from 'x'"), and absolute paths ("/var/task/x/y.py") from
+ * the traceback's File "..." lines and quoted paths in its message. NULL-terminated,
+ * without duplicates; free with verify_strv_free. Pure. */
+char **verify_blame_hints(const char *what, const char *traceback);
+void verify_strv_free(char **v);
+
+/* A prune rule that removed something, as a suspect. */
+struct verify_blame_cand {
+	const char *label;   /* borrowed */
+	size_t layer;        /* index into verify_prune.layers */
+	uint64_t files, bytes;
+	const char *const *paths; /* image paths it removed ("var/task/x/tests/a.py"), borrowed */
+	size_t npaths;
+	int score; /* set by verify_blame_order: 3 removed a module named by a hint (or a
+		      file a hint names), 2 removed something in such a module's top-level
+		      package, 1 removed something in the directory of a file a hint
+		      names, 0 none */
+	size_t hits; /* set by verify_blame_order: removed paths with that score */
+};
+
+/* Scores each candidate against the hints (from verify_blame_hints) and sorts c, most
+ * likely first: higher score, then more hits, then more files removed, then the
+ * original order. Pure. */
+void verify_blame_order(struct verify_blame_cand *c, size_t n, char *const *hints);
+
+#endif

@@ -1,0 +1,78 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/precompile.h"
+#include "run/sandbox.h"
+#include "unit.h"
+
+START_TEST(test_env_merge)
+{
+	char *img[] = { "PATH=/var/lang/bin:/usr/bin", "LANG=en_US.UTF-8", "EMPTY=" };
+	char *extra[] = { "LANG=C.UTF-8", "_HANDLER=app.handler" };
+	char **env = sandbox_env(img, 3, extra, 2);
+	size_t n = 0;
+	while (env[n])
+		n++;
+	ck_assert_int_eq(n, 4);
+	ck_assert_str_eq(env[0], "PATH=/var/lang/bin:/usr/bin");
+	ck_assert_str_eq(env[1], "LANG=C.UTF-8");
+	ck_assert_str_eq(sandbox_env_get(env, "_HANDLER"), "app.handler");
+	ck_assert_str_eq(sandbox_env_get(env, "EMPTY"), "");
+	ck_assert(sandbox_env_get(env, "PAT") == NULL);
+	ck_assert(sandbox_env_get(env, "LANGX") == NULL);
+	sandbox_env_free(env);
+}
+END_TEST
+
+START_TEST(test_third_party_table)
+{
+	static const struct {
+		const char *path;
+		int want;
+	} t[] = {
+		{ "var/task/app.py", 0 },
+		{ "var/task/site-packages/x.py", 1 },
+		{ "opt/python/lib/python3.12/site-packages/yaml/__init__.py", 1 },
+		{ "usr/lib/python3/dist-packages/a.py", 1 },
+		{ "var/task/my_site-packages.py", 0 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(precompile_is_third_party(t[i].path) == t[i].want, "third_party('%s')", t[i].path);
+}
+END_TEST
+
+/* Why namespaces could not be made: one line naming the setting and what to do. */
+START_TEST(test_ns_message_table)
+{
+	static const struct {
+		int errnum, root;
+		struct sandbox_ns_sysctls s;
+		const char *want; /* a part of the message */
+	} t[] = {
+		{ EPERM, 1, { NULL, "15000", NULL }, "cannot create a mount namespace (Operation not permitted)" },
+		{ EPERM, 0, { "0", "15000", NULL }, "(kernel.unprivileged_userns_clone = 0): run lamina as root" },
+		{ ENOSPC, 0, { NULL, "0", NULL }, "disabled on this machine (user.max_user_namespaces = 0)" },
+		{ ENOSPC, 0, { "1", "12", NULL }, "limit of user namespaces is reached (user.max_user_namespaces = 12)" },
+		{ EINVAL, 0, { NULL, NULL, NULL }, "this kernel has no user namespaces" },
+		{ EACCES, 0, { "1", "15000", "1" }, "restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1" },
+		{ EPERM, 0, { NULL, "15000", "0" }, "cannot create an unprivileged user namespace (Operation not permitted; " },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *m = sandbox_ns_message(t[i].errnum, t[i].root, &t[i].s);
+		ck_assert_msg(strstr(m, t[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, m, t[i].want);
+		ck_assert_msg(!strchr(m, '\n'), "case %zu: more than one line", i);
+		ck_assert_msg(t[i].root || strstr(m, "run lamina as root"), "case %zu: no remedy in '%s'", i, m);
+		free(m);
+	}
+}
+END_TEST
+
+SUITE(sandbox)
+{
+	Suite *s = suite_create("sandbox");
+	TCASE(s, test_env_merge);
+	TCASE(s, test_third_party_table);
+	TCASE(s, test_ns_message_table);
+	return s;
+}
