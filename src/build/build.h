@@ -1,45 +1,80 @@
-/* build.h - the build pipeline behind `lamina build`, `lamina zip` and `verify MANIFEST`.
+/* build.h - the build behind `lamina build`, `lamina zip` and `lamina verify MANIFEST`.
  *
- * One pipeline: read the manifest, open the base, scan each layer's "from", prune,
- * precompile Python with the base's interpreter, write the app layers into the cache,
- * verify; then the outputs: an image archive, a push, and/or a Lambda .zip of the same
- * app trees. */
+ * build_run runs the stages of build/stages.h in order (base -> trees -> prune ->
+ * compile -> layers -> image -> verify) on a manifest the caller loaded, then makes the
+ * outputs the request names: an image archive, a push, a Lambda zip, a size report.
+ * Which command asked does not matter to it: a request is a list of outputs. It never
+ * prints: what the user should see comes back through the note callback, in order,
+ * and the results through struct build_result. */
 #ifndef LM_BUILD_H
 #define LM_BUILD_H
 
-#include "image/image.h"
+#include "build/manifest.h"
 #include "common/opts.h"
+#include "image/image.h"
+#include "prune/prune.h"
 #include "registry/registry.h"
-#include "zip/sizereport.h"
 #include "run/verify.h"
+#include "zip/sizereport.h"
 
-/* A Lambda .zip from the app trees (lamina zip, and build --report to measure one). */
+/* A Lambda .zip output from the app trees. */
 struct build_zip {
-	const char *out;           /* the .zip to write; NULL = write it to a scratch file to measure it */
+	const char *out;           /* the .zip to write; NULL = a scratch file, only measured */
 	int kind;                  /* ZIP_FUNCTION, ZIP_LAYER, or -1: the manifest's "zip.kind" (default function) */
 	const char *const *layers; /* manifest layers to put in it; NULL = "zip.layers" (default every layer) */
 	size_t nlayers;
 	int level;   /* deflate level 0..9, -1 = "zip.level" (default ZIP_LEVEL_DEFAULT) */
-	int lenient; /* only for the report: a layout that cannot be zipped is reported, not an error */
+	int lenient; /* measure only: a layout the kind cannot hold is reported, not an error */
 };
 
-struct build_req {
-	const char *manifest;  /* path */
-	const char *out;       /* archive to write, or NULL */
-	const char *tag;       /* --tag, overrides the manifest's */
-	const char *base;      /* --base, overrides the manifest's */
-	const char *platform;  /* --platform, overrides the manifest's */
-	const char *push;      /* --push REF, or NULL */
-	struct reg_opts reg;   /* registry options for pull and push */
-	int no_verify;         /* skip the manifest's "verify" step */
-	const struct verify_spec *verify; /* checks to run instead of the manifest's "verify", or NULL */
-	char **verify_result;  /* receives the handler's result when verify calls it, or NULL */
-	const struct build_zip *zip;  /* make a zip; unless lenient, instead of the image summary and digest */
-	struct size_report *report;   /* when non-NULL, receives the image's (and the zip's) sizes */
-	int level;             /* --compression-level, overrides the manifest's; 0 = not given */
+struct build_request {
+	const struct lm_manifest *m; /* loaded once by the caller; borrowed */
+	const char *base;            /* overrides m->base when non-NULL */
+	const char *platform;        /* overrides m->platform when non-NULL */
+	const struct reg_opts *reg;  /* registry options for a registry base and the push; may be NULL */
+	int level;                   /* gzip level of the new layers; 0 = "compression.level" or the default */
+	/* verify */
+	int no_verify;                    /* skip the checks */
+	const struct verify_spec *verify; /* the checks to run; NULL = m->verify when set */
+	/* outputs */
+	const char *archive; /* write the image archive here (temporary name, renamed), or NULL */
+	const char *tag;     /* name in the archive; NULL = m->tag */
+	const char *push;    /* push the image to this reference, or NULL */
+	const struct build_zip *zip; /* write (or measure) a zip, or NULL */
+	int report;                  /* fill result->report with the image's (and the zip's) sizes */
 };
 
-/* Runs the build. When img is non-NULL it receives the built image (blobs in the cache). */
-int build_run(const struct build_req *r, const struct lm_opts *o, struct lm_image *img, struct lm_err *err);
+/* One app layer as built, for the summary. */
+struct build_layer_info {
+	const char *name; /* borrowed from the manifest */
+	uint64_t files, usize;
+	int64_t size;
+	char digest[LM_DIGEST_LEN];
+};
+
+struct build_result {
+	struct lm_image img;          /* the image built (blobs in the cache) */
+	struct build_layer_info *layers; /* the app layers (m->nlayers) */
+	size_t nlayers;
+	size_t base_layers;           /* how many layers the base has */
+	int64_t base_size;            /* their compressed bytes */
+	char *verify_result;          /* the handler's result when verify called it, else NULL */
+	char pushed[LM_DIGEST_LEN];   /* the digest the registry has when pushed, else "" */
+	struct size_report report;    /* when asked */
+};
+
+void build_result_init(struct build_result *r);
+void build_result_release(struct build_result *r);
+
+/* A line for the user (a progress line, a warning "warning: ...", a table); may hold
+ * newlines, has no trailing one. */
+typedef void (*build_note_fn)(void *ctx, const char *text);
+
+/* Runs the stages and makes the outputs. note (may be NULL) receives, in order, what the
+ * user should see; res is filled (init it first; release it in every case). Errors name
+ * the manifest, the layer or the output. Nothing is written at an output path on
+ * failure. */
+int build_run(const struct build_request *r, const struct lm_opts *o, build_note_fn note, void *ctx,
+	      struct build_result *res, struct lm_err *err);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "build/manifest.h"
+#include "cli/buildcmd.h"
 #include "cli/cmds.h"
 #include "image/compress.h"
 #include "cli/options.h"
@@ -62,15 +64,17 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct build_req r;
+	struct build_request r;
 	struct build_zip z = { NULL, -1, NULL, 0, -1, 1 };
-	struct size_report rep;
+	struct build_result res;
+	struct lm_manifest m;
+	struct reg_opts reg = { 0 };
 	struct regcli rc;
-	int c, ret = -1;
+	int c, ret = -1, have_m = 0;
 	memset(&r, 0, sizeof(r));
-	size_report_init(&rep);
+	build_result_init(&res);
 	regcli_init(&rc);
-	regcli_global(&r.reg, o);
+	regcli_global(&reg, o);
 	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
 		int h = regcli_handle(c, optarg, &rc, err);
 		if (h < 0)
@@ -79,7 +83,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			continue;
 		switch (c) {
 		case 'o':
-			r.out = optarg;
+			r.archive = optarg;
 			break;
 		case 't':
 			r.tag = optarg;
@@ -95,7 +99,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			break;
 		case OPT_REPORT:
 			r.zip = &z;
-			r.report = &rep;
+			r.report = 1;
 			break;
 		case OPT_LEVEL: {
 			char *end;
@@ -123,14 +127,26 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	}
 	if (regcli_check(&rc, err) < 0)
 		goto out;
-	r.manifest = argv[optind];
-	regcli_fill(&rc, &r.reg);
-	r.platform = r.reg.platform; /* --platform overrides the manifest's */
-	ret = build_run(&r, o, NULL, err);
-	if (ret == 0 && r.report)
-		size_report_print(&rep, stderr);
+	if (manifest_load(argv[optind], &m, err) < 0)
+		goto out;
+	have_m = 1;
+	r.m = &m;
+	regcli_fill(&rc, &reg);
+	r.reg = &reg;
+	r.platform = reg.platform; /* --platform overrides the manifest's */
+	if (cli_build(&r, o, &res, err) < 0)
+		goto out;
+	cli_build_summary(&res, o);
+	if (r.push && !o->quiet)
+		fprintf(stderr, "pushed %s@%s\n", r.push, res.pushed);
+	printf("%s\n", res.img.manifest_digest);
+	if (r.report)
+		size_report_print(&res.report, stderr);
+	ret = 0;
 out:
-	size_report_release(&rep);
+	if (have_m)
+		manifest_release(&m);
+	build_result_release(&res);
 	regcli_release(&rc);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "build/build.h"
+#include "cli/buildcmd.h"
 #include "image/cache.h"
 #include "cli/cmds.h"
 #include "build/manifest.h"
@@ -89,6 +90,7 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 	struct verify_spec v = { 0 };
 	struct lm_manifest m;
 	struct lm_image img;
+	struct build_result res;
 	struct cache *c = NULL;
 	struct reg_opts reg = { 0 };
 	const char *base = NULL, *target;
@@ -98,6 +100,7 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 
 	memset(&m, 0, sizeof(m));
 	image_init(&img);
+	build_result_init(&res);
 	regcli_global(&reg, o);
 	while ((ch = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -140,7 +143,7 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 	}
 
 	if (stat(target, &st) == 0 && S_ISREG(st.st_mode) && is_manifest(target)) {
-		struct build_req r;
+		struct build_request r;
 		if (manifest_load(target, &m, err) < 0)
 			goto out;
 		have_manifest = 1;
@@ -153,14 +156,17 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 		v.set = 1;
 		v.handler = handler != 0;
 		memset(&r, 0, sizeof(r));
-		r.manifest = target;
+		r.m = &m;
 		r.base = base;
 		r.platform = reg.platform;
-		r.reg = reg;
+		r.reg = &reg;
 		/* the build verifies, knowing what prune removed */
 		r.verify = &v;
-		r.verify_result = &result;
-		ret = build_run(&r, o, &img, err);
+		ret = cli_build(&r, o, &res, err);
+		if (ret == 0)
+			cli_build_summary(&res, o);
+		result = res.verify_result;
+		res.verify_result = NULL;
 	} else {
 		struct source_opts so = { reg.platform, &reg };
 		if (base) {
@@ -187,6 +193,7 @@ out:
 	if (have_manifest)
 		manifest_release(&m);
 	image_release(&img);
+	build_result_release(&res);
 	cache_free(c);
 	verify_spec_release(&v);
 	free(result);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "build/manifest.h"
+#include "cli/buildcmd.h"
 #include "cli/cmds.h"
 #include "cli/options.h"
 #include "zip/sizereport.h"
@@ -76,16 +78,18 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct build_req r;
+	struct build_request r;
 	struct build_zip z = { NULL, -1, NULL, 0, -1, 0 };
-	struct size_report rep;
+	struct build_result res;
+	struct lm_manifest m;
+	struct reg_opts reg = { 0 };
 	struct regcli rc;
 	const char **layers = NULL;
-	int c, ret = -1, json = 0;
+	int c, ret = -1, json = 0, have_m = 0;
 	memset(&r, 0, sizeof(r));
-	size_report_init(&rep);
+	build_result_init(&res);
 	regcli_init(&rc);
-	regcli_global(&r.reg, o);
+	regcli_global(&reg, o);
 	while ((c = getopt_long(argc, argv, "o:k:l:h", longopts, NULL)) != -1) {
 		int h = regcli_handle(c, optarg, &rc, err);
 		if (h < 0)
@@ -150,27 +154,33 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 	if (regcli_check(&rc, err) < 0)
 		goto out;
 	z.layers = layers;
-	r.manifest = argv[optind];
-	regcli_fill(&rc, &r.reg);
-	r.platform = r.reg.platform; /* --platform overrides the manifest's */
+	if (manifest_load(argv[optind], &m, err) < 0)
+		goto out;
+	have_m = 1;
+	r.m = &m;
+	regcli_fill(&rc, &reg);
+	r.reg = &reg;
+	r.platform = reg.platform; /* --platform overrides the manifest's */
 	r.zip = &z;
-	r.report = &rep;
-	if (build_run(&r, o, NULL, err) < 0)
+	r.report = 1;
+	if (cli_build(&r, o, &res, err) < 0)
 		goto out;
 	if (json) {
-		char *s = size_report_json(&rep);
+		char *s = size_report_json(&res.report);
 		printf("%s\n", s);
 		free(s);
 	} else {
 		if (!o->quiet)
-			size_report_print(&rep, stderr);
+			size_report_print(&res.report, stderr);
 		if (z.out)
-			printf("%s\n", rep.zip_digest);
+			printf("%s\n", res.report.zip_digest);
 	}
 	ret = 0;
 out:
 	free(layers);
-	size_report_release(&rep);
+	if (have_m)
+		manifest_release(&m);
+	build_result_release(&res);
 	regcli_release(&rc);
 	return ret;
 }

@@ -1,0 +1,229 @@
+/* stages.c - the build's stages (see stages.h). */
+#include "build/stages.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build/source.h"
+#include "common/alloc.h"
+#include "common/fs.h"
+#include "image/compress.h"
+#include "run/precompile.h"
+#include "run/precompile_node.h"
+
+void build_notes_add(struct build_notes *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = lm_vasprintf(fmt, ap);
+	va_end(ap);
+	lm_grow((void **)&n->v, &n->cap, n->n + 1, sizeof(*n->v));
+	n->v[n->n++] = s;
+}
+
+void build_notes_release(struct build_notes *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		free(n->v[i]);
+	free(n->v);
+	memset(n, 0, sizeof(*n));
+}
+
+/* With -j 1 the caller compresses (one thread in all); with N > 1, N workers compress
+ * while the caller reads files, writes the tar and hashes (about a quarter of the work
+ * at the default level), so all N CPUs stay busy. */
+int build_threads(const struct lm_opts *o)
+{
+	long n = o->jobs > 0 ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
+	return n <= 1 ? 0 : (int)n;
+}
+
+int stage_base(const char *spec, const char *platform, const struct reg_opts *reg, struct cache *c, int for_image,
+	       struct lm_image *base, struct build_notes *notes, struct lm_err *err)
+{
+	struct source_opts so = { platform, reg };
+	if (source_open(spec, &so, c, base, err) < 0)
+		return lm_err_wrap(err, "base '%s'", spec);
+	for (size_t i = 0; i < base->manifest.nlayers && for_image; i++)
+		if (!oci_is_gzip_layer(base->manifest.layers[i].media_type))
+			build_notes_add(notes, "warning: base layer %zu is %s; Lambda accepts only gzip layers", i + 1,
+					base->manifest.layers[i].media_type);
+	return 0;
+}
+
+int stage_trees(const struct lm_manifest *m, struct lm_tree *trees, struct lm_err *err)
+{
+	for (size_t i = 0; i < m->nlayers; i++)
+		tree_init(&trees[i]);
+	for (size_t i = 0; i < m->nlayers; i++) {
+		const struct mf_layer *l = &m->layers[i];
+		struct tree_scan_opts so = { (const char *const *)l->exclude, l->nexclude, 0 };
+		if (tree_scan(&trees[i], l->from, l->to, &so, err) < 0) {
+			lm_err_wrap(err, "%s: layer '%s' (layers[%zu].from)", m->path, l->name, i);
+			for (size_t k = 0; k < m->nlayers; k++)
+				tree_release(&trees[k]);
+			return -1;
+		}
+		tree_finish(&trees[i]);
+	}
+	return 0;
+}
+
+int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const char *workdir,
+		struct prune_report *rep, int *any, struct lm_err *err)
+{
+	*any = m->prune.set;
+	for (size_t i = 0; i < m->nlayers; i++) {
+		const struct mf_layer *l = &m->layers[i];
+		char *root = tree_norm_path(l->to);
+		char *lw = lm_asprintf("%s/layer%zu", workdir, i);
+		int r = lm_mkdir_p(lw, err);
+		if (r == 0)
+			r = prune_apply(&m->prune, &l->prune, &trees[i], root, platform, l->name, lw, rep, err);
+		free(root);
+		free(lw);
+		if (r < 0)
+			return lm_err_wrap(err, "layer '%s': prune", l->name);
+		*any |= l->prune.set;
+	}
+	return 0;
+}
+
+int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
+		  const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
+		  struct lm_err *err)
+{
+	struct precompile_result pres = { 0 };
+	int r;
+
+	*node_cache = 0;
+	r = precompile_python(&m->precompile, base, c, trees, m->nlayers, o, workdir, &pres, err);
+	for (size_t i = 0; i < pres.nwarnings; i++)
+		build_notes_add(notes, "lamina: precompile: warning: %s", pres.warnings[i]);
+	precompile_result_release(&pres);
+	if (r < 0)
+		return -1;
+	if (m->precompile_node.set) {
+		char **roots = lm_xcalloc(m->nlayers + 1, sizeof(*roots));
+		for (size_t i = 0; i < m->nlayers; i++)
+			if (!(roots[i] = tree_norm_path(m->layers[i].to)))
+				roots[i] = lm_xstrdup(""); /* "/" */
+		r = precompile_node(&m->precompile_node, base, c, trees, roots, m->nlayers, m->config.cmd, m->config.ncmd,
+				    o, workdir, node_cache, err);
+		for (size_t i = 0; i < m->nlayers; i++)
+			free(roots[i]);
+		free(roots);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int stage_layers(const struct lm_manifest *m, struct lm_tree *trees, int level, const struct lm_opts *o,
+		 struct cache *c, struct layer_result *res, struct lm_err *err)
+{
+	struct layer_opts lo = { o->epoch, level, build_threads(o) };
+	for (size_t i = 0; i < m->nlayers; i++) {
+		tree_finish(&trees[i]);
+		if (layer_write(&trees[i], &lo, c, &res[i], err) < 0)
+			return lm_err_wrap(err, "layer '%s'", m->layers[i].name);
+	}
+	return 0;
+}
+
+/* The image config: the base's, with the manifest's settings and the new layers. */
+static int make_config(const struct lm_image *base, const struct lm_manifest *m, const struct layer_result *res,
+		       int node_cache, int64_t epoch, char **out, size_t *len, struct lm_err *err)
+{
+	struct oci_config *c = NULL;
+	if (oci_config_parse(base->config_raw, base->config_len, &c, err) < 0)
+		return lm_err_wrap(err, "base config");
+	if (node_cache)
+		oci_config_set_env(c, "NODE_COMPILE_CACHE", precompile_node_dir(&m->precompile_node));
+	for (size_t i = 0; i < m->config.nenv; i++)
+		oci_config_set_env(c, m->config.env[i].key, m->config.env[i].value);
+	if (m->config.entrypoint_given && m->config.entrypoint)
+		oci_config_set_entrypoint(c, m->config.entrypoint, m->config.nentrypoint);
+	if (m->config.cmd)
+		oci_config_set_cmd(c, m->config.cmd, m->config.ncmd);
+	oci_config_set_workdir(c, m->config.workdir);
+	for (size_t i = 0; i < m->config.nlabels; i++)
+		oci_config_set_label(c, m->config.labels[i].key, m->config.labels[i].value);
+	oci_config_set_created(c, epoch);
+	for (size_t i = 0; i < m->nlayers; i++) {
+		char *by = lm_asprintf("lamina: layer '%s' -> %s", m->layers[i].name, m->layers[i].to);
+		oci_config_add_layer(c, res[i].diff_id, by, epoch);
+		free(by);
+	}
+	*out = oci_config_serialize(c, len);
+	oci_config_free(c);
+	return 0;
+}
+
+int stage_image(const struct lm_manifest *m, const struct lm_image *base, const char *base_ref,
+		const struct layer_result *res, int node_cache, int64_t epoch, struct cache *c, struct lm_image *img,
+		struct lm_err *err)
+{
+	struct oci_manifest om = { 0 };
+	char *cfg = NULL, *mbuf = NULL;
+	size_t cfglen = 0, mlen = 0;
+	int ret = -1;
+
+	if (make_config(base, m, res, node_cache, epoch, &cfg, &cfglen, err) < 0)
+		goto out;
+	om.media_type = (char *)OCI_MT_MANIFEST;
+	om.config.media_type = (char *)OCI_MT_CONFIG;
+	om.config.size = (int64_t)cfglen;
+	if (base_ref) { /* lets a push mount the base layers from its repository */
+		om.base_name = base->name;
+		om.base_digest = (char *)base->manifest_digest;
+	}
+	if (cache_put_buf(c, cfg, cfglen, om.config.digest, err) < 0)
+		goto out;
+	om.nlayers = base->manifest.nlayers + m->nlayers;
+	om.layers = lm_xcalloc(om.nlayers + 1, sizeof(*om.layers));
+	for (size_t i = 0; i < base->manifest.nlayers; i++) {
+		const struct oci_descriptor *d = &base->manifest.layers[i];
+		om.layers[i] = *d;
+		/* same bytes, OCI name for the type: Docker's gzip type maps one to one */
+		if (d->media_type && strcmp(d->media_type, DOCKER_MT_LAYER_GZIP) == 0)
+			om.layers[i].media_type = (char *)OCI_MT_LAYER_GZIP;
+		else if (d->media_type && strcmp(d->media_type, DOCKER_MT_LAYER_TAR) == 0)
+			om.layers[i].media_type = (char *)OCI_MT_LAYER_TAR;
+	}
+	for (size_t i = 0; i < m->nlayers; i++)
+		om.layers[base->manifest.nlayers + i] = res[i].desc;
+	mbuf = oci_manifest_serialize(&om, &mlen);
+	if (cache_put_buf(c, mbuf, mlen, NULL, err) < 0 || image_from_manifest(img, mbuf, mlen, c, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(om.layers); /* the descriptors' strings are borrowed */
+	free(cfg);
+	free(mbuf);
+	return ret;
+}
+
+int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
+		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c,
+		 const struct lm_opts *o, char **result, struct lm_err *err)
+{
+	/* with the layers' trees, so a failure can name the prune rule behind it */
+	struct verify_prune_layer *pl = lm_xcalloc(m->nlayers + 1, sizeof(*pl));
+	struct verify_prune vp = { pl, m->nlayers, platform };
+	int r;
+	for (size_t i = 0; i < m->nlayers; i++) {
+		pl[i].name = m->layers[i].name;
+		pl[i].tree = &trees[i];
+		pl[i].root = m->layers[i].to;
+		pl[i].global = &m->prune;
+		pl[i].layer = &m->layers[i].prune;
+	}
+	r = verify_run(img, c, v, any_prune ? &vp : NULL, o, result, err);
+	free(pl);
+	return r;
+}

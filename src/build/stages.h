@@ -1,0 +1,90 @@
+/* stages.h - the build's named stages, each with explicit inputs and outputs.
+ *
+ *   load      the manifest (the caller: build/manifest.h, loaded once)
+ *   base      base reference -> struct lm_image, every blob verified into the cache
+ *   trees     each manifest layer's "from" -> one sorted lm_tree per layer
+ *   prune     the prune rules -> entries marked removed, stripped/slimmed copies, a report
+ *   compile   .pyc and the Node compile cache, made in the base image's own rootfs
+ *   layers    trees -> reproducible gzip tar layers in the cache
+ *   image     base + layers + the manifest's config -> the image manifest in the cache
+ *   verify    the checks run inside the built image
+ *   outputs   an OCI archive, a push, a Lambda zip, a size report (build/build.c)
+ *
+ * A stage knows nothing of the command that runs it: it reads its inputs, writes its
+ * outputs and the notes (warnings, progress lines) it wants shown, and never prints.
+ * build_run (build.h) runs them in order; tests run them one by one. */
+#ifndef LM_BUILD_STAGES_H
+#define LM_BUILD_STAGES_H
+
+#include <stddef.h>
+
+#include "build/manifest.h"
+#include "common/err.h"
+#include "common/opts.h"
+#include "image/cache.h"
+#include "image/image.h"
+#include "image/layer.h"
+#include "image/tree.h"
+#include "prune/prune.h"
+#include "registry/registry.h"
+#include "run/verify.h"
+
+/* Lines a stage wants the user to see (progress, warnings), in order. */
+struct build_notes {
+	char **v; /* each "warning: ..." or a progress line, without a trailing newline */
+	size_t n, cap;
+};
+
+void build_notes_add(struct build_notes *n, const char *fmt, ...) LM_PRINTF(2, 3);
+void build_notes_release(struct build_notes *n);
+
+/* base: opens spec (a registry reference, oci-archive:, oci:, docker-archive:) for
+ * platform with the registry options reg (may be NULL) and stores its blobs in c. Notes
+ * a base layer Lambda would refuse (not gzip) when for_image. */
+int stage_base(const char *spec, const char *platform, const struct reg_opts *reg, struct cache *c, int for_image,
+	       struct lm_image *base, struct build_notes *notes, struct lm_err *err);
+
+/* trees: scans layers[i].from into trees[i] (m->nlayers trees, initialised here) with
+ * the layer's excludes, under its "to", and finishes each. On failure every tree is
+ * released. Errors name the manifest and the layer. */
+int stage_trees(const struct lm_manifest *m, struct lm_tree *trees, struct lm_err *err);
+
+/* prune: applies the manifest's prune rules (global + per layer) to every tree for the
+ * image's platform; rewritten copies go under workdir; accounting into rep. Sets *any
+ * when any prune rule was given. */
+int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const char *workdir,
+		struct prune_report *rep, int *any, struct lm_err *err);
+
+/* compile: Python .pyc (precompile, by default when the base has python3) and, when asked,
+ * the Node compile cache, both made by the base image's own interpreter in its rootfs
+ * over the finished trees; generated files are added to the trees. *node_cache is set
+ * when compile-cache files were added (the config then needs NODE_COMPILE_CACHE).
+ * Warnings (a third-party file left as source, a module that did not load) go to notes. */
+int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
+		  const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
+		  struct lm_err *err);
+
+/* layers: writes trees[i] as gzip tar layer res[i] (m->nlayers) into c at gzip level. */
+int stage_layers(const struct lm_manifest *m, struct lm_tree *trees, int level, const struct lm_opts *o,
+		 struct cache *c, struct layer_result *res, struct lm_err *err);
+
+/* image: the config (base config + manifest's env/cmd/entrypoint/workdir/labels + the
+ * new diff_ids and history, created at epoch) and the manifest (base layers first,
+ * byte-identical, then res) stored in c; img receives the result. base_ref, when
+ * non-NULL, is recorded in the standard base-image annotations (a registry base, so a
+ * push can mount its layers). */
+int stage_image(const struct lm_manifest *m, const struct lm_image *base, const char *base_ref,
+		const struct layer_result *res, int node_cache, int64_t epoch, struct cache *c, struct lm_image *img,
+		struct lm_err *err);
+
+/* verify: runs the checks v inside img. With any_prune, a failure is re-checked with
+ * the prune rules disabled one by one (over trees, as pruned) to name the rule behind
+ * it. *result receives the handler's result when v->event is set (may be NULL). */
+int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
+		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c,
+		 const struct lm_opts *o, char **result, struct lm_err *err);
+
+/* The number of compression threads for -j (0: compress in the caller's thread). */
+int build_threads(const struct lm_opts *o);
+
+#endif

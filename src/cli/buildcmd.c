@@ -1,0 +1,30 @@
+#include "cli/buildcmd.h"
+
+#include <stdio.h>
+
+#include "common/str.h"
+
+static void print_note(void *ctx, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "%s\n", text);
+}
+
+int cli_build(const struct build_request *r, const struct lm_opts *o, struct build_result *res, struct lm_err *err)
+{
+	return build_run(r, o, o->quiet ? NULL : print_note, NULL, res, err);
+}
+
+void cli_build_summary(const struct build_result *res, const struct lm_opts *o)
+{
+	char a[32], b[32];
+	if (o->quiet)
+		return;
+	fprintf(stderr, "  base    %zu layers, %s compressed (passed through unchanged)\n", res->base_layers,
+		lm_human_bytes((uint64_t)res->base_size, a, sizeof(a)));
+	for (size_t i = 0; i < res->nlayers; i++)
+		fprintf(stderr, "  %-7s %llu entries, %s -> %s  %.19s\n", res->layers[i].name,
+			(unsigned long long)res->layers[i].files, lm_human_bytes(res->layers[i].usize, a, sizeof(a)),
+			lm_human_bytes((uint64_t)res->layers[i].size, b, sizeof(b)), res->layers[i].digest);
+	fprintf(stderr, "  image   %s\n", res->img.manifest_digest);
+}
