@@ -23,7 +23,9 @@ OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/liblamina.a
 BIN := $(BUILD)/lamina
 UNIT_SRC := $(wildcard tests/unit/*/check_*.c)
-UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o)
+# shared helpers of the suites (tests/unit/*.c but the runner's main.c)
+UNIT_HELP := $(filter-out tests/unit/main.c,$(wildcard tests/unit/*.c))
+UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o) $(UNIT_HELP:tests/unit/%.c=$(BUILD)/unit/%.o)
 UNIT_BIN := $(BUILD)/unit/run-unit
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
