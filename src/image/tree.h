@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/digest.h"
 #include "common/err.h"
 
 enum lm_ftype { LM_F_REG, LM_F_DIR, LM_F_SYMLINK };
@@ -24,6 +25,8 @@ struct lm_entry {
 	uint64_t size;  /* LM_F_REG: bytes */
 	int removed;    /* set by prune: not written */
 	int generated;  /* added by lamina (e.g. .pyc), not from the user's tree */
+	char digest[LM_DIGEST_LEN]; /* LM_F_REG: "sha256:<hex>" of the content; "" until known
+				       (statcache_hash_tree), and set by whoever adds a file of known content */
 	size_t order;   /* internal: insertion order while sorting */
 };
 
