@@ -13,7 +13,7 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS ?= -O2 -g
 WARN := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wformat=2
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -I$(BUILD)/gen -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) -pthread
 LIBS = $(PKG_LIBS) -pthread -lm
 
@@ -35,6 +35,15 @@ all: $(BIN)
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The digest of lamina's own sources: every action-cache key includes it, so a lamina
+# built from other sources never takes another's cached results (image/acache.c).
+$(BUILD)/gen/buildid.h: $(wildcard src/*/*.c src/*/*.h src/*/*/*) Makefile
+	@mkdir -p $(@D)
+	@id=$$(cat $(sort $^) | sha256sum | cut -c1-64); \
+	 printf '#define LM_BUILD_ID "%s"\n' "$$id" > $@.tmp && \
+	 if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/image/acache.o: $(BUILD)/gen/buildid.h
 
 $(LIB): $(OBJ)
 	@rm -f $@

@@ -118,7 +118,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	trees = lm_xcalloc(m->nlayers + 1, sizeof(*trees));
 	lres = lm_xcalloc(m->nlayers + 1, sizeof(*lres));
-	if (stage_trees(m, trees, err) < 0)
+	if (stage_trees(m, r->no_cache ? NULL : c, trees, &res->stats, err) < 0)
 		goto out;
 	have_trees = 1;
 	/* prune */
@@ -148,7 +148,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			goto out;
 	}
 	/* layers */
-	if (stage_layers(m, trees, level, o, c, lres, err) < 0)
+	if (stage_layers(m, trees, level, o, c, !r->no_cache, lres, &res->stats, err) < 0)
 		goto out;
 	for (size_t i = 0; i < m->nlayers; i++)
 		total_usize += lres[i].usize;

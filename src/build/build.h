@@ -10,6 +10,7 @@
 #define LM_BUILD_H
 
 #include "build/manifest.h"
+#include "build/stages.h"
 #include "common/opts.h"
 #include "image/image.h"
 #include "prune/prune.h"
@@ -33,6 +34,7 @@ struct build_request {
 	const char *platform;        /* overrides m->platform when non-NULL */
 	const struct reg_opts *reg;  /* registry options for a registry base and the push; may be NULL */
 	int level;                   /* gzip level of the new layers; 0 = "compression.level" or the default */
+	int no_cache;                /* redo every stage: read and record no cached result */
 	/* verify */
 	int no_verify;                    /* skip the checks */
 	const struct verify_spec *verify; /* the checks to run; NULL = m->verify when set */
@@ -61,6 +63,7 @@ struct build_result {
 	char *verify_result;          /* the handler's result when verify called it, else NULL */
 	char pushed[LM_DIGEST_LEN];   /* the digest the registry has when pushed, else "" */
 	struct size_report report;    /* when asked */
+	struct build_stats stats;     /* what the stages did and what the caches saved */
 };
 
 void build_result_init(struct build_result *r);

@@ -10,6 +10,8 @@
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "image/compress.h"
+#include "image/layercache.h"
+#include "image/statcache.h"
 #include "run/precompile.h"
 #include "run/precompile_node.h"
 
@@ -55,20 +57,39 @@ int stage_base(const char *spec, const char *platform, const struct reg_opts *re
 	return 0;
 }
 
-int stage_trees(const struct lm_manifest *m, struct lm_tree *trees, struct lm_err *err)
+int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *trees, struct build_stats *stats,
+		struct lm_err *err)
 {
 	for (size_t i = 0; i < m->nlayers; i++)
 		tree_init(&trees[i]);
 	for (size_t i = 0; i < m->nlayers; i++) {
 		const struct mf_layer *l = &m->layers[i];
 		struct tree_scan_opts so = { (const char *const *)l->exclude, l->nexclude, 0 };
-		if (tree_scan(&trees[i], l->from, l->to, &so, err) < 0) {
+		struct statcache_stats ss = { 0 };
+		struct statcache *sc = NULL;
+		int r = tree_scan(&trees[i], l->from, l->to, &so, err);
+		if (r == 0)
+			tree_finish(&trees[i]);
+		if (r == 0 && c) {
+			sc = statcache_load(c, l->from, &ss);
+			r = statcache_hash_tree(sc, &trees[i], &ss, err);
+			if (r == 0) {
+				struct lm_err e2 = LM_ERR_INIT;
+				statcache_save(sc, &e2); /* without it the next build reads the files again */
+				lm_err_release(&e2);
+			}
+			statcache_free(sc);
+			stats->files += ss.files;
+			stats->files_hashed += ss.hashed;
+			stats->bytes_hashed += ss.bytes;
+			stats->corrupt += (unsigned)ss.corrupt;
+		}
+		if (r < 0) {
 			lm_err_wrap(err, "%s: layer '%s' (layers[%zu].from)", m->path, l->name, i);
 			for (size_t k = 0; k < m->nlayers; k++)
 				tree_release(&trees[k]);
 			return -1;
 		}
-		tree_finish(&trees[i]);
 	}
 	return 0;
 }
@@ -124,13 +145,19 @@ int stage_compile(const struct lm_manifest *m, const struct lm_image *base, stru
 }
 
 int stage_layers(const struct lm_manifest *m, struct lm_tree *trees, int level, const struct lm_opts *o,
-		 struct cache *c, struct layer_result *res, struct lm_err *err)
+		 struct cache *c, int use_cache, struct layer_result *res, struct build_stats *stats,
+		 struct lm_err *err)
 {
 	struct layer_opts lo = { o->epoch, level, build_threads(o) };
 	for (size_t i = 0; i < m->nlayers; i++) {
+		struct layer_cache_info info;
 		tree_finish(&trees[i]);
-		if (layer_write(&trees[i], &lo, c, &res[i], err) < 0)
+		if (layer_write_cached(&trees[i], &lo, c, use_cache, &res[i], &info, err) < 0)
 			return lm_err_wrap(err, "layer '%s'", m->layers[i].name);
+		stats->layers_reused += (uint64_t)info.reused;
+		stats->layers_written += (uint64_t)!info.reused;
+		stats->bytes_compressed += info.compressed;
+		stats->corrupt += (unsigned)info.corrupt;
 	}
 	return 0;
 }

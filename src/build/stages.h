@@ -44,10 +44,21 @@ void build_notes_release(struct build_notes *n);
 int stage_base(const char *spec, const char *platform, const struct reg_opts *reg, struct cache *c, int for_image,
 	       struct lm_image *base, struct build_notes *notes, struct lm_err *err);
 
+/* What the stages did, for -v and the tests: how much work the caches saved. */
+struct build_stats {
+	uint64_t files, files_hashed, bytes_hashed; /* source files; of them read to hash them */
+	uint64_t layers_written, layers_reused;     /* app layers tarred and compressed, or reused */
+	uint64_t bytes_compressed;                  /* tar bytes compressed */
+	unsigned corrupt;                           /* cache entries found corrupt (removed, redone) */
+};
+
 /* trees: scans layers[i].from into trees[i] (m->nlayers trees, initialised here) with
- * the layer's excludes, under its "to", and finishes each. On failure every tree is
- * released. Errors name the manifest and the layer. */
-int stage_trees(const struct lm_manifest *m, struct lm_tree *trees, struct lm_err *err);
+ * the layer's excludes, under its "to", finishes each and gives every file its content
+ * digest (read only when its stat changed since the last build, see statcache.h; c may
+ * be NULL: then nothing is hashed). On failure every tree is released. Errors name the
+ * manifest and the layer. */
+int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *trees, struct build_stats *stats,
+		struct lm_err *err);
 
 /* prune: applies the manifest's prune rules (global + per layer) to every tree for the
  * image's platform; rewritten copies go under workdir; accounting into rep. Sets *any
@@ -64,9 +75,11 @@ int stage_compile(const struct lm_manifest *m, const struct lm_image *base, stru
 		  const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
 		  struct lm_err *err);
 
-/* layers: writes trees[i] as gzip tar layer res[i] (m->nlayers) into c at gzip level. */
+/* layers: writes trees[i] as gzip tar layer res[i] (m->nlayers) into c at gzip level;
+ * with use_cache a layer whose entries did not change is reused (layercache.h). */
 int stage_layers(const struct lm_manifest *m, struct lm_tree *trees, int level, const struct lm_opts *o,
-		 struct cache *c, struct layer_result *res, struct lm_err *err);
+		 struct cache *c, int use_cache, struct layer_result *res, struct build_stats *stats,
+		 struct lm_err *err);
 
 /* image: the config (base config + manifest's env/cmd/entrypoint/workdir/labels + the
  * new diff_ids and history, created at epoch) and the manifest (base layers first,

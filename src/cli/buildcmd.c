@@ -12,7 +12,19 @@ static void print_note(void *ctx, const char *text)
 
 int cli_build(const struct build_request *r, const struct lm_opts *o, struct build_result *res, struct lm_err *err)
 {
-	return build_run(r, o, o->quiet ? NULL : print_note, NULL, res, err);
+	int ret = build_run(r, o, o->quiet ? NULL : print_note, NULL, res, err);
+	const struct build_stats *s = &res->stats;
+	if (s->corrupt && !o->quiet)
+		fprintf(stderr, "warning: %u cache entr%s found corrupt: removed, and the work done again\n", s->corrupt,
+			s->corrupt == 1 ? "y was" : "ies were");
+	if (o->verbose)
+		fprintf(stderr,
+			"stats: files %llu, hashed %llu (%llu bytes); layers written %llu, reused %llu; "
+			"compressed %llu bytes; corrupt cache entries %u\n",
+			(unsigned long long)s->files, (unsigned long long)s->files_hashed,
+			(unsigned long long)s->bytes_hashed, (unsigned long long)s->layers_written,
+			(unsigned long long)s->layers_reused, (unsigned long long)s->bytes_compressed, s->corrupt);
+	return ret;
 }
 
 void cli_build_summary(const struct build_result *res, const struct lm_opts *o)

@@ -38,6 +38,8 @@ static const char usage[] =
 	"                          gzip level of the new layers, 1 (fastest) to 12 (smallest;\n"
 	"                          10-12 are very slow); overrides \"compression.level\";\n"
 	"                          default 4, about 1.05x the size of gzip -6 at 4x its speed\n"
+	"      --no-cache          use and record no cached result: redo every stage (the\n"
+	"                          output is byte-identical to a cached build's)\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
@@ -48,7 +50,7 @@ static const char usage[] =
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL };
+enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL, OPT_NO_CACHE };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -61,6 +63,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "report", no_argument, NULL, OPT_REPORT },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
+		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,6 +99,9 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			break;
 		case OPT_NO_VERIFY:
 			r.no_verify = 1;
+			break;
+		case OPT_NO_CACHE:
+			r.no_cache = 1;
 			break;
 		case OPT_REPORT:
 			r.zip = &z;

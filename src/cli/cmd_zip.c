@@ -47,6 +47,8 @@ static const char usage[] =
 	"      --no-verify       skip the manifest's \"verify\" step\n"
 	"      --json            print the size report as JSON on standard output (exact bytes,\n"
 	"                        the zip's sha256 and Lambda's CodeSha256, each limit's verdict)\n"
+	"      --no-cache        use and record no cached result: redo every stage (the\n"
+	"                        output is byte-identical to a cached build's)\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"%s"
@@ -62,7 +64,7 @@ static const char usage[] =
 	"Exit status: 0 written, 2 usage, 3 bad input (manifest; a file the kind cannot hold;\n"
 	"over 250 MiB unzipped), 4 file system, 5 network or registry, 7 verification failed.\n";
 
-enum { OPT_BASE = 0x100, OPT_NO_VERIFY, OPT_LEVEL, OPT_JSON };
+enum { OPT_BASE = 0x100, OPT_NO_VERIFY, OPT_LEVEL, OPT_JSON, OPT_NO_CACHE };
 
 int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -75,6 +77,7 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 		REGCLI_LONGOPTS,
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -130,6 +133,9 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 			break;
 		case OPT_NO_VERIFY:
 			r.no_verify = 1;
+			break;
+		case OPT_NO_CACHE:
+			r.no_cache = 1;
 			break;
 		case OPT_JSON:
 			json = 1;

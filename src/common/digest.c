@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -65,9 +66,19 @@ int digest_file(const char *path, char out[LM_DIGEST_LEN], uint64_t *size, struc
 	struct digest_ctx c;
 	uint64_t total = 0;
 	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return lm_err_sys(err, "open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		lm_err_sys(err, "stat '%s'", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return lm_err_set(err, LM_E_INPUT, "'%s' is not a regular file", path);
+	}
 	buf = lm_xmalloc(bufsz);
 	digest_init(&c);
 	for (;;) {

@@ -24,7 +24,8 @@ void digest_abort(struct digest_ctx *c);
 
 /* One-shot digest of memory. */
 void digest_buf(const void *data, size_t len, char out[LM_DIGEST_LEN]);
-/* Digest and size of a file's contents. */
+/* Digest and size of a regular file's contents; path is not followed if it is a
+ * symlink, and anything but a regular file is an error (LM_E_INPUT). */
 int digest_file(const char *path, char out[LM_DIGEST_LEN], uint64_t *size, struct lm_err *err);
 
 /* Returns 1 when s is a well-formed "sha256:<64 lowercase hex>" digest, else 0. */

@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/version.h"
+#include "buildid.h" /* generated: LM_BUILD_ID, the digest of the sources */
 
 /* The first line of a record: this tag, a space, the body's digest, a newline. */
 #define AC_TAG "lamina-ac"
@@ -24,6 +25,7 @@ void ac_key_init(struct ac_key *k, const char *kind)
 	ac_key_str(k, "lamina action cache");
 	ac_key_u64(k, AC_FORMAT);
 	ac_key_str(k, LM_VERSION);
+	ac_key_str(k, LM_BUILD_ID);
 	ac_key_str(k, kind);
 }
 

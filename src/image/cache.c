@@ -137,6 +137,30 @@ int cache_has(const struct cache *c, const char *digest, int64_t size)
 	return ok;
 }
 
+int cache_blob_check(const struct cache *c, const char *digest, int64_t size)
+{
+	struct lm_err e = LM_ERR_INIT;
+	char got[LM_DIGEST_LEN];
+	uint64_t n = 0;
+	char *p;
+	int r;
+	if (!digest_valid(digest))
+		return 0;
+	p = cache_blob_path(c, digest);
+	if (access(p, F_OK) < 0) {
+		free(p);
+		return 0;
+	}
+	r = digest_file(p, got, &n, &e) == 0 && strcmp(got, digest) == 0 && (size < 0 || n == (uint64_t)size);
+	lm_err_release(&e);
+	if (r)
+		utimensat(AT_FDCWD, p, NULL, 0);
+	else
+		unlink(p);
+	free(p);
+	return r ? 1 : -1;
+}
+
 struct cache_writer *cache_writer_new(struct cache *c, struct lm_err *err)
 {
 	struct cache_writer *w = lm_xcalloc(1, sizeof(*w));

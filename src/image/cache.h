@@ -34,6 +34,11 @@ char *cache_blob_path(const struct cache *c, const char *digest);
 /* 1 when the blob is present (and, if size >= 0, of that size), else 0. */
 int cache_has(const struct cache *c, const char *digest, int64_t size);
 
+/* Checks a blob before it is reused: 1 when it is present, of that size (when size >= 0)
+ * and its content hashes to its digest (it is then marked used for the bound, see
+ * cache_gc); 0 when it is absent; -1 when it is there but wrong (then it is removed). */
+int cache_blob_check(const struct cache *c, const char *digest, int64_t size);
+
 /* Starts a new blob. */
 struct cache_writer *cache_writer_new(struct cache *c, struct lm_err *err);
 int cache_writer_write(struct cache_writer *w, const void *data, size_t len, struct lm_err *err);

@@ -225,50 +225,6 @@ out:
 	return ret;
 }
 
-int statcache_hash_file(const char *path, char out[LM_DIGEST_LEN], uint64_t *size, struct lm_err *err)
-{
-	char *buf = NULL;
-	struct digest_ctx d;
-	struct stat st;
-	uint64_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return lm_err_sys(err, "open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		lm_err_sys(err, "stat '%s'", path);
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return lm_err_set(err, LM_E_INPUT, "'%s' is no longer a regular file", path);
-	}
-	buf = lm_xmalloc(1 << 17);
-	digest_init(&d);
-	for (;;) {
-		ssize_t r = read(fd, buf, 1 << 17);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			lm_err_sys(err, "read '%s'", path);
-			digest_abort(&d);
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		digest_update(&d, buf, (size_t)r);
-		n += (uint64_t)r;
-	}
-	digest_final(&d, out);
-	free(buf);
-	close(fd);
-	if (size)
-		*size = n;
-	return 0;
-}
-
 int statcache_hash_tree(struct statcache *sc, struct lm_tree *t, struct statcache_stats *stats,
 			struct lm_err *err)
 {
@@ -293,7 +249,7 @@ int statcache_hash_tree(struct statcache *sc, struct lm_tree *t, struct statcach
 				continue;
 			}
 		}
-		if (statcache_hash_file(e->src, e->digest, &size, err) < 0)
+		if (digest_file(e->src, e->digest, &size, err) < 0)
 			return -1;
 		if (size != e->size)
 			return lm_err_set(err, LM_E_INPUT, "'%s' changed while lamina was reading it (%llu bytes, then %llu)",

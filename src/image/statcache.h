@@ -42,7 +42,4 @@ void statcache_free(struct statcache *sc);
 int statcache_hash_tree(struct statcache *sc, struct lm_tree *t, struct statcache_stats *stats,
 			struct lm_err *err);
 
-/* Digest of a file's content, read with O_NOFOLLOW; out "sha256:<hex>". */
-int statcache_hash_file(const char *path, char out[LM_DIGEST_LEN], uint64_t *size, struct lm_err *err);
-
 #endif

@@ -26,6 +26,7 @@ static const struct testimg_file base_files[] = {
 static char *tmp, *basespec;
 static struct cache *cache;
 static struct lm_opts opts;
+static struct build_stats stats;
 
 static void setup(void)
 {
@@ -113,7 +114,7 @@ START_TEST(test_trees)
 	struct lm_manifest m;
 	struct lm_tree t[2];
 	load(&m, NULL);
-	ck_assert_int_eq(stage_trees(&m, t, &err), 0);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
 	ck_assert_ptr_nonnull(find(&t[0], "var/task/lib/mod.py"));
 	ck_assert_ptr_nonnull(find(&t[1], "var/task/app.py"));
 	ck_assert_ptr_nonnull(find(&t[1], "var/task"));          /* parents added */
@@ -128,7 +129,7 @@ START_TEST(test_trees)
 		free(deps);
 	}
 	load(&m, NULL);
-	ck_assert_int_eq(stage_trees(&m, t, &err), -1);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), -1);
 	ck_assert_msg(strstr(err.msg, "test.json: layer 'deps' (layers[0].from)"), "%s", err.msg);
 	lm_err_release(&err);
 	manifest_release(&m);
@@ -144,7 +145,7 @@ START_TEST(test_prune)
 	char *wd = lm_path_join(tmp, "work");
 	int any = -1;
 	load(&m, NULL);
-	ck_assert_int_eq(stage_trees(&m, t, &err), 0);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
 	ck_assert_int_eq(stage_prune(&m, "linux/amd64", t, wd, rep, &any, &err), 0);
 	ck_assert_int_eq(any, 0);
 	ck_assert_ptr_nonnull(find(&t[1], "var/task/tests/test_app.py"));
@@ -153,7 +154,7 @@ START_TEST(test_prune)
 	manifest_release(&m);
 
 	load(&m, "\"prune\": {\"remove\": [\"tests/\"]}");
-	ck_assert_int_eq(stage_trees(&m, t, &err), 0);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
 	ck_assert_int_eq(stage_prune(&m, "linux/amd64", t, wd, rep, &any, &err), 0);
 	ck_assert_int_eq(any, 1);
 	ck_assert_ptr_null(find(&t[1], "var/task/tests/test_app.py"));
@@ -180,7 +181,7 @@ START_TEST(test_compile_without_python)
 	ck_assert_int_eq(stage_base(basespec, "linux/amd64", NULL, cache, 1, &base, &n, &err), 0);
 	/* by default precompile runs only when the base has python3: nothing added */
 	load(&m, NULL);
-	ck_assert_int_eq(stage_trees(&m, t, &err), 0);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
 	size_t before = t[1].n;
 	ck_assert_msg(stage_compile(&m, &base, cache, t, &opts, wd, &node, &n, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(t[1].n, before);
@@ -190,7 +191,7 @@ START_TEST(test_compile_without_python)
 	manifest_release(&m);
 	/* asked for explicitly, it is an error naming what is missing */
 	load(&m, "\"precompile\": {\"python\": {}}");
-	ck_assert_int_eq(stage_trees(&m, t, &err), 0);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
 	ck_assert_int_eq(stage_compile(&m, &base, cache, t, &opts, wd, &node, &n, &err), -1);
 	ck_assert_msg(strstr(err.msg, "no Python interpreter"), "%s", err.msg);
 	lm_err_release(&err);
@@ -219,8 +220,8 @@ START_TEST(test_layers_and_image)
 	image_init(&img2);
 	ck_assert_int_eq(stage_base(basespec, "linux/amd64", NULL, cache, 1, &base, &n, &err), 0);
 	load(&m, "\"config\": {\"cmd\": [\"app.handler\"], \"env\": {\"A\": \"1\"}}");
-	ck_assert_int_eq(stage_trees(&m, t, &err), 0);
-	ck_assert_int_eq(stage_layers(&m, t, GZ_LEVEL_DEFAULT, &opts, cache, res, &err), 0);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
+	ck_assert_int_eq(stage_layers(&m, t, GZ_LEVEL_DEFAULT, &opts, cache, 1, res, &stats, &err), 0);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(cache_has(cache, res[i].desc.digest, res[i].desc.size), 1);
 		ck_assert_str_ne(res[i].diff_id, res[i].desc.digest);
@@ -325,6 +326,71 @@ START_TEST(test_run_outputs)
 }
 END_TEST
 
+/* A layer whose entries did not change is reused, checked first: a corrupt blob is
+ * written again, with the same bytes. */
+START_TEST(test_layers_reused)
+{
+	struct lm_err err = LM_ERR_INIT;
+	struct lm_manifest m;
+	struct lm_tree t[2];
+	struct layer_result a[2], b[2];
+	memset(&stats, 0, sizeof(stats));
+	load(&m, NULL);
+	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
+	ck_assert_int_eq(stats.files, 3);
+	ck_assert_int_eq(stage_layers(&m, t, GZ_LEVEL_DEFAULT, &opts, cache, 1, a, &stats, &err), 0);
+	ck_assert_int_eq(stats.layers_written, 2);
+	ck_assert_int_eq(stats.layers_reused, 0);
+	ck_assert_uint_gt(stats.bytes_compressed, 0);
+	for (int round = 0; round < 3; round++) {
+		memset(&stats, 0, sizeof(stats));
+		tree_release(&t[0]);
+		tree_release(&t[1]);
+		if (round == 1) { /* one changed byte in the app layer's blob on disk */
+			char *p = cache_blob_path(cache, a[1].desc.digest);
+			FILE *f = fopen(p, "r+");
+			fseek(f, 20, SEEK_SET);
+			int ch = fgetc(f);
+			fseek(f, 20, SEEK_SET);
+			fputc(ch ^ 1, f);
+			fclose(f);
+			free(p);
+		}
+		if (round == 2) /* another file: that layer only is written again */
+			testimg_write(tmp, "app/app.py", "def handler(e, c):\n    return 2\n");
+		ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
+		ck_assert_int_eq(stage_layers(&m, t, GZ_LEVEL_DEFAULT, &opts, cache, 1, b, &stats, &err), 0);
+		if (round == 0) {
+			ck_assert_int_eq(stats.layers_reused, 2);
+			ck_assert_int_eq(stats.bytes_compressed, 0);
+		} else if (round == 1) {
+			ck_assert_int_eq(stats.layers_reused, 1);
+			ck_assert_int_eq(stats.corrupt, 1);
+		} else {
+			ck_assert_int_eq(stats.layers_reused, 1);
+			ck_assert_int_eq(stats.layers_written, 1);
+			ck_assert_str_eq(b[0].desc.digest, a[0].desc.digest);
+			ck_assert_str_ne(b[1].desc.digest, a[1].desc.digest);
+		}
+		if (round < 2) {
+			for (int i = 0; i < 2; i++) {
+				ck_assert_str_eq(b[i].desc.digest, a[i].desc.digest);
+				ck_assert_str_eq(b[i].diff_id, a[i].diff_id);
+				ck_assert_int_eq(b[i].usize, a[i].usize);
+			}
+			ck_assert_int_eq(cache_blob_check(cache, a[1].desc.digest, a[1].desc.size), 1);
+		}
+		layer_result_release(&b[0]);
+		layer_result_release(&b[1]);
+	}
+	for (int i = 0; i < 2; i++) {
+		layer_result_release(&a[i]);
+		tree_release(&t[i]);
+	}
+	manifest_release(&m);
+}
+END_TEST
+
 SUITE(build)
 {
 	Suite *s = suite_create("build");
@@ -336,6 +402,7 @@ SUITE(build)
 	tcase_add_test(tc, test_prune);
 	tcase_add_test(tc, test_compile_without_python);
 	tcase_add_test(tc, test_layers_and_image);
+	tcase_add_test(tc, test_layers_reused);
 	tcase_add_test(tc, test_run_outputs);
 	suite_add_tcase(s, tc);
 	return s;
