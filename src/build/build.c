@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "build/buildzip.h"
+#include "build/prepcache.h"
+#include "image/acache.h"
+#include "image/layercache.h"
 #include "build/source.h"
 #include "build/stages.h"
 #include "common/alloc.h"
@@ -91,6 +94,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct layer_result *lres = NULL;
 	struct prune_report *rep = NULL;
 	char *workdir = NULL;
+	char(*keys)[LM_DIGEST_LEN] = NULL;
+	unsigned char *todo = NULL;
 	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0;
 	int level = r->level ? r->level : m->compression_level ? m->compression_level : GZ_LEVEL_DEFAULT;
 	uint64_t total_usize = 0;
@@ -121,11 +126,43 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	if (stage_trees(m, r->no_cache ? NULL : c, trees, &res->stats, err) < 0)
 		goto out;
 	have_trees = 1;
+	/* the layers whose prune and precompile the cache has */
+	keys = lm_xcalloc(m->nlayers + 1, sizeof(*keys));
+	todo = lm_xcalloc(m->nlayers + 1, 1);
+	for (size_t i = 0; i < m->nlayers; i++) {
+		int corrupt = 0;
+		todo[i] = 1;
+		if (r->no_cache)
+			continue;
+		prep_key(m, i, &trees[i], platform, &base, o->epoch, keys[i]);
+		if (prep_apply(c, keys[i], &trees[i], &corrupt, err) == 1) {
+			struct layer_opts lo = { o->epoch, level, 0 };
+			struct lm_err e2 = LM_ERR_INIT;
+			/* the files it names are read only when the layer is written anew (or zipped):
+			 * then check them now, while the work can still be redone */
+			if ((!layer_cached(c, &trees[i], &lo) || r->zip) && prep_check(c, &trees[i], &e2) < 0) {
+				lm_err_release(&e2);
+				ac_del(c, keys[i]);
+				res->stats.corrupt++;
+				tree_release(&trees[i]);
+				if (stage_tree(m, i, c, &trees[i], &res->stats, err) < 0) {
+					tree_init(&trees[i]);
+					goto out;
+				}
+				continue;
+			}
+			todo[i] = 0;
+			res->stats.prep_reused++;
+			build_notes_add(&notes, "layer '%s': prune and precompile unchanged since the last build (cached)",
+					m->layers[i].name);
+		}
+		res->stats.corrupt += (unsigned)corrupt;
+	}
 	/* prune */
 	rep = prune_report_new();
-	if (stage_prune(m, platform, trees, workdir, rep, &any_prune, err) < 0)
+	if (stage_prune(m, platform, trees, todo, workdir, rep, &any_prune, err) < 0)
 		goto out;
-	if (any_prune) {
+	if (any_prune && res->stats.prep_reused < m->nlayers) {
 		char *t = prune_text(rep);
 		build_notes_add(&notes, "%s", t);
 		free(t);
@@ -142,10 +179,18 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	flush_notes(&notes, note, ctx);
 	/* compile */
 	{
-		int cr = stage_compile(m, &base, c, trees, o, workdir, &node_cache, &notes, err);
+		int cr = stage_compile(m, &base, c, trees, todo, o, workdir, &node_cache, &notes, err);
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;
+	}
+	for (size_t i = 0; i < m->nlayers && !r->no_cache; i++) {
+		struct lm_err e2 = LM_ERR_INIT;
+		/* without a record the next build does the work again; nothing else is lost */
+		if (todo[i] && prep_record(c, keys[i], &trees[i], &e2) < 0)
+			build_notes_add(&notes, "warning: layer '%s': could not record it in the cache: %s", m->layers[i].name,
+					e2.msg);
+		lm_err_release(&e2);
 	}
 	/* layers */
 	if (stage_layers(m, trees, level, o, c, !r->no_cache, lres, &res->stats, err) < 0)
@@ -177,7 +222,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	flush_notes(&notes, note, ctx);
 	/* verify */
 	if (v && !r->no_verify &&
-	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, o, &res->verify_result, err) < 0)
+	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify_result,
+			 &res->stats, err) < 0)
 		goto out;
 	/* outputs */
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
@@ -211,6 +257,8 @@ out:
 	free(trees);
 	free(lres);
 	free(zs.idx);
+	free(keys);
+	free(todo);
 	prune_report_free(rep);
 	free(workdir);
 	image_release(&base);

@@ -57,49 +57,62 @@ int stage_base(const char *spec, const char *platform, const struct reg_opts *re
 	return 0;
 }
 
+int stage_tree(const struct lm_manifest *m, size_t i, struct cache *c, struct lm_tree *t, struct build_stats *stats,
+	       struct lm_err *err)
+{
+	const struct mf_layer *l = &m->layers[i];
+	struct tree_scan_opts so = { (const char *const *)l->exclude, l->nexclude, 0 };
+	struct statcache_stats ss = { 0 };
+	struct statcache *sc = NULL;
+	int r;
+	tree_init(t);
+	r = tree_scan(t, l->from, l->to, &so, err);
+	if (r == 0)
+		tree_finish(t);
+	if (r == 0 && c) {
+		sc = statcache_load(c, l->from, &ss);
+		r = statcache_hash_tree(sc, t, &ss, err);
+		if (r == 0) {
+			struct lm_err e2 = LM_ERR_INIT;
+			statcache_save(sc, &e2); /* without it the next build reads the files again */
+			lm_err_release(&e2);
+		}
+		statcache_free(sc);
+		stats->files += ss.files;
+		stats->files_hashed += ss.hashed;
+		stats->bytes_hashed += ss.bytes;
+		stats->corrupt += (unsigned)ss.corrupt;
+	}
+	if (r < 0) {
+		tree_release(t);
+		return lm_err_wrap(err, "%s: layer '%s' (layers[%zu].from)", m->path, l->name, i);
+	}
+	return 0;
+}
+
 int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *trees, struct build_stats *stats,
 		struct lm_err *err)
 {
 	for (size_t i = 0; i < m->nlayers; i++)
 		tree_init(&trees[i]);
-	for (size_t i = 0; i < m->nlayers; i++) {
-		const struct mf_layer *l = &m->layers[i];
-		struct tree_scan_opts so = { (const char *const *)l->exclude, l->nexclude, 0 };
-		struct statcache_stats ss = { 0 };
-		struct statcache *sc = NULL;
-		int r = tree_scan(&trees[i], l->from, l->to, &so, err);
-		if (r == 0)
-			tree_finish(&trees[i]);
-		if (r == 0 && c) {
-			sc = statcache_load(c, l->from, &ss);
-			r = statcache_hash_tree(sc, &trees[i], &ss, err);
-			if (r == 0) {
-				struct lm_err e2 = LM_ERR_INIT;
-				statcache_save(sc, &e2); /* without it the next build reads the files again */
-				lm_err_release(&e2);
-			}
-			statcache_free(sc);
-			stats->files += ss.files;
-			stats->files_hashed += ss.hashed;
-			stats->bytes_hashed += ss.bytes;
-			stats->corrupt += (unsigned)ss.corrupt;
-		}
-		if (r < 0) {
-			lm_err_wrap(err, "%s: layer '%s' (layers[%zu].from)", m->path, l->name, i);
+	for (size_t i = 0; i < m->nlayers; i++)
+		if (stage_tree(m, i, c, &trees[i], stats, err) < 0) {
 			for (size_t k = 0; k < m->nlayers; k++)
 				tree_release(&trees[k]);
 			return -1;
 		}
-	}
 	return 0;
 }
 
-int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const char *workdir,
-		struct prune_report *rep, int *any, struct lm_err *err)
+int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const unsigned char *todo,
+		const char *workdir, struct prune_report *rep, int *any, struct lm_err *err)
 {
 	*any = m->prune.set;
 	for (size_t i = 0; i < m->nlayers; i++) {
 		const struct mf_layer *l = &m->layers[i];
+		*any |= l->prune.set;
+		if (todo && !todo[i])
+			continue;
 		char *root = tree_norm_path(l->to);
 		char *lw = lm_asprintf("%s/layer%zu", workdir, i);
 		int r = lm_mkdir_p(lw, err);
@@ -109,20 +122,30 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
 		free(lw);
 		if (r < 0)
 			return lm_err_wrap(err, "layer '%s': prune", l->name);
-		*any |= l->prune.set;
 	}
 	return 0;
 }
 
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
-		  const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
-		  struct lm_err *err)
+		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, int *node_cache,
+		  struct build_notes *notes, struct lm_err *err)
 {
 	struct precompile_result pres = { 0 };
-	int r;
+	struct lm_tree *sel = lm_xcalloc(m->nlayers + 1, sizeof(*sel));
+	size_t nsel = 0;
+	int r = 0;
 
 	*node_cache = 0;
-	r = precompile_python(&m->precompile, base, c, trees, m->nlayers, o, workdir, &pres, err);
+	/* the trees to compile, side by side (shallow copies, copied back after) */
+	for (size_t i = 0; i < m->nlayers; i++)
+		if (!todo || todo[i])
+			sel[nsel++] = trees[i];
+	if (nsel)
+		r = precompile_python(&m->precompile, base, c, sel, nsel, o, workdir, &pres, err);
+	for (size_t i = 0, k = 0; i < m->nlayers; i++)
+		if (!todo || todo[i])
+			trees[i] = sel[k++];
+	free(sel);
 	for (size_t i = 0; i < pres.nwarnings; i++)
 		build_notes_add(notes, "lamina: precompile: warning: %s", pres.warnings[i]);
 	precompile_result_release(&pres);
@@ -235,10 +258,36 @@ out:
 	return ret;
 }
 
-int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
-		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c,
-		 const struct lm_opts *o, char **result, struct lm_err *err)
+void stage_verify_key(const struct lm_image *img, const struct verify_spec *v, char key[LM_DIGEST_LEN])
 {
+	struct ac_key k;
+	ac_key_init(&k, "verify");
+	ac_key_str(&k, img->manifest_digest);
+	ac_key_u64(&k, (uint64_t)v->handler);
+	ac_key_u64(&k, v->nimports);
+	for (size_t i = 0; i < v->nimports; i++)
+		ac_key_str(&k, v->imports[i]);
+	ac_key_final(&k, key);
+}
+
+int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
+		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c, int use_cache,
+		 const struct lm_opts *o, char **result, struct build_stats *stats, struct lm_err *err)
+{
+	char key[LM_DIGEST_LEN];
+	int cacheable = use_cache && !v->event;
+	if (cacheable) {
+		char *rec = NULL;
+		int corrupt = 0;
+		stage_verify_key(img, v, key);
+		if (ac_get(c, key, &rec, NULL, &corrupt) == 1 && strcmp(rec, "passed") == 0) {
+			free(rec);
+			stats->verify_cached = 1;
+			return 0;
+		}
+		free(rec);
+		stats->corrupt += (unsigned)corrupt;
+	}
 	/* with the layers' trees, so a failure can name the prune rule behind it */
 	struct verify_prune_layer *pl = lm_xcalloc(m->nlayers + 1, sizeof(*pl));
 	struct verify_prune vp = { pl, m->nlayers, platform };
@@ -252,5 +301,10 @@ int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const
 	}
 	r = verify_run(img, c, v, any_prune ? &vp : NULL, o, result, err);
 	free(pl);
+	if (r == 0 && cacheable) {
+		struct lm_err e2 = LM_ERR_INIT;
+		ac_put(c, key, "passed", 6, &e2); /* a failure to record costs the next build the checks */
+		lm_err_release(&e2);
+	}
 	return r;
 }

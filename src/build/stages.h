@@ -50,6 +50,8 @@ struct build_stats {
 	uint64_t layers_written, layers_reused;     /* app layers tarred and compressed, or reused */
 	uint64_t bytes_compressed;                  /* tar bytes compressed */
 	unsigned corrupt;                           /* cache entries found corrupt (removed, redone) */
+	int verify_cached;                          /* the image passed these checks before: not run */
+	uint64_t prep_reused;                       /* layers whose prune and precompile came from the cache */
 };
 
 /* trees: scans layers[i].from into trees[i] (m->nlayers trees, initialised here) with
@@ -59,21 +61,25 @@ struct build_stats {
  * manifest and the layer. */
 int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *trees, struct build_stats *stats,
 		struct lm_err *err);
+/* The same for layer i alone, into t (initialised here; released on failure). */
+int stage_tree(const struct lm_manifest *m, size_t i, struct cache *c, struct lm_tree *t, struct build_stats *stats,
+	       struct lm_err *err);
 
-/* prune: applies the manifest's prune rules (global + per layer) to every tree for the
- * image's platform; rewritten copies go under workdir; accounting into rep. Sets *any
- * when any prune rule was given. */
-int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const char *workdir,
-		struct prune_report *rep, int *any, struct lm_err *err);
+/* prune: applies the manifest's prune rules (global + per layer) to every tree i with
+ * todo[i] (todo NULL: all) for the image's platform; rewritten copies go under
+ * workdir; accounting into rep. Sets *any when any prune rule was given. */
+int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const unsigned char *todo,
+		const char *workdir, struct prune_report *rep, int *any, struct lm_err *err);
 
-/* compile: Python .pyc (precompile, by default when the base has python3) and, when asked,
+/* compile: Python .pyc (precompile, by default when the base has python3) for the trees
+ * with todo[i] (todo NULL: all) and, when asked,
  * the Node compile cache, both made by the base image's own interpreter in its rootfs
  * over the finished trees; generated files are added to the trees. *node_cache is set
  * when compile-cache files were added (the config then needs NODE_COMPILE_CACHE).
  * Warnings (a third-party file left as source, a module that did not load) go to notes. */
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
-		  const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
-		  struct lm_err *err);
+		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, int *node_cache,
+		  struct build_notes *notes, struct lm_err *err);
 
 /* layers: writes trees[i] as gzip tar layer res[i] (m->nlayers) into c at gzip level;
  * with use_cache a layer whose entries did not change is reused (layercache.h). */
@@ -92,10 +98,15 @@ int stage_image(const struct lm_manifest *m, const struct lm_image *base, const 
 
 /* verify: runs the checks v inside img. With any_prune, a failure is re-checked with
  * the prune rules disabled one by one (over trees, as pruned) to name the rule behind
- * it. *result receives the handler's result when v->event is set (may be NULL). */
+ * it. *result receives the handler's result when v->event is set (may be NULL). With
+ * use_cache, an image (by manifest digest) that passed the same checks before is not
+ * checked again (stats->verify_cached); a handler call (v->event) is always made. */
 int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
-		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c,
-		 const struct lm_opts *o, char **result, struct lm_err *err);
+		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c, int use_cache,
+		 const struct lm_opts *o, char **result, struct build_stats *stats, struct lm_err *err);
+
+/* The action-cache key of "img passed the checks v". Pure. */
+void stage_verify_key(const struct lm_image *img, const struct verify_spec *v, char key[LM_DIGEST_LEN]);
 
 /* The number of compression threads for -j (0: compress in the caller's thread). */
 int build_threads(const struct lm_opts *o);

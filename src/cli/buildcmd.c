@@ -20,10 +20,11 @@ int cli_build(const struct build_request *r, const struct lm_opts *o, struct bui
 	if (o->verbose)
 		fprintf(stderr,
 			"stats: files %llu, hashed %llu (%llu bytes); layers written %llu, reused %llu; "
-			"compressed %llu bytes; corrupt cache entries %u\n",
+			"compressed %llu bytes; verify %s; corrupt cache entries %u\n",
 			(unsigned long long)s->files, (unsigned long long)s->files_hashed,
 			(unsigned long long)s->bytes_hashed, (unsigned long long)s->layers_written,
-			(unsigned long long)s->layers_reused, (unsigned long long)s->bytes_compressed, s->corrupt);
+			(unsigned long long)s->layers_reused, (unsigned long long)s->bytes_compressed,
+			s->verify_cached ? "cached" : "run or off", s->corrupt);
 	return ret;
 }
 

@@ -15,6 +15,8 @@
 #include "common/fs.h"
 
 struct cache {
+	char **verified; /* digests checked by this process */
+	size_t nverified, capverified;
 	char *dir;
 	char *blobs; /* <dir>/blobs/sha256 */
 	char *tmp;   /* <dir>/tmp */
@@ -108,6 +110,9 @@ void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->nverified; i++)
+		free(c->verified[i]);
+	free(c->verified);
 	free(c->dir);
 	free(c->blobs);
 	free(c->tmp);
@@ -137,7 +142,23 @@ int cache_has(const struct cache *c, const char *digest, int64_t size)
 	return ok;
 }
 
-int cache_blob_check(const struct cache *c, const char *digest, int64_t size)
+void cache_mark_verified(struct cache *c, const char *digest)
+{
+	if (!digest_valid(digest) || cache_is_verified(c, digest))
+		return;
+	lm_grow((void **)&c->verified, &c->capverified, c->nverified + 1, sizeof(*c->verified));
+	c->verified[c->nverified++] = lm_xstrdup(digest);
+}
+
+int cache_is_verified(const struct cache *c, const char *digest)
+{
+	for (size_t i = 0; i < c->nverified; i++)
+		if (strcmp(c->verified[i], digest) == 0)
+			return 1;
+	return 0;
+}
+
+int cache_blob_check(struct cache *c, const char *digest, int64_t size)
 {
 	struct lm_err e = LM_ERR_INIT;
 	char got[LM_DIGEST_LEN];
@@ -153,10 +174,12 @@ int cache_blob_check(const struct cache *c, const char *digest, int64_t size)
 	}
 	r = digest_file(p, got, &n, &e) == 0 && strcmp(got, digest) == 0 && (size < 0 || n == (uint64_t)size);
 	lm_err_release(&e);
-	if (r)
+	if (r) {
 		utimensat(AT_FDCWD, p, NULL, 0);
-	else
+		cache_mark_verified(c, digest);
+	} else {
 		unlink(p);
+	}
 	free(p);
 	return r ? 1 : -1;
 }
@@ -262,6 +285,35 @@ int cache_put_buf(struct cache *c, const void *data, size_t len, char out[LM_DIG
 		return -1;
 	}
 	return cache_writer_commit(w, NULL, (int64_t)len, out, err);
+}
+
+int cache_put_file(struct cache *c, const char *path, char out[LM_DIGEST_LEN], struct lm_err *err)
+{
+	char dg[LM_DIGEST_LEN], *final = NULL, *data = NULL;
+	uint64_t size = 0;
+	size_t len = 0;
+	int ret = -1;
+	if (digest_file(path, dg, &size, err) < 0)
+		return -1;
+	if (cache_has(c, dg, (int64_t)size)) {
+		ret = 0;
+		goto out;
+	}
+	final = cache_blob_path(c, dg);
+	if (link(path, final) == 0 || errno == EEXIST) {
+		ret = 0;
+		goto out;
+	}
+	/* another file system: copy, hashed again on the way in */
+	if (lm_read_file(path, (size_t)1 << 31, &data, &len, err) < 0)
+		goto out;
+	ret = cache_put_buf(c, data, len, dg, err);
+out:
+	if (ret == 0)
+		memcpy(out, dg, LM_DIGEST_LEN);
+	free(final);
+	free(data);
+	return ret;
 }
 
 int cache_read_blob(const struct cache *c, const char *digest, size_t cap, char **out, size_t *len,

@@ -37,7 +37,13 @@ int cache_has(const struct cache *c, const char *digest, int64_t size);
 /* Checks a blob before it is reused: 1 when it is present, of that size (when size >= 0)
  * and its content hashes to its digest (it is then marked used for the bound, see
  * cache_gc); 0 when it is absent; -1 when it is there but wrong (then it is removed). */
-int cache_blob_check(const struct cache *c, const char *digest, int64_t size);
+int cache_blob_check(struct cache *c, const char *digest, int64_t size);
+
+/* Blobs whose content this process has checked (cache_blob_check, or a writer that
+ * hashed them on the way in, when the caller marks them): a reader that would hash
+ * them again may skip it. Not thread-safe: mark from one thread. */
+void cache_mark_verified(struct cache *c, const char *digest);
+int cache_is_verified(const struct cache *c, const char *digest);
 
 /* Starts a new blob. */
 struct cache_writer *cache_writer_new(struct cache *c, struct lm_err *err);
@@ -56,6 +62,10 @@ void cache_writer_abort(struct cache_writer *w);
 
 /* Stores a memory buffer; out receives its digest. */
 int cache_put_buf(struct cache *c, const void *data, size_t len, char out[LM_DIGEST_LEN], struct lm_err *err);
+/* Stores a file of lamina's own (it must not change meanwhile) as a blob: a hard link
+ * when it is on the cache's file system, else a copy. out receives its digest. */
+int cache_put_file(struct cache *c, const char *path, char out[LM_DIGEST_LEN], struct lm_err *err);
+
 /* Reads a stored blob of at most cap bytes into memory (re-verifying its digest). Caller frees. */
 int cache_read_blob(const struct cache *c, const char *digest, size_t cap, char **out, size_t *len,
 		    struct lm_err *err);

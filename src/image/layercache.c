@@ -79,6 +79,24 @@ static char *make_record(const struct layer_result *r)
 	return s;
 }
 
+int layer_cached(struct cache *c, const struct lm_tree *t, const struct layer_opts *o)
+{
+	char key[LM_DIGEST_LEN], *rec = NULL;
+	size_t len = 0;
+	struct layer_result r;
+	int ok = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->v[i].removed && t->v[i].type == LM_F_REG && !t->v[i].digest[0])
+			return 0; /* not keyed yet */
+	layer_key(t, o, key);
+	if (ac_get(c, key, &rec, &len, NULL) == 1 && parse_record(rec, len, &r) == 0) {
+		ok = cache_has(c, r.desc.digest, r.desc.size);
+		layer_result_release(&r);
+	}
+	free(rec);
+	return ok;
+}
+
 int layer_write_cached(struct lm_tree *t, const struct layer_opts *o, struct cache *c, int use_cache,
 		       struct layer_result *res, struct layer_cache_info *info, struct lm_err *err)
 {
@@ -112,6 +130,7 @@ int layer_write_cached(struct lm_tree *t, const struct layer_opts *o, struct cac
 write:
 	if (layer_write(t, o, c, res, err) < 0)
 		return -1;
+	cache_mark_verified(c, res->desc.digest); /* hashed on the way in */
 	info->compressed = res->usize;
 	if (use_cache) {
 		char *s = make_record(res);

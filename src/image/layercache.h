@@ -17,6 +17,11 @@
  * stays needs its digest (statcache_hash_tree). Pure. */
 void layer_key(const struct lm_tree *t, const struct layer_opts *o, char key[LM_DIGEST_LEN]);
 
+/* 1 when the cache holds a record of this layer and its blob is present (its content is
+ * checked by layer_write_cached), else 0: whether the files the layer would be made of
+ * will be read at all. */
+int layer_cached(struct cache *c, const struct lm_tree *t, const struct layer_opts *o);
+
 /* What one layer_write_cached did. */
 struct layer_cache_info {
 	int reused;          /* the blob came from the cache: nothing was read, tarred or compressed */

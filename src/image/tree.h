@@ -25,6 +25,7 @@ struct lm_entry {
 	uint64_t size;  /* LM_F_REG: bytes */
 	int removed;    /* set by prune: not written */
 	int generated;  /* added by lamina (e.g. .pyc), not from the user's tree */
+	int from_cache; /* src is a blob of the cache, to check (cache_blob_check) before its bytes are used */
 	char digest[LM_DIGEST_LEN]; /* LM_F_REG: "sha256:<hex>" of the content; "" until known
 				       (statcache_hash_tree), and set by whoever adds a file of known content */
 	size_t order;   /* internal: insertion order while sorting */
