@@ -8,6 +8,7 @@
 #include "build/buildzip.h"
 #include "build/prepcache.h"
 #include "image/acache.h"
+#include "image/cachegc.h"
 #include "image/layercache.h"
 #include "build/source.h"
 #include "build/stages.h"
@@ -113,6 +114,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
+	cache_lock_shared(c); /* nothing of the cache is cleaned under a running build */
 
 	/* base */
 	say(note, ctx, "base %s (%s)", basespec, platform);
@@ -248,6 +250,14 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	}
 	ret = 0;
 out:
+	if (c && cache_added(c)) {
+		uint64_t freed = cache_gc_after_build(c, cache_added(c), o->cache_max ? o->cache_max : CACHE_MAX_DEFAULT);
+		if (freed) {
+			char h[32];
+			build_notes_add(&notes, "cache: removed %s of least recently used entries (bound: --cache-max)",
+					lm_human_bytes(freed, h, sizeof(h)));
+		}
+	}
 	flush_notes(&notes, note, ctx);
 	lm_rm_rf_quiet(workdir);
 	for (size_t i = 0; have_trees && i < m->nlayers; i++)

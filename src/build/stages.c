@@ -50,6 +50,10 @@ int stage_base(const char *spec, const char *platform, const struct reg_opts *re
 	struct source_opts so = { platform, reg };
 	if (source_open(spec, &so, c, base, err) < 0)
 		return lm_err_wrap(err, "base '%s'", spec);
+	/* used now, for the cache's least-recently-used bound */
+	cache_touch(c, base->manifest.config.digest);
+	for (size_t i = 0; i < base->manifest.nlayers; i++)
+		cache_touch(c, base->manifest.layers[i].digest);
 	for (size_t i = 0; i < base->manifest.nlayers && for_image; i++)
 		if (!oci_is_gzip_layer(base->manifest.layers[i].media_type))
 			build_notes_add(notes, "warning: base layer %zu is %s; Lambda accepts only gzip layers", i + 1,

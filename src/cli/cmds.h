@@ -4,6 +4,7 @@
 
 #include "common/opts.h"
 
+int cmd_cache(int argc, char **argv, const struct lm_opts *o, struct lm_err *err);
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err);
 int cmd_inspect(int argc, char **argv, const struct lm_opts *o, struct lm_err *err);
 int cmd_pull(int argc, char **argv, const struct lm_opts *o, struct lm_err *err);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cmds.h"
+#include "image/cachegc.h"
 #include "common/err.h"
 #include "common/opts.h"
 #include "common/version.h"
@@ -17,6 +18,7 @@ static const struct cmd {
 	const char *summary;
 } cmds[] = {
 	{ "build", cmd_build, "build an image archive (and optionally push it) from a manifest" },
+	{ "cache", cmd_cache, "show what the cache holds (du) and clean it (prune)" },
 	{ "inspect", cmd_inspect, "show an image archive's manifest, config and layers" },
 	{ "pull", cmd_pull, "pull an image from a registry into the cache" },
 	{ "push", cmd_push, "push an image archive to a registry" },
@@ -34,6 +36,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nGlobal options (before the command):\n"
 		   "  --cache DIR    blob cache (default $XDG_CACHE_HOME/lamina or ~/.cache/lamina)\n"
+		   "  --cache-max SIZE  bound of the cache (500M, 10G ...; default 10G, or\n"
+		   "                 $LAMINA_CACHE_MAX): least recently used entries go first\n"
 		   "  -j, --jobs N   worker threads (default: number of CPUs)\n"
 		   "  -q, --quiet    no progress output\n"
 		   "  -v, --verbose  more output\n"
@@ -66,6 +70,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "cache", required_argument, NULL, 'C' },
+		{ "cache-max", required_argument, NULL, 'M' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -83,6 +88,12 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'C':
 			o.cache_dir = optarg;
+			break;
+		case 'M':
+			if (cache_size_parse(optarg, &o.cache_max) < 0 || o.cache_max == 0) {
+				fprintf(stderr, "lamina: --cache-max '%s' must be a size such as 500M or 10G\n", optarg);
+				return LM_E_USAGE;
+			}
 			break;
 		case 'j':
 			o.jobs = atoi(optarg);
@@ -121,6 +132,12 @@ int main(int argc, char **argv)
 			cmd = &cmds[i];
 	if (!cmd) {
 		fprintf(stderr, "lamina: '%s' is not a command; see 'lamina --help'\n", argv[optind]);
+		return LM_E_USAGE;
+	}
+	if (!o.cache_max && getenv("LAMINA_CACHE_MAX") && *getenv("LAMINA_CACHE_MAX") &&
+	    (cache_size_parse(getenv("LAMINA_CACHE_MAX"), &o.cache_max) < 0 || o.cache_max == 0)) {
+		fprintf(stderr, "lamina: LAMINA_CACHE_MAX '%s' must be a size such as 500M or 10G\n",
+			getenv("LAMINA_CACHE_MAX"));
 		return LM_E_USAGE;
 	}
 	if (parse_epoch(&o, &err) < 0) {

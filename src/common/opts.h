@@ -13,6 +13,7 @@ struct lm_opts {
 	int64_t epoch;         /* SOURCE_DATE_EPOCH, default LM_DEFAULT_EPOCH */
 	int jobs;              /* worker threads, 0 = number of CPUs */
 	int is_tty;            /* stderr is a terminal */
+	uint64_t cache_max;    /* --cache-max / LAMINA_CACHE_MAX: the cache's bound in bytes; 0 = default */
 };
 
 /* 1980-01-01T00:00:00Z: the earliest time a zip file can record, so image layers and

@@ -15,6 +15,8 @@
 #include "common/fs.h"
 
 struct cache {
+	uint64_t added; /* bytes of blobs this process added (atomic: writers run in threads) */
+	int lockfd; /* cachegc.h: shared while a build runs; -1 when none */
 	char **verified; /* digests checked by this process */
 	size_t nverified, capverified;
 	char *dir;
@@ -94,6 +96,7 @@ struct cache *cache_open(const char *dir, struct lm_err *err)
 		}
 	}
 	c = lm_xcalloc(1, sizeof(*c));
+	c->lockfd = -1;
 	c->dir = d;
 	c->blobs = lm_path_join(d, "blobs/sha256");
 	c->tmp = lm_path_join(d, "tmp");
@@ -110,6 +113,8 @@ void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
+	if (c->lockfd >= 0)
+		close(c->lockfd);
 	for (size_t i = 0; i < c->nverified; i++)
 		free(c->verified[i]);
 	free(c->verified);
@@ -117,6 +122,23 @@ void cache_free(struct cache *c)
 	free(c->blobs);
 	free(c->tmp);
 	free(c);
+}
+
+uint64_t cache_added(const struct cache *c)
+{
+	return __atomic_load_n(&c->added, __ATOMIC_RELAXED);
+}
+
+int cache_lock_fd(const struct cache *c)
+{
+	return c->lockfd;
+}
+
+void cache_set_lock(struct cache *c, int fd)
+{
+	if (c->lockfd >= 0)
+		close(c->lockfd);
+	c->lockfd = fd;
 }
 
 const char *cache_dir(const struct cache *c)
@@ -140,6 +162,16 @@ int cache_has(const struct cache *c, const char *digest, int64_t size)
 	ok = stat(p, &st) == 0 && S_ISREG(st.st_mode) && (size < 0 || st.st_size == size);
 	free(p);
 	return ok;
+}
+
+void cache_touch(const struct cache *c, const char *digest)
+{
+	char *p;
+	if (!digest_valid(digest))
+		return;
+	p = cache_blob_path(c, digest);
+	utimensat(AT_FDCWD, p, NULL, 0);
+	free(p);
 }
 
 void cache_mark_verified(struct cache *c, const char *digest)
@@ -260,6 +292,8 @@ int cache_writer_commit(struct cache_writer *w, const char *expect, int64_t expe
 	} else if (rename(w->tmpname, final) < 0) {
 		lm_err_sys(err, "rename '%s' to '%s'", w->tmpname, final);
 		goto fail;
+	} else {
+		__atomic_fetch_add(&w->c->added, w->size, __ATOMIC_RELAXED);
 	}
 	if (out)
 		memcpy(out, got, LM_DIGEST_LEN);
@@ -300,7 +334,12 @@ int cache_put_file(struct cache *c, const char *path, char out[LM_DIGEST_LEN], s
 		goto out;
 	}
 	final = cache_blob_path(c, dg);
-	if (link(path, final) == 0 || errno == EEXIST) {
+	if (link(path, final) == 0) {
+		__atomic_fetch_add(&c->added, size, __ATOMIC_RELAXED);
+		ret = 0;
+		goto out;
+	}
+	if (errno == EEXIST) {
 		ret = 0;
 		goto out;
 	}

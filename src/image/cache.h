@@ -19,6 +19,14 @@ struct cache_writer;
  * $XDG_CACHE_HOME/lamina, else $HOME/.cache/lamina. */
 struct cache *cache_open(const char *dir, struct lm_err *err);
 void cache_free(struct cache *c);
+/* Bytes of blobs this process added to the store. */
+uint64_t cache_added(const struct cache *c);
+
+/* The descriptor of the lock a build holds (cachegc.h), or -1; set takes ownership
+ * (closed by cache_free). */
+int cache_lock_fd(const struct cache *c);
+void cache_set_lock(struct cache *c, int fd);
+
 /* Root directory of the store (borrowed). */
 const char *cache_dir(const struct cache *c);
 
@@ -38,6 +46,9 @@ int cache_has(const struct cache *c, const char *digest, int64_t size);
  * and its content hashes to its digest (it is then marked used for the bound, see
  * cache_gc); 0 when it is absent; -1 when it is there but wrong (then it is removed). */
 int cache_blob_check(struct cache *c, const char *digest, int64_t size);
+
+/* Marks a blob used now (its mtime), for the least-recently-used bound (cachegc.h). */
+void cache_touch(const struct cache *c, const char *digest);
 
 /* Blobs whose content this process has checked (cache_blob_check, or a writer that
  * hashed them on the way in, when the caller marks them): a reader that would hash
