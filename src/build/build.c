@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "build/buildzip.h"
 #include "build/prepcache.h"
+#include "build/regcache.h"
 #include "image/acache.h"
 #include "image/cachegc.h"
 #include "image/layercache.h"
@@ -73,6 +75,17 @@ static char *prune_text(const struct prune_report *rep)
 	return text;
 }
 
+/* Charges the time since *t0 to the stage running so far, and starts the next. */
+static void lap(struct build_stats *s, struct timespec *t0, int next)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->cur >= 0 && s->cur < STAGE_DONE)
+		s->ms[s->cur] += (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+	*t0 = now;
+	s->cur = next;
+}
+
 /* The zip is the output that replaces the image (lamina zip), not a measurement. */
 static int zip_output(const struct build_request *r)
 {
@@ -100,8 +113,13 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0;
 	int level = r->level ? r->level : m->compression_level ? m->compression_level : GZ_LEVEL_DEFAULT;
 	uint64_t total_usize = 0;
+	struct timespec t0;
+	struct regcache *rc = NULL;
+	struct reg_opts noreg = { 0 };
 
 	image_init(&base);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res->stats.cur = -1;
 	if (!basespec) {
 		lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
 		goto out;
@@ -115,12 +133,16 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
 	cache_lock_shared(c); /* nothing of the cache is cleaned under a running build */
+	if (r->ncache_from && !r->no_cache)
+		rc = regcache_open(r->cache_from, r->ncache_from, r->reg ? r->reg : &noreg, c, &notes);
 
 	/* base */
+	lap(&res->stats, &t0, STAGE_BASE);
 	say(note, ctx, "base %s (%s)", basespec, platform);
 	if (stage_base(basespec, platform, r->reg, c, !zip_output(r), &base, &notes, err) < 0)
 		goto out;
 	/* trees */
+	lap(&res->stats, &t0, STAGE_TREES);
 	if (!(workdir = cache_tmpdir(c, "build", err)))
 		goto out;
 	trees = lm_xcalloc(m->nlayers + 1, sizeof(*trees));
@@ -129,6 +151,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	have_trees = 1;
 	/* the layers whose prune and precompile the cache has */
+	lap(&res->stats, &t0, STAGE_PREP);
 	keys = lm_xcalloc(m->nlayers + 1, sizeof(*keys));
 	todo = lm_xcalloc(m->nlayers + 1, 1);
 	for (size_t i = 0; i < m->nlayers; i++) {
@@ -161,6 +184,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		res->stats.corrupt += (unsigned)corrupt;
 	}
 	/* prune */
+	lap(&res->stats, &t0, STAGE_PRUNE);
 	rep = prune_report_new();
 	if (stage_prune(m, platform, trees, todo, workdir, rep, &any_prune, err) < 0)
 		goto out;
@@ -180,8 +204,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	}
 	flush_notes(&notes, note, ctx);
 	/* compile */
+	lap(&res->stats, &t0, STAGE_COMPILE);
 	{
-		int cr = stage_compile(m, &base, c, trees, todo, o, workdir, &node_cache, &notes, err);
+		int cr = stage_compile(m, &base, c, trees, todo, o, workdir, &node_cache, &notes, &res->stats, err);
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;
@@ -195,6 +220,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		lm_err_release(&e2);
 	}
 	/* layers */
+	lap(&res->stats, &t0, STAGE_LAYERS);
 	if (stage_layers(m, trees, level, o, c, !r->no_cache, lres, &res->stats, err) < 0)
 		goto out;
 	for (size_t i = 0; i < m->nlayers; i++)
@@ -206,6 +232,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	}
 	/* image */
+	lap(&res->stats, &t0, STAGE_IMAGE);
 	if (stage_image(m, &base, source_is_registry(basespec) ? basespec : NULL, lres, node_cache, o->epoch, c,
 			&res->img, err) < 0)
 		goto out;
@@ -223,11 +250,13 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		res->base_size += base.manifest.layers[i].size;
 	flush_notes(&notes, note, ctx);
 	/* verify */
+	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify &&
 	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify_result,
 			 &res->stats, err) < 0)
 		goto out;
 	/* outputs */
+	lap(&res->stats, &t0, STAGE_OUTPUTS);
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
 	if (r->zip) {
@@ -248,8 +277,21 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			goto out;
 		}
 	}
+	if (r->cache_to && !r->no_cache) {
+		struct lm_err e2 = LM_ERR_INIT;
+		size_t n = 0;
+		/* the build is done: a cache that cannot be pushed costs the next runner time only */
+		if (regcache_push(r->cache_to, c, r->reg ? r->reg : &noreg, &n, &e2) < 0)
+			build_notes_add(&notes, "warning: %s", e2.msg);
+		else
+			res->stats.exported = n;
+		lm_err_release(&e2);
+	}
+	lap(&res->stats, &t0, STAGE_DONE);
 	ret = 0;
 out:
+	res->stats.imported = regcache_imported(rc);
+	regcache_free(rc);
 	if (c && cache_added(c)) {
 		uint64_t freed = cache_gc_after_build(c, cache_added(c), o->cache_max ? o->cache_max : CACHE_MAX_DEFAULT);
 		if (freed) {

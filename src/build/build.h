@@ -35,6 +35,9 @@ struct build_request {
 	const struct reg_opts *reg;  /* registry options for a registry base and the push; may be NULL */
 	int level;                   /* gzip level of the new layers; 0 = "compression.level" or the default */
 	int no_cache;                /* redo every stage: read and record no cached result */
+	char *const *cache_from;     /* --cache-from REFs: registry caches to import records from */
+	size_t ncache_from;
+	const char *cache_to;        /* --cache-to REF: push the records this build used, or NULL */
 	/* verify */
 	int no_verify;                    /* skip the checks */
 	const struct verify_spec *verify; /* the checks to run; NULL = m->verify when set */

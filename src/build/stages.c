@@ -15,6 +15,9 @@
 #include "run/precompile.h"
 #include "run/precompile_node.h"
 
+const char *const build_stage_names[STAGE_DONE] = { "base", "trees", "cache", "prune", "compile",
+							 "layers", "image", "verify", "outputs" };
+
 void build_notes_add(struct build_notes *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -132,7 +135,7 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
 
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
 		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, int *node_cache,
-		  struct build_notes *notes, struct lm_err *err)
+		  struct build_notes *notes, struct build_stats *stats, struct lm_err *err)
 {
 	struct precompile_result pres = { 0 };
 	struct lm_tree *sel = lm_xcalloc(m->nlayers + 1, sizeof(*sel));
@@ -144,8 +147,14 @@ int stage_compile(const struct lm_manifest *m, const struct lm_image *base, stru
 	for (size_t i = 0; i < m->nlayers; i++)
 		if (!todo || todo[i])
 			sel[nsel++] = trees[i];
+	size_t before = 0, after = 0;
+	for (size_t k = 0; k < nsel; k++)
+		before += sel[k].n;
 	if (nsel)
 		r = precompile_python(&m->precompile, base, c, sel, nsel, o, workdir, &pres, err);
+	for (size_t k = 0; k < nsel; k++)
+		after += sel[k].n;
+	stats->compiled += after - before; /* one .pyc entry per source compiled */
 	for (size_t i = 0, k = 0; i < m->nlayers; i++)
 		if (!todo || todo[i])
 			trees[i] = sel[k++];

@@ -44,14 +44,26 @@ void build_notes_release(struct build_notes *n);
 int stage_base(const char *spec, const char *platform, const struct reg_opts *reg, struct cache *c, int for_image,
 	       struct lm_image *base, struct build_notes *notes, struct lm_err *err);
 
+enum build_stage {
+	STAGE_BASE, STAGE_TREES, STAGE_PREP, STAGE_PRUNE, STAGE_COMPILE, STAGE_LAYERS, STAGE_IMAGE, STAGE_VERIFY,
+	STAGE_OUTPUTS, STAGE_DONE
+};
+/* The stages' names, for -v ("base", "trees", "cache", ...). */
+extern const char *const build_stage_names[STAGE_DONE];
+
 /* What the stages did, for -v and the tests: how much work the caches saved. */
 struct build_stats {
+	double ms[STAGE_DONE]; /* wall time of each stage */
+	int cur;               /* internal: the stage running */
 	uint64_t files, files_hashed, bytes_hashed; /* source files; of them read to hash them */
 	uint64_t layers_written, layers_reused;     /* app layers tarred and compressed, or reused */
 	uint64_t bytes_compressed;                  /* tar bytes compressed */
 	unsigned corrupt;                           /* cache entries found corrupt (removed, redone) */
 	int verify_cached;                          /* the image passed these checks before: not run */
 	uint64_t prep_reused;                       /* layers whose prune and precompile came from the cache */
+	uint64_t compiled;                          /* Python sources compiled */
+	uint64_t imported;                          /* records imported from --cache-from */
+	uint64_t exported;                          /* records pushed to --cache-to */
 };
 
 /* trees: scans layers[i].from into trees[i] (m->nlayers trees, initialised here) with
@@ -79,7 +91,7 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
  * Warnings (a third-party file left as source, a module that did not load) go to notes. */
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
 		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, int *node_cache,
-		  struct build_notes *notes, struct lm_err *err);
+		  struct build_notes *notes, struct build_stats *stats, struct lm_err *err);
 
 /* layers: writes trees[i] as gzip tar layer res[i] (m->nlayers) into c at gzip level;
  * with use_cache a layer whose entries did not change is reused (layercache.h). */

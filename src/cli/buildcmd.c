@@ -19,12 +19,19 @@ int cli_build(const struct build_request *r, const struct lm_opts *o, struct bui
 			s->corrupt == 1 ? "y was" : "ies were");
 	if (o->verbose)
 		fprintf(stderr,
-			"stats: files %llu, hashed %llu (%llu bytes); layers written %llu, reused %llu; "
-			"compressed %llu bytes; verify %s; corrupt cache entries %u\n",
+			"stats: files %llu, hashed %llu (%llu bytes); compiled %llu; layers written %llu, reused %llu; "
+			"compressed %llu bytes; verify %s; corrupt cache entries %u; imported %llu, exported %llu\n",
 			(unsigned long long)s->files, (unsigned long long)s->files_hashed,
-			(unsigned long long)s->bytes_hashed, (unsigned long long)s->layers_written,
+			(unsigned long long)s->bytes_hashed, (unsigned long long)s->compiled,
+			(unsigned long long)s->layers_written,
 			(unsigned long long)s->layers_reused, (unsigned long long)s->bytes_compressed,
-			s->verify_cached ? "cached" : "run or off", s->corrupt);
+			s->verify_cached ? "cached" : "run or off", s->corrupt, (unsigned long long)s->imported,
+			(unsigned long long)s->exported);
+	if (o->verbose) {
+		fprintf(stderr, "time:");
+		for (int i = 0; i < STAGE_DONE; i++)
+			fprintf(stderr, " %s %.0f ms%s", build_stage_names[i], s->ms[i], i + 1 < STAGE_DONE ? "," : "\n");
+	}
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #include "cli/cmds.h"
 #include "image/compress.h"
 #include "cli/options.h"
+#include "common/alloc.h"
 
 static const char usage[] =
 	"usage: lamina build MANIFEST [-o OUT.tar] [options]\n"
@@ -40,6 +41,11 @@ static const char usage[] =
 	"                          default 4, about 1.05x the size of gzip -6 at 4x its speed\n"
 	"      --no-cache          use and record no cached result: redo every stage (the\n"
 	"                          output is byte-identical to a cached build's)\n"
+	"      --cache-from REF    also look for earlier results in the registry cache REF\n"
+	"                          (repeatable; fetched when a stage needs them; a missing\n"
+	"                          or unreachable REF is a warning; see docs/cache.md)\n"
+	"      --cache-to REF      push the results this build used to REF, for other\n"
+	"                          machines' --cache-from (a plain OCI image manifest)\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
@@ -50,7 +56,7 @@ static const char usage[] =
 	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL, OPT_NO_CACHE };
+enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL, OPT_NO_CACHE, OPT_CACHE_FROM, OPT_CACHE_TO };
 
 int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -64,6 +70,8 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		{ "report", no_argument, NULL, OPT_REPORT },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+		{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,6 +81,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	struct lm_manifest m;
 	struct reg_opts reg = { 0 };
 	struct regcli rc;
+	char **cache_from = NULL;
 	int c, ret = -1, have_m = 0;
 	memset(&r, 0, sizeof(r));
 	build_result_init(&res);
@@ -102,6 +111,14 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			break;
 		case OPT_NO_CACHE:
 			r.no_cache = 1;
+			break;
+		case OPT_CACHE_FROM:
+			cache_from = lm_xrealloc(cache_from, (r.ncache_from + 1) * sizeof(*cache_from));
+			cache_from[r.ncache_from++] = optarg;
+			r.cache_from = cache_from;
+			break;
+		case OPT_CACHE_TO:
+			r.cache_to = optarg;
 			break;
 		case OPT_REPORT:
 			r.zip = &z;
@@ -154,5 +171,6 @@ out:
 		manifest_release(&m);
 	build_result_release(&res);
 	regcli_release(&rc);
+	free(cache_from);
 	return ret;
 }

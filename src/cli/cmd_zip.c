@@ -49,6 +49,9 @@ static const char usage[] =
 	"                        the zip's sha256 and Lambda's CodeSha256, each limit's verdict)\n"
 	"      --no-cache        use and record no cached result: redo every stage (the\n"
 	"                        output is byte-identical to a cached build's)\n"
+	"      --cache-from REF  also look for earlier results in the registry cache REF\n"
+	"                        (repeatable; see docs/cache.md)\n"
+	"      --cache-to REF    push the results this build used to REF\n"
 	"  -h, --help            this help\n"
 	"\n"
 	"%s"
@@ -64,7 +67,7 @@ static const char usage[] =
 	"Exit status: 0 written, 2 usage, 3 bad input (manifest; a file the kind cannot hold;\n"
 	"over 250 MiB unzipped), 4 file system, 5 network or registry, 7 verification failed.\n";
 
-enum { OPT_BASE = 0x100, OPT_NO_VERIFY, OPT_LEVEL, OPT_JSON, OPT_NO_CACHE };
+enum { OPT_BASE = 0x100, OPT_NO_VERIFY, OPT_LEVEL, OPT_JSON, OPT_NO_CACHE, OPT_CACHE_FROM, OPT_CACHE_TO };
 
 int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 {
@@ -78,6 +81,8 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+		{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,6 +92,7 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 	struct lm_manifest m;
 	struct reg_opts reg = { 0 };
 	struct regcli rc;
+	char **cache_from = NULL;
 	const char **layers = NULL;
 	int c, ret = -1, json = 0, have_m = 0;
 	memset(&r, 0, sizeof(r));
@@ -136,6 +142,14 @@ int cmd_zip(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 			break;
 		case OPT_NO_CACHE:
 			r.no_cache = 1;
+			break;
+		case OPT_CACHE_FROM:
+			cache_from = lm_xrealloc(cache_from, (r.ncache_from + 1) * sizeof(*cache_from));
+			cache_from[r.ncache_from++] = optarg;
+			r.cache_from = cache_from;
+			break;
+		case OPT_CACHE_TO:
+			r.cache_to = optarg;
 			break;
 		case OPT_JSON:
 			json = 1;
@@ -188,5 +202,6 @@ out:
 		manifest_release(&m);
 	build_result_release(&res);
 	regcli_release(&rc);
+	free(cache_from);
 	return ret;
 }

@@ -76,7 +76,21 @@ void ac_del(struct cache *c, const char *key)
 	free(p);
 }
 
+static int get_local(struct cache *c, const char *key, char **data, size_t *len, int *corrupt);
+
 int ac_get(struct cache *c, const char *key, char **data, size_t *len, int *corrupt)
+{
+	int bad = 0, r = get_local(c, key, data, len, &bad);
+	if (r == 0 && cache_fallback(c, key) == 1)
+		r = get_local(c, key, data, len, &bad);
+	if (bad && corrupt)
+		*corrupt = 1;
+	if (r == 1)
+		cache_note_key(c, key);
+	return r;
+}
+
+static int get_local(struct cache *c, const char *key, char **data, size_t *len, int *corrupt)
 {
 	char *p = ac_path(c, key), *text = NULL, *nl, got[LM_DIGEST_LEN];
 	struct lm_err e = LM_ERR_INIT;
@@ -170,6 +184,7 @@ int ac_put(struct cache *c, const char *key, const void *data, size_t len, struc
 		if (r < 0)
 			goto out;
 	}
+	cache_note_key(c, key);
 	ret = 0;
 out:
 	free(rec);

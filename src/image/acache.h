@@ -37,11 +37,12 @@ void ac_key_bytes(struct ac_key *k, const void *data, size_t len);
 /* Finishes the key: "sha256:<hex>". */
 void ac_key_final(struct ac_key *k, char out[LM_DIGEST_LEN]);
 
-/* Looks the key up. Returns 1 with the record in *data (NUL-terminated, caller frees)
+/* Looks the key up, in the store and then in the cache's fallback (cache_set_fallback:
+ * the registry cache). Returns 1 with the record in *data (NUL-terminated, caller frees)
  * and its length in *len; 0 when there is none, or when the record on disk was corrupt
  * (then it is removed and *corrupt, when non-NULL, is set to 1). A found record is
- * marked used for the least-recently-used bound (cache_gc). Never fails: an unreadable
- * record is a miss. */
+ * marked used for the least-recently-used bound (cache_gc), and its key noted
+ * (cache_keys). Never fails: an unreadable record is a miss. */
 int ac_get(struct cache *c, const char *key, char **data, size_t *len, int *corrupt);
 
 /* Stores a record for key (replacing any). */

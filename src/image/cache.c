@@ -15,6 +15,10 @@
 #include "common/fs.h"
 
 struct cache {
+	cache_fallback_fn fallback;
+	void *fallback_ctx;
+	char **keys; /* action-cache keys used by this process */
+	size_t nkeys, capkeys;
 	uint64_t added; /* bytes of blobs this process added (atomic: writers run in threads) */
 	int lockfd; /* cachegc.h: shared while a build runs; -1 when none */
 	char **verified; /* digests checked by this process */
@@ -115,6 +119,9 @@ void cache_free(struct cache *c)
 		return;
 	if (c->lockfd >= 0)
 		close(c->lockfd);
+	for (size_t i = 0; i < c->nkeys; i++)
+		free(c->keys[i]);
+	free(c->keys);
 	for (size_t i = 0; i < c->nverified; i++)
 		free(c->verified[i]);
 	free(c->verified);
@@ -122,6 +129,29 @@ void cache_free(struct cache *c)
 	free(c->blobs);
 	free(c->tmp);
 	free(c);
+}
+
+void cache_set_fallback(struct cache *c, cache_fallback_fn fn, void *ctx)
+{
+	c->fallback = fn;
+	c->fallback_ctx = ctx;
+}
+
+int cache_fallback(struct cache *c, const char *key)
+{
+	return c->fallback ? c->fallback(c->fallback_ctx, key) : 0;
+}
+
+void cache_note_key(struct cache *c, const char *key)
+{
+	lm_grow((void **)&c->keys, &c->capkeys, c->nkeys + 1, sizeof(*c->keys));
+	c->keys[c->nkeys++] = lm_xstrdup(key);
+}
+
+char *const *cache_keys(const struct cache *c, size_t *n)
+{
+	*n = c->nkeys;
+	return c->keys;
 }
 
 uint64_t cache_added(const struct cache *c)
@@ -138,6 +168,9 @@ void cache_set_lock(struct cache *c, int fd)
 {
 	if (c->lockfd >= 0)
 		close(c->lockfd);
+	for (size_t i = 0; i < c->nkeys; i++)
+		free(c->keys[i]);
+	free(c->keys);
 	c->lockfd = fd;
 }
 

@@ -19,6 +19,19 @@ struct cache_writer;
  * $XDG_CACHE_HOME/lamina, else $HOME/.cache/lamina. */
 struct cache *cache_open(const char *dir, struct lm_err *err);
 void cache_free(struct cache *c);
+/* A second place to look for action-cache records (acache.h) when the store has none:
+ * fn imports the record for key (and the blobs it names) into the store and returns 1,
+ * or returns 0. Used by the registry cache (--cache-from). */
+typedef int (*cache_fallback_fn)(void *ctx, const char *key);
+void cache_set_fallback(struct cache *c, cache_fallback_fn fn, void *ctx);
+/* Calls the fallback, if any, for key: 1 when it imported the record. */
+int cache_fallback(struct cache *c, const char *key);
+
+/* The action-cache keys this process found or stored, in order (borrowed; acache.h
+ * records them), so that a build can export exactly what it used (--cache-to). */
+void cache_note_key(struct cache *c, const char *key);
+char *const *cache_keys(const struct cache *c, size_t *n);
+
 /* Bytes of blobs this process added to the store. */
 uint64_t cache_added(const struct cache *c);
 

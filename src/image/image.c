@@ -31,8 +31,12 @@ int image_from_manifest(struct lm_image *img, const char *manifest, size_t len, 
 		lm_err_set(err, LM_E_INPUT, "config blob %s is missing", m.config.digest);
 		goto fail;
 	}
+	/* an image's layers must be layers; an artifact's (another config type, e.g. the
+	 * registry build cache) are whatever its type says */
+	int image = !m.config.media_type || strcmp(m.config.media_type, OCI_MT_CONFIG) == 0 ||
+		    strcmp(m.config.media_type, DOCKER_MT_CONFIG) == 0;
 	for (size_t i = 0; i < m.nlayers; i++) {
-		if (!oci_is_layer_media_type(m.layers[i].media_type)) {
+		if (image && !oci_is_layer_media_type(m.layers[i].media_type)) {
 			lm_err_set(err, LM_E_INPUT, "layer %zu (%s) has unsupported media type '%s'", i + 1,
 				   m.layers[i].digest, m.layers[i].media_type ? m.layers[i].media_type : "(none)");
 			goto fail;

@@ -1189,3 +1189,56 @@ out:
 	reg_release(&g);
 	return ret;
 }
+
+/* ---- sessions: a manifest and chosen blobs of one reference ---- */
+
+struct reg_session {
+	struct reg g;
+};
+
+struct reg_session *registry_session_new(const char *refstr, const struct reg_opts *ro, struct cache *c,
+					 struct lm_err *err)
+{
+	struct reg_session *s = lm_xcalloc(1, sizeof(*s));
+	if (reg_init(&s->g, refstr, ro, c, "pull", err) < 0) {
+		reg_release(&s->g);
+		free(s);
+		return NULL;
+	}
+	reg_add_scope(&s->g, s->g.ref.repo, "pull");
+	if (reg_ping(&s->g, err) < 0) {
+		registry_session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void registry_session_free(struct reg_session *s)
+{
+	if (!s)
+		return;
+	reg_release(&s->g);
+	free(s);
+}
+
+int registry_session_manifest(struct reg_session *s, char **body, size_t *len, char **media_type,
+			      struct lm_err *err)
+{
+	struct reg *g = &s->g;
+	return get_manifest(g, ref_manifest_ref(&g->ref), g->ref.digest[0] ? g->ref.digest : NULL, body, len,
+			    media_type, err);
+}
+
+int registry_session_blobs(struct reg_session *s, const struct oci_descriptor *d, size_t n, struct lm_err *err)
+{
+	struct job *jobs = lm_xcalloc(n + 1, sizeof(*jobs));
+	size_t njobs = 0;
+	int r = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!cache_has(s->g.cache, d[i].digest, d[i].size))
+			jobs[njobs++].d = &d[i];
+	if (njobs)
+		r = pool_run(&s->g, jobs, njobs, pull_blob, err);
+	free(jobs);
+	return r;
+}

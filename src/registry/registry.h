@@ -25,4 +25,19 @@ int registry_pull(const char *ref, const struct reg_opts *ro, struct cache *c, s
 int registry_push(const struct lm_image *img, struct cache *c, const char *ref, const struct reg_opts *ro,
 		  char digest_out[LM_DIGEST_LEN], struct lm_err *err);
 
+/* A session with one reference's repository (authenticated, reused connections), to
+ * fetch its manifest and chosen blobs, as the registry cache does (build/regcache.h). */
+struct reg_session;
+
+/* Opens a pull session for ref; the first request (GET /v2/) is made here. */
+struct reg_session *registry_session_new(const char *ref, const struct reg_opts *ro, struct cache *c,
+					 struct lm_err *err);
+void registry_session_free(struct reg_session *s);
+/* The manifest (or index) ref names: its bytes (capped, checked against a pinned digest
+ * and the registry's Docker-Content-Digest) and media type (caller frees both). */
+int registry_session_manifest(struct reg_session *s, char **body, size_t *len, char **media_type,
+			      struct lm_err *err);
+/* Fetches the n blobs (those not in the cache yet) into the cache, each verified. */
+int registry_session_blobs(struct reg_session *s, const struct oci_descriptor *d, size_t n, struct lm_err *err);
+
 #endif
