@@ -70,10 +70,23 @@ int buildzip_check(const struct buildzip_sel *s, const struct lm_manifest *m, co
 		   struct lm_err *err)
 {
 	struct zip_plan p;
+	struct lm_tree *user = lm_xcalloc(m->nlayers + 1, sizeof(*user));
 	int ret;
+	/* the user's files only (files lamina generated, e.g. .pyc from the cache, follow
+	 * their sources): an error then names the file the user can move */
+	for (size_t i = 0; i < m->nlayers; i++) {
+		user[i] = trees[i];
+		user[i].v = lm_xcalloc(trees[i].n + 1, sizeof(*user[i].v));
+		memcpy(user[i].v, trees[i].v, trees[i].n * sizeof(*user[i].v));
+		for (size_t k = 0; k < trees[i].n; k++)
+			user[i].v[k].removed |= user[i].v[k].generated;
+	}
 	zip_plan_init(&p);
-	ret = plan(s, m, trees, &p, err) < 0 || check_unzipped(s, &p, err) < 0 ? -1 : 0;
+	ret = plan(s, m, user, &p, err) < 0 || check_unzipped(s, &p, err) < 0 ? -1 : 0;
 	zip_plan_release(&p);
+	for (size_t i = 0; i < m->nlayers; i++)
+		free(user[i].v); /* the entries' strings are the trees' */
+	free(user);
 	return ret;
 }
 
