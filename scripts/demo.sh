@@ -26,7 +26,8 @@ echo '{"name": "demo"}' >"$(dirname "$out")/event.json"
 cat <<MSG
 
 Built $out. Load it into Docker with:   docker load -i $out
-and run it with:                        echo '{"name":"you"}' | docker run -i --rm python-hello:latest
+and run it with its emulator:           docker run -d -p 9000:8080 python-hello:latest
+                                        curl -d '{"name":"you"}' http://localhost:9000/2015-03-31/functions/function/invocations
 With network access, build on the real base by dropping --base (the manifest names
 public.ecr.aws/lambda/python:3.12).
 MSG

@@ -13,6 +13,7 @@
 #   2 lang:    /var/lang (python3.11 as bin/python3.11, python3, python; stdlib in
 #              lib/python3.11, empty lib/python3.11/site-packages).
 #   3 runtime: /lambda-entrypoint.sh, /var/runtime/{bootstrap,bootstrap.py}, /var/task/,
+#              /usr/local/bin/aws-lambda-rie (tests/fixtures/rie/rie.c, built statically),
 #              whiteout etc/.wh.fixture-removed, opaque var/lang/share/fixture-opaque/.wh..wh..opq
 #              plus var/lang/share/fixture-opaque/new.
 set -euo pipefail
@@ -34,7 +35,7 @@ mkdir -p "$cache" "$(dirname "$out")"
 out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 
 # Inputs key: what the archive depends on besides the .debs.
-key=$( { sha256sum "$0"; (cd "$files" && LC_ALL=C find . -type f | LC_ALL=C sort | xargs sha256sum); } \
+key=$( { sha256sum "$0" "$repo/tests/fixtures/rie/rie.c"; (cd "$files" && LC_ALL=C find . -type f | LC_ALL=C sort | xargs sha256sum); } \
 	| sed 's,  .*/,  ,' | sha256sum | cut -c1-64)
 
 complete() { [ -s "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; }
@@ -131,6 +132,10 @@ mkdir -p "$rt/var/runtime" "$rt/var/task" "$rt/etc" "$rt/var/lang/share/fixture-
 install -m 0755 "$files/lambda-entrypoint.sh" "$rt/lambda-entrypoint.sh"
 install -m 0755 "$files/bootstrap" "$rt/var/runtime/bootstrap"
 install -m 0644 "$files/bootstrap.py" "$rt/var/runtime/bootstrap.py"
+# the runtime interface emulator the real images start when AWS_LAMBDA_RUNTIME_API is unset
+mkdir -p "$rt/usr/local/bin"
+gcc -static -O2 -s -o "$rt/usr/local/bin/aws-lambda-rie" "$repo/tests/fixtures/rie/rie.c" ||
+	die "could not build tests/fixtures/rie/rie.c (gcc -static needs libc6-dev)"
 : >"$rt/etc/.wh.fixture-removed"
 : >"$rt/var/lang/share/fixture-opaque/.wh..wh..opq"
 printf 'opaque: the only file after layer 3\n' >"$rt/var/lang/share/fixture-opaque/new"
@@ -166,7 +171,7 @@ missing=$(find "$check" -type f \( -name '*.so*' -o -perm -0100 \) -print0 |
 [ -z "$missing" ] || die "unresolved libraries: $missing"
 mkdir -p "$check/tmp/t"
 printf 'def handler(e, c):\n    return {"y": e["x"] * 7}\n' >"$check/tmp/t/app.py"
-got=$(printf '{"x": 6}' | env -i LAMBDA_TASK_ROOT=/tmp/t PYTHONDONTWRITEBYTECODE=1 "$chroot" "$check" \
+got=$(printf '{"x": 6}' | env -i LAMBDA_TASK_ROOT=/tmp/t PYTHONDONTWRITEBYTECODE=1 LAMINA_EVENT=- "$chroot" "$check" \
 	/lambda-entrypoint.sh app.handler)
 [ "$got" = '{"y": 42}' ] || die "bootstrap check printed: $got"
 rm -rf "$check"
@@ -186,7 +191,7 @@ layers_json='[]' diffids='[]' history='[]'
 n=0
 for spec in "l1:OS layer: Debian 12 libc, libraries, dash, tzdata, /etc" \
 	"l2:lang layer: /var/lang (Debian python3.11 relocated)" \
-	"l3:runtime layer: /var/runtime, /lambda-entrypoint.sh, /var/task, whiteouts"; do
+	"l3:runtime layer: /var/runtime, /lambda-entrypoint.sh, aws-lambda-rie, /var/task, whiteouts"; do
 	d=${spec%%:*} what=${spec#*:}
 	n=$((n + 1))
 	mapfile -t top < <(cd "$work/$d" && LC_ALL=C ls -A | LC_ALL=C sort)

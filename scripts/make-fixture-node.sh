@@ -74,7 +74,7 @@ if [ ! -s "$tgz" ]; then
 fi
 
 key=$( { sha256sum "$0"; (cd "$files" && LC_ALL=C find . -type f | LC_ALL=C sort | xargs sha256sum);
-	sha256sum "$common/lambda-entrypoint.sh"; cat "$pybase.key"; sha256sum "$tgz"; } |
+	sha256sum "$common/lambda-entrypoint.sh" "$repo/tests/fixtures/rie/rie.c"; cat "$pybase.key"; sha256sum "$tgz"; } |
 	sed 's,  .*/,  ,' | sha256sum | cut -c1-64)
 
 complete() { [ -s "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; }
@@ -113,6 +113,9 @@ chmod 0755 "$lang/var/lang/bin/node"
 install -m 0755 "$common/lambda-entrypoint.sh" "$rt/lambda-entrypoint.sh"
 install -m 0755 "$files/bootstrap" "$rt/var/runtime/bootstrap"
 install -m 0644 "$files/index.mjs" "$rt/var/runtime/index.mjs"
+mkdir -p "$rt/usr/local/bin"
+gcc -static -O2 -s -o "$rt/usr/local/bin/aws-lambda-rie" "$repo/tests/fixtures/rie/rie.c" ||
+	die "could not build tests/fixtures/rie/rie.c (gcc -static needs libc6-dev)"
 : >"$rt/etc/.wh.fixture-removed"
 find "$lang" "$rt" -type d -exec chmod 0755 {} +
 
@@ -130,7 +133,7 @@ got=$(env -i PATH=/var/lang/bin:/usr/bin:/bin "$chroot" "$check" /var/lang/bin/n
 [ "$got" = "v$version function" ] || die "node check printed: $got"
 mkdir -p "$check/tmp/t"
 printf 'exports.handler = async (e, c) => ({ y: e.x * 7, mem: c.memoryLimitInMB, gc: typeof gc });\n' >"$check/tmp/t/app.js"
-got=$(printf '{"x": 6}' | env -i LAMBDA_TASK_ROOT=/tmp/t AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 "$chroot" "$check" \
+got=$(printf '{"x": 6}' | env -i LAMBDA_TASK_ROOT=/tmp/t AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 LAMINA_EVENT=- "$chroot" "$check" \
 	/lambda-entrypoint.sh app.handler)
 [ "$got" = '{"y":42,"mem":"256","gc":"function"}' ] || die "runtime check printed: $got"
 rm -rf "$check" "$work/pkg" "$work/py"
@@ -150,7 +153,7 @@ diffids=$(jq -n -c --arg d "$l1diff" '[$d]')
 history=$(jq -n -c --arg w "$l1what" \
 	'[{created: "1970-01-01T00:00:00Z", created_by: ("lamina fixture: " + $w), comment: "lamina test fixture"}]')
 for spec in "l2:lang layer: /var/lang (node $version from npm $pkg, debug info stripped)" \
-	"l3:runtime layer: /var/runtime (fixture bootstrap, index.mjs), /lambda-entrypoint.sh, /var/task"; do
+	"l3:runtime layer: /var/runtime (fixture bootstrap, index.mjs), /lambda-entrypoint.sh, aws-lambda-rie, /var/task"; do
 	d=${spec%%:*} what=${spec#*:}
 	mapfile -t top < <(cd "$work/$d" && LC_ALL=C ls -A | LC_ALL=C sort)
 	(cd "$work/$d" && LC_ALL=C tar -c "${tarflags[@]}" -f "$work/layer.tar" -- "${top[@]}")

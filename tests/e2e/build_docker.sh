@@ -43,7 +43,7 @@ got=$(dk run --rm --network none --entrypoint /var/lang/bin/python3 python-hello
 assert_contains "$got" "'statusCode': 200"
 assert_contains "$got" 'hello, world'
 # through the Lambda entrypoint and the base's bootstrap (event on stdin)
-got=$(echo '{"name": "lamina"}' | dk run -i --rm --network none python-hello:latest)
+got=$(echo '{"name": "lamina"}' | dk run -i --rm --network none -e LAMINA_EVENT=- python-hello:latest)
 assert_contains "$got" 'hello, lamina'
 
 # a layer of several gzip members (one per MiB of tar): umoci and Docker read them all

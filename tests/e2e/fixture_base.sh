@@ -96,6 +96,6 @@ out=$(dk run --rm --network none --entrypoint /var/lang/bin/python3 lamina-fixtu
 assert_eq "$out" 42 "docker run python"
 printf 'def handler(event, context):\n    return {"got": event}\n' >"$T/app.py"
 out=$(echo '{"a": 1}' | dk run --rm -i --network none -v "$T/app.py:/var/task/app.py:ro" \
-	-e PYTHONDONTWRITEBYTECODE=1 lamina-fixture:rootfs app.handler) || fail "docker run entrypoint: $out"
+	-e PYTHONDONTWRITEBYTECODE=1 -e LAMINA_EVENT=- lamina-fixture:rootfs app.handler) || fail "docker run entrypoint: $out"
 assert_eq "$out" '{"got": {"a": 1}}' "docker run via /lambda-entrypoint.sh"
 echo "ok: fixture $img"

@@ -71,6 +71,6 @@ assert_not_contains "$T/m1.json" "base\.name"
 start_dockerd
 printf '%s\n' "$REG_PASS" | dk login -u "$REG_USER" --password-stdin "$REG" >/dev/null 2>&1 || fail "docker login"
 dk pull -q "$REG/fn/hello:v2" >/dev/null 2>"$T/dkpull" || { cat "$T/dkpull" >&2; fail "docker pull"; }
-got=$(echo '{"name": "registry"}' | dk run -i --rm --network none "$REG/fn/hello:v2")
+got=$(echo '{"name": "registry"}' | dk run -i --rm --network none -e LAMINA_EVENT=- "$REG/fn/hello:v2")
 assert_contains "$got" 'hello, registry'
 echo ok
