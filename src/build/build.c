@@ -206,7 +206,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* compile */
 	lap(&res->stats, &t0, STAGE_COMPILE);
 	{
-		int cr = stage_compile(m, &base, c, trees, todo, o, workdir, &node_cache, &notes, &res->stats, err);
+		int cr = stage_compile(m, &base, c, trees, todo, o, workdir, &notes, &res->stats, err);
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;
@@ -218,6 +218,13 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			build_notes_add(&notes, "warning: layer '%s': could not record it in the cache: %s", m->layers[i].name,
 					e2.msg);
 		lm_err_release(&e2);
+	}
+	/* the Node compile cache: over all the trees, after their records */
+	{
+		int nr = stage_node_cache(m, &base, c, trees, o, workdir, &node_cache, &notes, err);
+		flush_notes(&notes, note, ctx);
+		if (nr < 0)
+			goto out;
 	}
 	/* layers */
 	lap(&res->stats, &t0, STAGE_LAYERS);

@@ -134,15 +134,14 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
 }
 
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
-		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, int *node_cache,
-		  struct build_notes *notes, struct build_stats *stats, struct lm_err *err)
+		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, struct build_notes *notes,
+		  struct build_stats *stats, struct lm_err *err)
 {
 	struct precompile_result pres = { 0 };
 	struct lm_tree *sel = lm_xcalloc(m->nlayers + 1, sizeof(*sel));
 	size_t nsel = 0;
 	int r = 0;
 
-	*node_cache = 0;
 	/* the trees to compile, side by side (shallow copies, copied back after) */
 	for (size_t i = 0; i < m->nlayers; i++)
 		if (!todo || todo[i])
@@ -162,8 +161,16 @@ int stage_compile(const struct lm_manifest *m, const struct lm_image *base, stru
 	for (size_t i = 0; i < pres.nwarnings; i++)
 		build_notes_add(notes, "lamina: precompile: warning: %s", pres.warnings[i]);
 	precompile_result_release(&pres);
-	if (r < 0)
-		return -1;
+	return r < 0 ? -1 : 0;
+}
+
+int stage_node_cache(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
+		     const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
+		     struct lm_err *err)
+{
+	int r;
+	(void)notes;
+	*node_cache = 0;
 	if (m->precompile_node.set) {
 		char **roots = lm_xcalloc(m->nlayers + 1, sizeof(*roots));
 		for (size_t i = 0; i < m->nlayers; i++)

@@ -83,15 +83,20 @@ int stage_tree(const struct lm_manifest *m, size_t i, struct cache *c, struct lm
 int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const unsigned char *todo,
 		const char *workdir, struct prune_report *rep, int *any, struct lm_err *err);
 
-/* compile: Python .pyc (precompile, by default when the base has python3) for the trees
- * with todo[i] (todo NULL: all) and, when asked,
- * the Node compile cache, both made by the base image's own interpreter in its rootfs
- * over the finished trees; generated files are added to the trees. *node_cache is set
- * when compile-cache files were added (the config then needs NODE_COMPILE_CACHE).
- * Warnings (a third-party file left as source, a module that did not load) go to notes. */
+/* compile: Python .pyc (precompile, by default when the base has python3) made by the
+ * base image's own interpreter in its rootfs, for the trees with todo[i] (todo NULL:
+ * all); generated files are added to the trees. Warnings (a third-party file left as
+ * source) go to notes; stats->compiled counts the sources compiled. */
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
-		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, int *node_cache,
-		  struct build_notes *notes, struct build_stats *stats, struct lm_err *err);
+		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, struct build_notes *notes,
+		  struct build_stats *stats, struct lm_err *err);
+
+/* node cache: when the manifest asks (precompile.node), the V8 compile cache of the app
+ * (all trees), made by the base image's own node; *node_cache is set when files were
+ * added (the config then needs NODE_COMPILE_CACHE). */
+int stage_node_cache(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
+		     const struct lm_opts *o, const char *workdir, int *node_cache, struct build_notes *notes,
+		     struct lm_err *err);
 
 /* layers: writes trees[i] as gzip tar layer res[i] (m->nlayers) into c at gzip level;
  * with use_cache a layer whose entries did not change is reused (layercache.h). */

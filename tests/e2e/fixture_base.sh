@@ -80,7 +80,7 @@ out=$(env -i PATH=/var/lang/bin:/usr/bin:/bin "$chroot" "$R" /var/lang/bin/pytho
 assert_eq "$out" "1 /var/lang" "python in chroot"
 mkdir -p "$R/var/task"
 printf 'def handler(event, context):\n    return {"sum": sum(event["n"]), "fn": context.function_name}\n' >"$R/var/task/app.py"
-out=$(echo '{"n": [1, 2, 3]}' | env -i PATH=/var/lang/bin:/usr/bin:/bin LAMBDA_TASK_ROOT=/var/task \
+out=$(echo '{"n": [1, 2, 3]}' | env -i PATH=/var/lang/bin:/usr/bin:/bin LAMBDA_TASK_ROOT=/var/task LAMINA_EVENT=- \
 	"$chroot" "$R" /lambda-entrypoint.sh app.handler) || fail "bootstrap run failed: $out"
 assert_eq "$out" '{"sum": 6, "fn": "function"}' "handler via entrypoint"
 rc=0

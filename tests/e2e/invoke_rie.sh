@@ -14,15 +14,22 @@ PY=$(fixture_base)
 NODE=$(fixture_node_base)
 start_dockerd
 
-# PORT IMAGE [HANDLER]: a detached container with the emulator on 127.0.0.1:PORT
+# PORT IMAGE [HANDLER]: a detached container with the emulator on 127.0.0.1:PORT (the one
+# before is removed: on the host's network they would share the Runtime API port 9001)
+CID=
 run_rie() {
 	local port=$1 img=$2 cid
 	shift 2
+	[ -z "$CID" ] || dk rm -f "$CID" >/dev/null
 	cid=$(dk run -d --network host -e AWS_LAMBDA_RIE_ADDRESS=127.0.0.1:$port -e AWS_LAMBDA_FUNCTION_NAME=fn-under-test \
 		"$img" "$@") || fail "docker run $img"
 	on_exit dk rm -f "$cid"
-	wait_for curl -s -o /dev/null "http://127.0.0.1:$port/"
-	echo "$cid"
+	local end=$((SECONDS + 30))
+	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+		[ $SECONDS -lt $end ] || fail "the emulator of $img did not answer on $port: $(dk logs "$cid" 2>&1 | tail -5)"
+		sleep 0.2
+	done
+	CID=$cid
 }
 invoke() { # PORT JSON -> body on stdout, headers in $T/h
 	curl -s -D "$T/h" -X POST -d "$2" "http://127.0.0.1:$1/2015-03-31/functions/function/invocations"
@@ -46,7 +53,7 @@ JSON
 "$LAMINA" -q build "$T/py/lamina.json" -o "$T/py.tar" >/dev/null || fail "build python"
 dk load -i "$T/py.tar" >/dev/null || fail "docker load python"
 port=$(free_port)
-run_rie "$port" rie-py:1 >/dev/null
+run_rie "$port" rie-py:1
 got=$(invoke "$port" '{"name": "rie"}')
 assert_eq "$(jq -c '{hello, fn, left}' <<<"$got")" '{"hello":"rie","fn":"fn-under-test","left":true}' "python invoke"
 assert_eq "$(jq -r .api <<<"$got")" "127.0.0.1:9001" "the bootstrap talked to the Runtime API"
@@ -82,11 +89,11 @@ JSON
 "$LAMINA" -q build "$T/node/lamina.json" -o "$T/node.tar" >/dev/null || fail "build node"
 dk load -i "$T/node.tar" >/dev/null || fail "docker load node"
 port=$(free_port)
-run_rie "$port" rie-node:1 >/dev/null
+run_rie "$port" rie-node:1
 got=$(invoke "$port" '{"name": "esm"}')
 assert_eq "$(jq -c . <<<"$got")" '{"hello":"esm","fn":"fn-under-test","id":"string","left":true}' "node ESM invoke"
 port=$(free_port)
-run_rie "$port" rie-node:1 lib/cb.handler >/dev/null
+run_rie "$port" rie-node:1 lib/cb.handler
 got=$(invoke "$port" '{"name": "callback"}')
 assert_eq "$(jq -c . <<<"$got")" '{"cb":"callback"}' "node callback invoke"
 got=$(invoke "$port" '{"fail": true}')
