@@ -19,7 +19,9 @@ LIBS = $(PKG_LIBS) -pthread -lm
 
 # src/<folder>/*.c: every folder is library code but cli/main.c (docs/architecture.md).
 SRC := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
-OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
+# the scripts that run inside images, embedded into the library
+SCRIPTS := $(wildcard src/run/scripts/*.py src/run/scripts/*.js)
+OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/scripts.o
 LIB := $(BUILD)/liblamina.a
 BIN := $(BUILD)/lamina
 UNIT_SRC := $(wildcard tests/unit/*/check_*.c)
@@ -44,6 +46,14 @@ $(BUILD)/gen/buildid.h: $(wildcard src/*/*.c src/*/*.h src/*/*/*) Makefile
 	 printf '#define LM_BUILD_ID "%s"\n' "$$id" > $@.tmp && \
 	 if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 $(BUILD)/obj/image/acache.o: $(BUILD)/gen/buildid.h
+
+$(BUILD)/gen/scripts.c: $(SCRIPTS) scripts/embed.sh
+	@mkdir -p $(@D)
+	scripts/embed.sh $@ $(foreach f,$(SCRIPTS),lm_script_$(subst .,_,$(notdir $(f)))=$(f))
+
+$(BUILD)/obj/gen/scripts.o: $(BUILD)/gen/scripts.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(OBJ)
 	@rm -f $@

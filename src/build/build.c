@@ -206,7 +206,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* compile */
 	lap(&res->stats, &t0, STAGE_COMPILE);
 	{
-		int cr = stage_compile(m, &base, c, trees, todo, o, workdir, &notes, &res->stats, err);
+		int cr = stage_compile(m, &base, c, trees, todo, !r->no_cache, o, workdir, &notes, &res->stats, err);
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;

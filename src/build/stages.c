@@ -134,9 +134,10 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
 }
 
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
-		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, struct build_notes *notes,
-		  struct build_stats *stats, struct lm_err *err)
+		  const unsigned char *todo, int use_cache, const struct lm_opts *o, const char *workdir,
+		  struct build_notes *notes, struct build_stats *stats, struct lm_err *err)
 {
+	struct precompile_spec ps = m->precompile;
 	struct precompile_result pres = { 0 };
 	struct lm_tree *sel = lm_xcalloc(m->nlayers + 1, sizeof(*sel));
 	size_t nsel = 0;
@@ -146,14 +147,12 @@ int stage_compile(const struct lm_manifest *m, const struct lm_image *base, stru
 	for (size_t i = 0; i < m->nlayers; i++)
 		if (!todo || todo[i])
 			sel[nsel++] = trees[i];
-	size_t before = 0, after = 0;
-	for (size_t k = 0; k < nsel; k++)
-		before += sel[k].n;
+	ps.no_cache = !use_cache;
 	if (nsel)
-		r = precompile_python(&m->precompile, base, c, sel, nsel, o, workdir, &pres, err);
-	for (size_t k = 0; k < nsel; k++)
-		after += sel[k].n;
-	stats->compiled += after - before; /* one .pyc entry per source compiled */
+		r = precompile_python(&ps, base, c, sel, nsel, o, workdir, &pres, err);
+	stats->compiled += pres.compiled;
+	stats->pyc_cached += pres.cached;
+	stats->corrupt += pres.corrupt;
 	for (size_t i = 0, k = 0; i < m->nlayers; i++)
 		if (!todo || todo[i])
 			trees[i] = sel[k++];
@@ -169,15 +168,18 @@ int stage_node_cache(const struct lm_manifest *m, const struct lm_image *base, s
 		     struct lm_err *err)
 {
 	int r;
-	(void)notes;
 	*node_cache = 0;
 	if (m->precompile_node.set) {
 		char **roots = lm_xcalloc(m->nlayers + 1, sizeof(*roots));
 		for (size_t i = 0; i < m->nlayers; i++)
 			if (!(roots[i] = tree_norm_path(m->layers[i].to)))
 				roots[i] = lm_xstrdup(""); /* "/" */
+		struct precompile_result pres = { 0 };
 		r = precompile_node(&m->precompile_node, base, c, trees, roots, m->nlayers, m->config.cmd, m->config.ncmd,
-				    o, workdir, node_cache, err);
+				    o, workdir, node_cache, &pres, err);
+		for (size_t i = 0; i < pres.nwarnings; i++)
+			build_notes_add(notes, "%s", pres.warnings[i]);
+		precompile_result_release(&pres);
 		for (size_t i = 0; i < m->nlayers; i++)
 			free(roots[i]);
 		free(roots);

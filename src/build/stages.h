@@ -62,6 +62,7 @@ struct build_stats {
 	int verify_cached;                          /* the image passed these checks before: not run */
 	uint64_t prep_reused;                       /* layers whose prune and precompile came from the cache */
 	uint64_t compiled;                          /* Python sources compiled */
+	uint64_t pyc_cached;                        /* .pyc taken from the cache (one per source) */
 	uint64_t imported;                          /* records imported from --cache-from */
 	uint64_t exported;                          /* records pushed to --cache-to */
 };
@@ -85,11 +86,12 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
 
 /* compile: Python .pyc (precompile, by default when the base has python3) made by the
  * base image's own interpreter in its rootfs, for the trees with todo[i] (todo NULL:
- * all); generated files are added to the trees. Warnings (a third-party file left as
- * source) go to notes; stats->compiled counts the sources compiled. */
+ * all); generated files are added to the trees, a .pyc the cache has for the same
+ * source and interpreter taken from it (with use_cache). Warnings (a third-party file
+ * left as source) go to notes; stats count the sources compiled and the .pyc reused. */
 int stage_compile(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, struct lm_tree *trees,
-		  const unsigned char *todo, const struct lm_opts *o, const char *workdir, struct build_notes *notes,
-		  struct build_stats *stats, struct lm_err *err);
+		  const unsigned char *todo, int use_cache, const struct lm_opts *o, const char *workdir,
+		  struct build_notes *notes, struct build_stats *stats, struct lm_err *err);
 
 /* node cache: when the manifest asks (precompile.node), the V8 compile cache of the app
  * (all trees), made by the base image's own node; *node_cache is set when files were

@@ -19,10 +19,10 @@ int cli_build(const struct build_request *r, const struct lm_opts *o, struct bui
 			s->corrupt == 1 ? "y was" : "ies were");
 	if (o->verbose)
 		fprintf(stderr,
-			"stats: files %llu, hashed %llu (%llu bytes); compiled %llu; layers written %llu, reused %llu; "
+			"stats: files %llu, hashed %llu (%llu bytes); compiled %llu, pyc cached %llu; layers written %llu, reused %llu; "
 			"compressed %llu bytes; verify %s; corrupt cache entries %u; imported %llu, exported %llu\n",
 			(unsigned long long)s->files, (unsigned long long)s->files_hashed,
-			(unsigned long long)s->bytes_hashed, (unsigned long long)s->compiled,
+			(unsigned long long)s->bytes_hashed, (unsigned long long)s->compiled, (unsigned long long)s->pyc_cached,
 			(unsigned long long)s->layers_written,
 			(unsigned long long)s->layers_reused, (unsigned long long)s->bytes_compressed,
 			s->verify_cached ? "cached" : "run or off", s->corrupt, (unsigned long long)s->imported,

@@ -301,3 +301,92 @@ void tree_totals(const struct lm_tree *t, uint64_t *files, uint64_t *bytes)
 	if (bytes)
 		*bytes = b;
 }
+
+int tree_copy_file(const char *src, const char *dst, unsigned mode, struct lm_err *err)
+{
+	char buf[1 << 16];
+	int in = -1, out = -1, ret = -1;
+	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		lm_err_sys(err, "open '%s'", src);
+		goto out;
+	}
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777)) < 0) {
+		lm_err_sys(err, "create '%s'", dst);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			lm_err_sys(err, "read '%s'", src);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (lm_write_all(out, buf, (size_t)n) < 0) {
+			lm_err_sys(err, "write '%s'", dst);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && ret == 0)
+		ret = lm_err_sys(err, "write '%s'", dst);
+	return ret;
+}
+
+/* Creates the parent directories of path (below dir, which exists). */
+static int parents(char *path, size_t dirlen, struct lm_err *err)
+{
+	for (char *s = path + dirlen + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		int r = mkdir(path, 0755);
+		int e = errno;
+		*s = '/';
+		if (r < 0 && e != EEXIST) {
+			errno = e;
+			return lm_err_sys(err, "mkdir '%.*s'", (int)(s - path), path);
+		}
+	}
+	return 0;
+}
+
+int tree_materialize(const struct lm_tree *t, const char *dir, const struct tree_select *sel, struct lm_err *err)
+{
+	size_t dl = strlen(dir);
+	if (lm_mkdir_p(dir, err) < 0)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct lm_entry *e = &t->v[i];
+		char *dst;
+		int r = 0;
+		if (sel && sel->mask ? !sel->mask[i] : e->removed)
+			continue;
+		if (sel && sel->filter && !sel->filter(e, sel->ctx))
+			continue;
+		dst = lm_path_join(dir, e->path);
+		if (parents(dst, dl, err) < 0) {
+			free(dst);
+			return lm_err_wrap(err, "'/%s'", e->path);
+		}
+		if (e->type == LM_F_DIR) {
+			if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+				r = lm_err_sys(err, "mkdir '%s'", dst);
+		} else {
+			if (unlink(dst) < 0 && errno != ENOENT && errno != EISDIR)
+				r = lm_err_sys(err, "replace '%s'", dst);
+			if (r == 0 && e->type == LM_F_SYMLINK && symlink(e->link ? e->link : "", dst) < 0)
+				r = lm_err_sys(err, "symlink '%s'", dst);
+			if (r == 0 && e->type == LM_F_REG && e->src &&
+			    ((sel && sel->copy) || link(e->src, dst) < 0))
+				r = tree_copy_file(e->src, dst, e->mode, err);
+		}
+		free(dst);
+		if (r < 0)
+			return lm_err_wrap(err, "'/%s'", e->path);
+	}
+	return 0;
+}

@@ -72,6 +72,26 @@ int tree_scan(struct lm_tree *t, const char *srcdir, const char *dest, const str
  * whose every child is removed is kept. */
 void tree_finish(struct lm_tree *t);
 
+/* Which entries tree_materialize puts down. */
+struct tree_select {
+	const unsigned char *mask; /* per entry: put it down when 1 (removed or not); NULL: every
+				      entry that is not removed */
+	int (*filter)(const struct lm_entry *e, void *ctx); /* also must say 1; NULL: all */
+	void *ctx;
+	int copy; /* copy files instead of hard-linking them: a hard link changes the source's
+		     ctime, which the stat cache reads (statcache.h); copies leave it alone */
+};
+
+/* Puts the selected entries of t at their image paths under dir (created): directories,
+ * symlinks as symlinks, regular files as hard links to their source (copies when sel->copy
+ * or across file systems; a copy gets the entry's mode). What is already at a path is
+ * replaced, so materializing several trees in order lays later ones over earlier ones.
+ * Errors name the entry. sel may be NULL (every entry not removed, hard links). */
+int tree_materialize(const struct lm_tree *t, const char *dir, const struct tree_select *sel, struct lm_err *err);
+
+/* Copies the regular file src to dst (created with mode, not there before). */
+int tree_copy_file(const char *src, const char *dst, unsigned mode, struct lm_err *err);
+
 /* Totals over entries not removed. */
 void tree_totals(const struct lm_tree *t, uint64_t *files, uint64_t *bytes);
 

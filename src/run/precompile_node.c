@@ -21,134 +21,15 @@
 
 #include "common/buf.h"
 #include "image/oci.h"
-#include "run/rootfs.h"
+#include "run/imagerun.h"
 #include "run/sandbox.h"
+#include "run/scripts.h"
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
 
 /* The seed for --random-seed (any fixed value; V8 excludes it from the flag hash). */
 #define DET_SEED "1"
-
-/* argv: io seed mode ("default": flag set made up by lamina, refuse a Lambda bootstrap).
- * Reads io/flags (a line per flag set, flags separated by tabs) and io/gen.js; writes
- * io/res: "node\t<version>\t<uid>\t<has compile cache>", then "boot" (a Lambda bootstrap
- * that needs memory sizes) or per flag set "set\t<i>\t<deterministic>\t<exit status>" or
- * "bad\t<i>\t<message>" (node rejects the flags). */
-static const char driver_js[] =
-	"'use strict';\n"
-	"const fs = require('fs');\n"
-	"const cp = require('child_process');\n"
-	"const [io, seed, mode] = process.argv.slice(1);\n"
-	"const out = [];\n"
-	"const clean = (s) => String(s).replace(/[\\t\\r\\n]+/g, ' ').trim();\n"
-	"const ok = typeof require('module').enableCompileCache === 'function';\n"
-	"out.push(['node', process.version, process.getuid(), ok ? 1 : 0].join('\\t'));\n"
-	"let boot = '';\n"
-	"try { boot = fs.readFileSync('/var/runtime/bootstrap', 'utf8'); } catch (e) {}\n"
-	"if (mode === 'default' && /AWS_LAMBDA_FUNCTION_MEMORY_SIZE/.test(boot) && /max-old-space-size/.test(boot)) {\n"
-	"  out.push('boot');\n"
-	"} else if (ok) {\n"
-	"  const env = Object.assign({}, process.env);\n"
-	"  delete env.NODE_COMPILE_CACHE;\n"
-	"  delete env.NODE_DISABLE_COMPILE_CACHE;\n"
-	"  const gen = fs.readFileSync(io + '/gen.js', 'utf8');\n"
-	"  const det = ['--predictable', '--random-seed=' + seed];\n"
-	"  const tag = (flags) => {\n"
-	"    const r = cp.spawnSync(process.execPath, [...flags, '-p', 'require(\"v8\").cachedDataVersionTag()'],\n"
-	"      { env, encoding: 'utf8' });\n"
-	"    if (r.status === 0) return r.stdout.trim();\n"
-	"    return { err: clean(String(r.stderr || r.error || 'exit status ' + r.status).trim().split('\\n')[0]) };\n"
-	"  };\n"
-	"  const log = fs.openSync(io + '/log', 'a');\n"
-	"  fs.readFileSync(io + '/flags', 'utf8').split('\\n').slice(0, -1).forEach((line, i) => {\n"
-	"    const flags = line ? line.split('\\t') : [];\n"
-	"    const plain = tag(flags);\n"
-	"    if (typeof plain !== 'string') return out.push(['bad', i, plain.err].join('\\t'));\n"
-	"    const same = tag([...det, ...flags]) === plain ? 1 : 0;\n"
-	"    const r = cp.spawnSync(process.execPath, [...(same ? det : []), ...flags, '-e', gen,\n"
-	"      io + '/cache-' + i, io + '/entries', io + '/gen-' + i], { env, stdio: ['ignore', log, log] });\n"
-	"    out.push(['set', i, same, r.status === null ? 'signal ' + r.signal : r.status].join('\\t'));\n"
-	"  });\n"
-	"}\n"
-	"fs.writeFileSync(io + '/res', out.join('\\n') + '\\n');\n";
-
-/* argv: dir list res. Enables the compile cache in dir, loads each line of list
- * ("file\t<path>" or "pkg\t<base dir>\t<name>") and writes res lines "ok\t<label>",
- * "none\t<label>" (a package with no JavaScript entry point: types only, a CLI) or
- * "err\t<label>\t<message>". process.exit() while loading is turned into an error. */
-static const char gen_js[] =
-	"'use strict';\n"
-	"const m = require('module');\n"
-	"const fs = require('fs');\n"
-	"const path = require('path');\n"
-	"const url = require('url');\n"
-	"const [dir, list, resFile] = process.argv.slice(1);\n"
-	"const r = m.enableCompileCache(dir);\n"
-	"if (!r || r.status !== m.constants.compileCacheStatus.ENABLED) {\n"
-	"  process.stderr.write('cannot enable the compile cache in ' + dir + ': ' + (r && r.message) + '\\n');\n"
-	"  process.exit(3);\n"
-	"}\n"
-	"const exit = process.exit;\n"
-	"process.exit = (c) => { throw new Error('process.exit(' + c + ') called while loading'); };\n"
-	"process.on('uncaughtException', () => {});\n"
-	"process.on('unhandledRejection', () => {});\n"
-	"const clean = (s) => String(s).replace(/[\\t\\r\\n]+/g, ' ').slice(0, 300);\n"
-	"const pick = (x) => {\n"
-	"  if (typeof x === 'string') return x;\n"
-	"  if (Array.isArray(x)) { for (const y of x) { const p = pick(y); if (p) return p; } return null; }\n"
-	"  if (x && typeof x === 'object')\n"
-	"    for (const k of ['node', 'import', 'default']) if (k in x) { const p = pick(x[k]); if (p) return p; }\n"
-	"  return null;\n"
-	"};\n"
-	"const esmEntry = (d) => {\n"
-	"  let e = JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8')).exports;\n"
-	"  if (e && typeof e === 'object' && !Array.isArray(e) && Object.keys(e).some((k) => k.startsWith('.'))) e = e['.'];\n"
-	"  const p = pick(e);\n"
-	"  return p ? path.join(d, p) : null;\n"
-	"};\n"
-	"const resolve = (base, name) => {\n"
-	"  try {\n"
-	"    return m.createRequire(path.join(base, 'noop.js')).resolve(name);\n"
-	"  } catch (e) {\n"
-	"    if (e.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && e.code !== 'MODULE_NOT_FOUND') throw e;\n"
-	"    let p = null;\n"
-	"    try { p = esmEntry(path.join(base, 'node_modules', name)); } catch (e2) {}\n"
-	"    return p && fs.existsSync(p) ? p : null;\n"
-	"  }\n"
-	"};\n"
-	"const load = async (file) => {\n"
-	"  if (file.endsWith('.mjs')) return import(url.pathToFileURL(file).href);\n"
-	"  try {\n"
-	"    require(file);\n"
-	"  } catch (e) {\n"
-	"    if (e.code !== 'ERR_REQUIRE_ESM' && e.code !== 'ERR_REQUIRE_ASYNC_MODULE') throw e;\n"
-	"    await import(url.pathToFileURL(file).href);\n"
-	"  }\n"
-	"};\n"
-	"(async () => {\n"
-	"  const res = [];\n"
-	"  for (const line of fs.readFileSync(list, 'utf8').split('\\n')) {\n"
-	"    if (!line) continue;\n"
-	"    const f = line.split('\\t');\n"
-	"    const label = f[0] === 'pkg' ? f[2] : f[1];\n"
-	"    try {\n"
-	"      const file = f[0] === 'pkg' ? resolve(f[1], f[2]) : f[1];\n"
-	"      if (!file || !/\\.(c|m)?js$|\\.json$|\\.node$/.test(file)) {\n"
-	"        res.push('none\\t' + label);\n"
-	"        continue;\n"
-	"      }\n"
-	"      await load(file);\n"
-	"      res.push('ok\\t' + label);\n"
-	"    } catch (e) {\n"
-	"      const msg = (e && e.name ? e.name + ': ' : '') + (e && e.message !== undefined ? e.message : e);\n"
-	"      res.push('err\\t' + label + '\\t' + clean(msg));\n"
-	"    }\n"
-	"    if (m.flushCompileCache) m.flushCompileCache();\n"
-	"  }\n"
-	"  fs.writeFileSync(resFile, res.join('\\n') + '\\n');\n"
-	"  exit(0);\n"
-	"})();\n";
 
 static const long default_uids[] = { 993, 0 };
 
@@ -238,73 +119,6 @@ size_t precompile_node_layer(const char *dir, char *const *roots, size_t nroots)
 	return best;
 }
 
-/* Copies src to dst (created 0644), for when a hard link cannot be made. */
-static int copy_file(const char *src, const char *dst, struct lm_err *err)
-{
-	char buf[1 << 16];
-	int in = -1, out = -1, ret = -1;
-	ssize_t n;
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-		lm_err_sys(err, "open '%s'", src);
-		goto out;
-	}
-	if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		lm_err_sys(err, "create '%s'", dst);
-		goto out;
-	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			lm_err_sys(err, "read '%s'", src);
-			goto out;
-		}
-		if (lm_write_all(out, buf, (size_t)n) < 0) {
-			lm_err_sys(err, "write '%s'", dst);
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out) < 0 && ret == 0)
-		ret = lm_err_sys(err, "close '%s'", dst);
-	return ret;
-}
-
-/* Puts every entry of the trees at its image path under dir, later trees over earlier
- * ones: files as hard links (copies across file systems), symlinks as symlinks. */
-static int stage_trees(const char *dir, const struct lm_tree *trees, size_t ntrees, struct lm_err *err)
-{
-	for (size_t t = 0; t < ntrees; t++)
-		for (size_t i = 0; i < trees[t].n; i++) {
-			const struct lm_entry *e = &trees[t].v[i];
-			char *dst, *parent = NULL;
-			int r = 0;
-			if (e->removed)
-				continue;
-			dst = lm_path_join(dir, e->path);
-			if (e->type == LM_F_DIR) {
-				r = lm_mkdir_p(dst, err);
-			} else {
-				parent = lm_path_dirname(dst);
-				r = lm_mkdir_p(parent, err);
-				if (r == 0 && unlink(dst) < 0 && errno != ENOENT)
-					r = lm_err_sys(err, "replace '%s'", dst);
-				if (r == 0 && e->type == LM_F_SYMLINK && symlink(e->link, dst) < 0)
-					r = lm_err_sys(err, "symlink '%s'", dst);
-				if (r == 0 && e->type == LM_F_REG && link(e->src, dst) < 0)
-					r = copy_file(e->src, dst, err);
-			}
-			free(parent);
-			free(dst);
-			if (r < 0)
-				return lm_err_wrap(err, "stage '/%s'", e->path);
-		}
-	return 0;
-}
-
 static int tree_has(const struct lm_tree *trees, size_t ntrees, const char *path)
 {
 	for (size_t t = 0; t < ntrees; t++) {
@@ -350,7 +164,7 @@ static int top_package(const char *path, char **base, char **name)
 
 /* The list the generator reads, one "file\t<path>" or "pkg\t<base>\t<name>" a line. */
 static void make_entries(const struct precompile_node_spec *s, const struct lm_tree *trees, size_t ntrees,
-			 const char *task_root, char *const *cmd, size_t ncmd, const struct lm_opts *o,
+			 const char *task_root, char *const *cmd, size_t ncmd, struct precompile_result *res,
 			 struct lm_buf *b, size_t *n)
 {
 	*n = 0;
@@ -387,9 +201,10 @@ static void make_entries(const struct precompile_node_spec *s, const struct lm_t
 			}
 			free(p);
 		}
-		if (img && !found && !o->quiet)
-			fprintf(stderr, "lamina: precompile: node: warning: no /%s.js, .mjs or .cjs in the app layers for "
-					"handler '%s'\n", img, cmd[0]);
+		if (img && !found)
+			precompile_result_add(res, lm_asprintf("lamina: precompile: node: warning: no /%s.js, .mjs or .cjs "
+							       "in the app layers for handler '%s'",
+							       img, cmd[0]));
 		free(img);
 		free(rel);
 		free(mod);
@@ -428,29 +243,6 @@ static void make_entries(const struct precompile_node_spec *s, const struct lm_t
 	}
 }
 
-/* The image's node: /var/lang/bin/node, else node on the image's PATH, in the app
- * layers (overlay) or the base (root). Caller frees; NULL when there is none. */
-static char *find_node(const char *root, const char *app, char *const *env)
-{
-	const char *path = sandbox_env_get(env, "PATH");
-	char *copy, *save = NULL, *found = NULL;
-	if (rootfs_is_executable(app, "/var/lang/bin/node") || rootfs_is_executable(root, "/var/lang/bin/node"))
-		return lm_xstrdup("/var/lang/bin/node");
-	copy = lm_xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-		char *p;
-		if (d[0] != '/')
-			continue;
-		p = lm_asprintf("%s/node", d);
-		if (rootfs_is_executable(app, p) || rootfs_is_executable(root, p))
-			found = p;
-		else
-			free(p);
-	}
-	free(copy);
-	return found;
-}
-
 /* Splits text into lines and each line into at most max tab-separated fields (the last
  * keeps any further tabs). Modifies text. Returns the field count of the next line, 0 at
  * the end. */
@@ -478,52 +270,32 @@ static size_t next_line(char **cur, char **f, size_t max)
 	return n;
 }
 
-static char *log_tail(const char *io)
-{
-	char *p = lm_path_join(io, "log"), *text = NULL, *r;
-	size_t len = 0;
-	struct lm_err e = LM_ERR_INIT;
-	if (lm_read_file(p, (size_t)16 << 20, &text, &len, &e) < 0) {
-		lm_err_release(&e);
-		free(p);
-		return lm_xstrdup("");
-	}
-	r = lm_xstrdup(len > 4000 ? text + len - 4000 : text);
-	free(text);
-	free(p);
-	return r;
-}
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds the cache files of one flag set (io/cache-<i>/<tag>/<files>) to t under dir as
- * <tag base>-<uids[0]>, with symlinks for the other uids. Tags already added (seen) are
+/* Adds the cache files of one flag set (cache-<i>/<tag>/<files> in the run's output) to t
+ * under dir as <tag base>-<uids[0]>, with symlinks for the other uids; the files are
+ * copied out through imagerun's checks into hostdir. Tags already added (seen) are
  * skipped. Adds to *nfiles. */
-static int add_cache(struct lm_tree *t, const char *dir, const char *cachedir, long uid, const long *uids,
-		     size_t nuids, char ***seen, size_t *nseen, size_t *seencap, size_t *nfiles, struct lm_err *err)
+static int add_cache(struct lm_tree *t, const char *dir, const struct imagerun_out *out, size_t set,
+		     const char *hostdir, long uid, const long *uids, size_t nuids, char ***seen, size_t *nseen,
+		     size_t *seencap, size_t *nfiles, struct lm_err *err)
 {
-	DIR *d = opendir(cachedir);
-	struct dirent *de;
+	char *cachedir = lm_asprintf("cache-%zu", set), **tags = NULL;
+	size_t ntags = 0;
 	int ret = -1;
-	if (!d) {
-		if (errno == ENOENT)
-			return 0; /* nothing was compiled */
-		return lm_err_sys(err, "open '%s'", cachedir);
+	if (imagerun_type(out, cachedir) == 0) {
+		ret = 0; /* nothing was compiled */
+		goto out;
 	}
-	while ((de = readdir(d))) {
-		char *base = NULL, *real, *sub;
-		char **files = NULL;
-		size_t nf = 0, fcap = 0;
+	if (imagerun_list(out, cachedir, 64, &tags, &ntags, err) < 0)
+		goto out;
+	for (size_t ti = 0; ti < ntags; ti++) {
+		char *base = NULL, *real, *sub, **files = NULL;
+		size_t nf = 0, added = 0;
 		int dup = 0, split;
-		DIR *fd;
-		struct dirent *fe;
-		if (de->d_name[0] == '.')
+		if (tags[ti][0] == '.')
 			continue;
-		split = precompile_node_split_tag(de->d_name, uid, &base);
-		real = split ? lm_asprintf("%s-%ld", base, uids[0]) : lm_xstrdup(de->d_name);
+		split = precompile_node_split_tag(tags[ti], uid, &base);
+		real = split ? lm_asprintf("%s-%ld", base, uids[0]) : lm_xstrdup(tags[ti]);
 		for (size_t j = 0; j < *nseen && !dup; j++)
 			dup = strcmp((*seen)[j], real) == 0;
 		if (dup) {
@@ -531,36 +303,43 @@ static int add_cache(struct lm_tree *t, const char *dir, const char *cachedir, l
 			free(base);
 			continue;
 		}
-		sub = lm_path_join(cachedir, de->d_name);
-		if (!(fd = opendir(sub))) {
-			lm_err_sys(err, "open '%s'", sub);
+		sub = lm_path_join(cachedir, tags[ti]);
+		if (imagerun_list(out, sub, 1 << 20, &files, &nf, err) < 0) {
 			free(sub);
 			free(real);
 			free(base);
 			goto out;
 		}
-		while ((fe = readdir(fd)))
-			if (fe->d_name[0] != '.' && !strchr(fe->d_name, '.')) { /* not node's temporary files */
-				lm_grow((void **)&files, &fcap, nf + 1, sizeof(*files));
-				files[nf++] = lm_xstrdup(fe->d_name);
-			}
-		closedir(fd);
-		if (nf)
-			qsort(files, nf, sizeof(*files), cmp_str);
 		for (size_t k = 0; k < nf; k++) {
-			char *host = lm_path_join(sub, files[k]), *img = lm_asprintf("%s/%s/%s", dir, real, files[k]);
-			struct stat st;
-			if (lstat(host, &st) == 0 && S_ISREG(st.st_mode)) {
-				struct lm_entry *e = tree_add(t, LM_F_REG, img, host, NULL, 0644, (uint64_t)st.st_size);
+			char *rel, *host, *img;
+			uint64_t size = 0;
+			if (files[k][0] == '.' || strchr(files[k], '.'))
+				continue; /* node's temporary files */
+			rel = lm_path_join(sub, files[k]);
+			host = lm_asprintf("%s/%zu-%zu-%s", hostdir, set, ti, files[k]);
+			img = lm_asprintf("%s/%s/%s", dir, real, files[k]);
+			if (imagerun_type(out, rel) == 'f') {
+				if (imagerun_copy_out(out, rel, host, (uint64_t)256 << 20, &size, err) < 0) {
+					free(rel);
+					free(host);
+					free(img);
+					imagerun_names_free(files);
+					free(sub);
+					free(real);
+					free(base);
+					goto out;
+				}
+				struct lm_entry *e = tree_add(t, LM_F_REG, img, host, NULL, 0644, size);
 				e->generated = 1;
 				(*nfiles)++;
+				added++;
 			}
+			free(rel);
 			free(host);
 			free(img);
-			free(files[k]);
 		}
-		free(files);
-		if (nf && split)
+		imagerun_names_free(files);
+		if (added && split)
 			for (size_t k = 1; k < nuids; k++) {
 				char *ln = lm_asprintf("%s-%ld", base, uids[k]), *img = lm_asprintf("%s/%s", dir, ln);
 				if (strcmp(ln, real) != 0) {
@@ -577,19 +356,21 @@ static int add_cache(struct lm_tree *t, const char *dir, const char *cachedir, l
 	}
 	ret = 0;
 out:
-	closedir(d);
+	imagerun_names_free(tags);
+	free(cachedir);
 	return ret;
 }
 
-/* Reports what the generator could not load (from the first flag set's results). */
-static void report_entries(const char *io, size_t nentries, size_t nfiles, size_t nsets, const struct lm_opts *o)
+/* What the generator could not load (from the first flag set's results), for res. */
+static void report_entries(const struct imagerun_out *out, size_t nentries, size_t nfiles, size_t nsets,
+			   struct precompile_result *res)
 {
-	char *p = lm_path_join(io, "gen-0"), *text = NULL, *cur, *f[3];
+	char *text = NULL, *cur, *f[3];
 	size_t len, nok = 0, nnone = 0, nerr = 0, nf;
 	struct lm_err e = LM_ERR_INIT;
 	struct lm_buf msg;
 	buf_init(&msg, 0);
-	if (lm_read_file(p, (size_t)16 << 20, &text, &len, &e) < 0)
+	if (imagerun_read(out, "gen-0", (size_t)16 << 20, &text, &len, &e) < 0)
 		lm_err_release(&e);
 	cur = text;
 	while ((nf = next_line(&cur, f, 3)) > 0) {
@@ -605,20 +386,15 @@ static void report_entries(const char *io, size_t nentries, size_t nfiles, size_
 			}
 		}
 	}
-	if (!o->quiet) {
-		if (nerr)
-			fprintf(stderr,
-				"lamina: precompile: node: warning: %zu of %zu entries did not load (what they loaded before "
-				"failing is cached):%s%s\n",
-				nerr, nentries, msg.data ? msg.data : "", nerr > 20 ? "\n  ..." : "");
-		fprintf(stderr,
-			"precompile: node: %zu cache files for %zu flag set%s (%zu of %zu entries loaded, %zu without a "
-			"JavaScript entry point)\n",
-			nfiles, nsets, nsets == 1 ? "" : "s", nok, nentries, nnone);
-	}
+	if (nerr)
+		precompile_result_add(res, lm_asprintf("lamina: precompile: node: warning: %zu of %zu entries did not load "
+						       "(what they loaded before failing is cached):%s%s",
+						       nerr, nentries, msg.data ? msg.data : "", nerr > 20 ? "\n  ..." : ""));
+	precompile_result_add(res, lm_asprintf("precompile: node: %zu cache files for %zu flag set%s (%zu of %zu entries "
+					       "loaded, %zu without a JavaScript entry point)",
+					       nfiles, nsets, nsets == 1 ? "" : "s", nok, nentries, nnone));
 	buf_release(&msg);
 	free(text);
-	free(p);
 }
 
 /* The flag sets to make a cache for: Lambda's flags for each memory size, then nodeArgs;
@@ -639,32 +415,26 @@ static struct pn_flags *flag_sets(const struct precompile_node_spec *s, size_t *
 	return v;
 }
 
-static int write_io(const char *io, const char *name, const char *data, size_t len, struct lm_err *err)
-{
-	char *p = lm_path_join(io, name);
-	int r = lm_write_file_atomic(p, data, len, err);
-	free(p);
-	return r;
-}
-
 int precompile_node(const struct precompile_node_spec *s, const struct lm_image *base, struct cache *c,
 		    struct lm_tree *trees, char *const *roots, size_t ntrees, char *const *cmd, size_t ncmd,
-		    const struct lm_opts *o, const char *workdir, int *made, struct lm_err *err)
+		    const struct lm_opts *o, const char *workdir, int *made, struct precompile_result *res,
+		    struct lm_err *err)
 {
-	struct oci_config *cfg = NULL;
-	struct oci_config_view view = { 0 };
+	struct imagerun *ir = NULL;
+	struct imagerun_out out = { 0, -1, NULL };
+	struct imagerun_opts io = { workdir, NULL, 0 };
 	struct lm_buf entries, flags;
 	struct pn_flags *sets = NULL;
 	size_t nsets = 0, nentries = 0, nfiles = 0, nseen = 0, seencap = 0, target;
-	char **env = NULL, **seen = NULL;
-	char *root = NULL, *node = NULL, *tmp = NULL, *app = NULL, *io = NULL, *scratch = NULL, *dir = NULL;
-	char *res = NULL, *cur, *f[5];
-	const char *task_root;
+	char **seen = NULL;
+	char *node = NULL, *dir = NULL, *resl = NULL, *hostdir = NULL, *cur, *f[5];
+	const char *task_root, *overlay;
 	const long *uids = s->uids ? s->uids : default_uids;
 	size_t nuids = s->uids ? s->nuids : sizeof(default_uids) / sizeof(default_uids[0]), nf, len;
 	long uid = -1;
-	int ret = -1, logfd = -1, status, deterministic = 1, have_node = 0;
+	int ret = -1, deterministic = 1, have_node = 0;
 
+	(void)o;
 	*made = 0;
 	buf_init(&entries, 0);
 	buf_init(&flags, 0);
@@ -691,21 +461,18 @@ int precompile_node(const struct precompile_node_spec *s, const struct lm_image 
 			}
 		}
 	}
-
-	if (oci_config_parse(base->config_raw, base->config_len, &cfg, err) < 0) {
-		lm_err_wrap(err, "precompile: node: base image config");
+	if (imagerun_open(&ir, base, c, &io, err) < 0) {
+		lm_err_wrap(err, "precompile: node");
 		goto out;
 	}
-	oci_config_view_get(cfg, &view);
-	env = sandbox_env(view.env, view.nenv, NULL, 0);
-	task_root = sandbox_env_get(env, "LAMBDA_TASK_ROOT");
+	task_root = imagerun_getenv(ir, "LAMBDA_TASK_ROOT");
 	if (!task_root || task_root[0] != '/')
 		task_root = "/var/task";
-	if (!cmd && view.cmd) {
-		cmd = view.cmd;
-		ncmd = view.ncmd;
+	if (!cmd && imagerun_config(ir)->cmd) {
+		cmd = imagerun_config(ir)->cmd;
+		ncmd = imagerun_config(ir)->ncmd;
 	}
-	make_entries(s, trees, ntrees, task_root, cmd, ncmd, o, &entries, &nentries);
+	make_entries(s, trees, ntrees, task_root, cmd, ncmd, res, &entries, &nentries);
 	if (nentries == 0) {
 		ret = 0; /* no handler module and no packages: nothing to compile */
 		goto out;
@@ -718,67 +485,53 @@ int precompile_node(const struct precompile_node_spec *s, const struct lm_image 
 		}
 		buf_appends(&flags, "\n");
 	}
-
-	root = rootfs_get(c, base->manifest.layers, base->manifest.nlayers, err);
-	if (!root) {
-		lm_err_wrap(err, "precompile: node: root filesystem of the base image");
+	/* the whole app, at its image paths (links: node reads every file) */
+	if (!(overlay = imagerun_overlay(ir, err)))
 		goto out;
-	}
-	if (!(tmp = lm_mkdtemp(workdir, "precompile-node-", err)))
-		goto out;
-	app = lm_path_join(tmp, "app");
-	io = lm_path_join(tmp, "io");
-	scratch = lm_path_join(tmp, "scratch");
-	if (lm_mkdir_p(app, err) < 0 || lm_mkdir_p(io, err) < 0 || lm_mkdir_p(scratch, err) < 0)
-		goto out;
-	if (stage_trees(app, trees, ntrees, err) < 0) {
-		lm_err_wrap(err, "precompile: node");
-		goto out;
-	}
-	node = find_node(root, app, env);
+	for (size_t t = 0; t < ntrees; t++)
+		if (tree_materialize(&trees[t], overlay, NULL, err) < 0) {
+			lm_err_wrap(err, "precompile: node: stage");
+			goto out;
+		}
+	node = imagerun_find(ir, "node", overlay);
 	if (!node) {
 		lm_err_set(err, LM_E_INPUT,
 			   "precompile.node: the image has no node (no /var/lang/bin/node, no node on its PATH)");
 		goto out;
 	}
-	if (write_io(io, "entries", entries.data, entries.len, err) < 0 ||
-	    write_io(io, "flags", flags.data, flags.len, err) < 0 ||
-	    write_io(io, "gen.js", gen_js, sizeof(gen_js) - 1, err) < 0)
-		goto out;
-	{
-		char *logp = lm_path_join(io, "log");
-		logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		free(logp);
-		if (logfd < 0) {
-			lm_err_sys(err, "precompile: node: create log");
-			goto out;
-		}
-	}
 	{
 		int given = s->nmemory_sizes + s->nnode_args > 0;
-		char *argv[] = { node, "-e", (char *)driver_js, SANDBOX_IO, DET_SEED, given ? "given" : "default", NULL };
-		struct sandbox_spec sp = { .rootfs = root, .overlay = app, .io = io, .scratch = scratch, .argv = argv,
-					   .env = env, .workdir = task_root, .stdout_fd = logfd, .stderr_fd = logfd };
-		if (sandbox_run(&sp, &status, err) < 0) {
+		char *argv[] = { node, SANDBOX_IO "/node_driver.js", SANDBOX_IO, DET_SEED, given ? "given" : "default",
+				 NULL };
+		struct imagerun_file files[] = {
+			{ "node_driver.js", lm_script_node_driver_js, lm_script_node_driver_js_len },
+			{ "node_gen.js", lm_script_node_gen_js, lm_script_node_gen_js_len },
+			{ "entries", entries.data ? entries.data : "", entries.len },
+			{ "flags", flags.data ? flags.data : "", flags.len },
+		};
+		struct imagerun_call call = { .argv = argv, .overlay = overlay, .workdir = task_root, .files = files,
+					      .nfiles = 4 };
+		if (imagerun_exec(ir, &call, &out, err) < 0) {
 			lm_err_wrap(err, "precompile: node");
 			goto out;
 		}
 	}
 	{
-		char *rp = lm_path_join(io, "res");
 		struct lm_err e2 = LM_ERR_INIT;
-		int r = status == 0 ? lm_read_file(rp, (size_t)1 << 20, &res, &len, &e2) : -1;
-		free(rp);
-		lm_err_release(&e2);
+		int r = out.status == 0 ? imagerun_read(&out, "res", (size_t)1 << 20, &resl, &len, &e2) : -1;
 		if (r < 0) {
-			char *tail = log_tail(io);
-			lm_err_set(err, LM_E_GENERIC, "precompile: node: '%s' in the image exited with status %d%s%s", node,
-				   status, *tail ? ":\n" : "", tail);
+			char *tail = imagerun_log_tail(&out, 4000);
+			if (e2.code == LM_E_VERIFY)
+				lm_err_set(err, LM_E_VERIFY, "precompile: node: %s", e2.msg);
+			else
+				lm_err_set(err, LM_E_GENERIC, "precompile: node: '%s' in the image exited with status %d%s%s",
+					   node, out.status, *tail ? ":\n" : "", tail);
+			lm_err_release(&e2);
 			free(tail);
 			goto out;
 		}
 	}
-	cur = res;
+	cur = resl;
 	while ((nf = next_line(&cur, f, 5)) > 0) {
 		if (strcmp(f[0], "node") == 0 && nf >= 4) {
 			uid = strtol(f[2], NULL, 10);
@@ -810,7 +563,7 @@ int precompile_node(const struct precompile_node_spec *s, const struct lm_image 
 			goto out;
 		} else if (strcmp(f[0], "set") == 0 && nf >= 4) {
 			if (strcmp(f[3], "0") != 0) {
-				char *tail = log_tail(io);
+				char *tail = imagerun_log_tail(&out, 4000);
 				lm_err_set(err, LM_E_GENERIC, "precompile: node: loading the app with flag set %s failed (%s)%s%s",
 					   f[1], f[3], *tail ? ":\n" : "", tail);
 				free(tail);
@@ -823,30 +576,25 @@ int precompile_node(const struct precompile_node_spec *s, const struct lm_image 
 		lm_err_set(err, LM_E_INTERNAL, "precompile: node: no result from the driver");
 		goto out;
 	}
-
+	if (!(hostdir = lm_mkdtemp(workdir, "node-cache", err)))
+		goto out;
 	target = precompile_node_layer(dir, roots, ntrees);
-	for (size_t i = 0; i < nsets; i++) {
-		char *name = lm_asprintf("cache-%zu", i), *cd = lm_path_join(io, name);
-		int r = add_cache(&trees[target], dir, cd, uid, uids, nuids, &seen, &nseen, &seencap, &nfiles, err);
-		free(cd);
-		free(name);
-		if (r < 0) {
+	for (size_t i = 0; i < nsets; i++)
+		if (add_cache(&trees[target], dir, &out, i, hostdir, uid, uids, nuids, &seen, &nseen, &seencap, &nfiles,
+			      err) < 0) {
 			lm_err_wrap(err, "precompile: node");
 			goto out;
 		}
-	}
-	report_entries(io, nentries, nfiles, nsets, o);
-	if (!deterministic && !o->quiet)
-		fprintf(stderr, "lamina: precompile: node: warning: this node counts --predictable in V8's flag hash, so "
-				"the cache was made without it and its files may differ between builds\n");
+	report_entries(&out, nentries, nfiles, nsets, res);
+	if (!deterministic)
+		precompile_result_add(res, lm_xstrdup("lamina: precompile: node: warning: this node counts --predictable in "
+						     "V8's flag hash, so the cache was made without it and its files "
+						     "may differ between builds"));
 	*made = nfiles > 0;
 	ret = 0;
 out:
-	if (logfd >= 0)
-		close(logfd);
-	/* the staged app is no longer needed; the cache files (in io) are */
-	if (app)
-		lm_rm_rf_quiet(app);
+	imagerun_out_release(&out);
+	imagerun_close(ir);
 	for (size_t i = 0; i < nsets; i++)
 		pn_flags_release(&sets[i]);
 	free(sets);
@@ -855,16 +603,9 @@ out:
 	free(seen);
 	buf_release(&entries);
 	buf_release(&flags);
-	sandbox_env_free(env);
-	oci_config_view_release(&view);
-	oci_config_free(cfg);
-	free(res);
-	free(root);
+	free(resl);
 	free(node);
-	free(tmp);
-	free(app);
-	free(io);
-	free(scratch);
 	free(dir);
+	free(hostdir);
 	return ret;
 }

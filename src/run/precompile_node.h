@@ -19,6 +19,7 @@
 #include "image/image.h"
 #include "common/opts.h"
 #include "image/tree.h"
+#include "run/precompile.h"
 
 #define PRECOMPILE_NODE_DIR "/var/task/.node-compile-cache"
 #define PRECOMPILE_NODE_MEMORY_MIN 128
@@ -75,10 +76,11 @@ size_t precompile_node_layer(const char *dir, char *const *roots, size_t nroots)
  * tree precompile_node_layer picks (generated = 1). *made is set to 1 when cache files
  * were added (the image's ENV then needs NODE_COMPILE_CACHE), else 0. workdir holds
  * scratch files that must live until the layers are written. Modules that fail to load
- * are warnings, not errors; no node, a node without a compile cache, or a Lambda
+ * are warnings, not errors (lines for the user go to res, with the count of files made); no node, a node without a compile cache, or a Lambda
  * bootstrap with no memory size given are errors (LM_E_INPUT). */
 int precompile_node(const struct precompile_node_spec *s, const struct lm_image *base, struct cache *c,
 		    struct lm_tree *trees, char *const *roots, size_t ntrees, char *const *cmd, size_t ncmd,
-		    const struct lm_opts *o, const char *workdir, int *made, struct lm_err *err);
+		    const struct lm_opts *o, const char *workdir, int *made, struct precompile_result *res,
+		    struct lm_err *err);
 
 #endif

@@ -183,7 +183,7 @@ START_TEST(test_compile_without_python)
 	load(&m, NULL);
 	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
 	size_t before = t[1].n;
-	ck_assert_msg(stage_compile(&m, &base, cache, t, NULL, &opts, wd, &n, &stats, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_compile(&m, &base, cache, t, NULL, 1, &opts, wd, &n, &stats, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(t[1].n, before);
 	ck_assert_int_eq(stage_node_cache(&m, &base, cache, t, &opts, wd, &node, &n, &err), 0);
 	ck_assert_int_eq(node, 0);
@@ -193,7 +193,7 @@ START_TEST(test_compile_without_python)
 	/* asked for explicitly, it is an error naming what is missing */
 	load(&m, "\"precompile\": {\"python\": {}}");
 	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
-	ck_assert_int_eq(stage_compile(&m, &base, cache, t, NULL, &opts, wd, &n, &stats, &err), -1);
+	ck_assert_int_eq(stage_compile(&m, &base, cache, t, NULL, 1, &opts, wd, &n, &stats, &err), -1);
 	ck_assert_msg(strstr(err.msg, "no Python interpreter"), "%s", err.msg);
 	lm_err_release(&err);
 	tree_release(&t[0]);
