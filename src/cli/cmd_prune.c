@@ -37,73 +37,6 @@ static void usage(FILE *f)
 	fprintf(f, "\nSee docs/prune.md for what each preset removes and why it is safe.\n");
 }
 
-static int copy_file(const char *src, const char *dst, unsigned mode, struct lm_err *err)
-{
-	char buf[65536];
-	int in = -1, out = -1, ret = -1;
-	ssize_t n;
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return lm_err_sys(err, "open '%s'", src);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (out < 0) {
-		lm_err_sys(err, "create '%s'", dst);
-		goto out;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (lm_write_all(out, buf, (size_t)n) < 0) {
-			lm_err_sys(err, "write '%s'", dst);
-			goto out;
-		}
-	if (n < 0) {
-		lm_err_sys(err, "read '%s'", src);
-		goto out;
-	}
-	if (fchmod(out, mode) < 0) {
-		lm_err_sys(err, "chmod '%s'", dst);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0 && close(out) < 0 && ret == 0)
-		ret = lm_err_sys(err, "write '%s'", dst);
-	return ret;
-}
-
-static int materialize(const struct lm_tree *t, const char *dir, struct lm_err *err)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const struct lm_entry *e = &t->v[i];
-		char *p, *parent;
-		int r = 0;
-		if (e->removed)
-			continue;
-		p = lm_path_join(dir, e->path);
-		parent = lm_path_dirname(p);
-		if (lm_mkdir_p(parent, err) < 0) {
-			free(p);
-			free(parent);
-			return -1;
-		}
-		free(parent);
-		if (e->type == LM_F_DIR) {
-			r = lm_mkdir_p(p, err);
-		} else if (e->type == LM_F_SYMLINK) {
-			unlink(p);
-			if (symlink(e->link, p) < 0)
-				r = lm_err_sys(err, "symlink '%s'", p);
-		} else {
-			r = copy_file(e->src, p, e->mode, err);
-		}
-		free(p);
-		if (r < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int wanted(char **names, size_t n, const char *name)
 {
 	if (!n)
@@ -187,7 +120,7 @@ int cmd_prune(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 			r = prune_apply(&m.prune, &l->prune, &t, l->to, m.platform, l->name, workdir, rep, err);
 		}
 		if (r == 0 && mat)
-			r = materialize(&t, mat, err);
+			r = tree_materialize(&t, mat, &(struct tree_select){ .copy = 1 }, err);
 		tree_release(&t);
 		if (r < 0) {
 			lm_err_wrap(err, "layer '%s'", l->name);

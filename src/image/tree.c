@@ -314,6 +314,10 @@ int tree_copy_file(const char *src, const char *dst, unsigned mode, struct lm_er
 		lm_err_sys(err, "create '%s'", dst);
 		goto out;
 	}
+	if (fchmod(out, mode & 0777) < 0) { /* whatever the umask */
+		lm_err_sys(err, "chmod '%s'", dst);
+		goto out;
+	}
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
