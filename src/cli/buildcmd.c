@@ -1,8 +1,93 @@
 #include "cli/buildcmd.h"
 
-#include <stdio.h>
+#include "build/manifest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
 #include "common/str.h"
+
+const char buildcli_help[] =
+	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
+	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
+	"      --no-verify         skip the manifest's \"verify\" step\n"
+	"      --no-cache          use and record no cached result: redo every stage (the\n"
+	"                          output is byte-identical to a cached build's)\n"
+	"      --cache-from REF    also look for earlier results in the registry cache REF\n"
+	"                          (repeatable; fetched when a stage needs them; a missing\n"
+	"                          or unreachable REF is a warning; see docs/cache.md)\n"
+	"      --cache-to REF      push the results this build used to REF, for other\n"
+	"                          machines' --cache-from (a plain OCI image manifest)\n";
+
+void buildcli_init(struct buildcli *b)
+{
+	memset(b, 0, sizeof(*b));
+	regcli_init(&b->rc);
+}
+
+int buildcli_handle(int opt, const char *arg, struct buildcli *b, struct lm_err *err)
+{
+	int r = regcli_handle(opt, arg, &b->rc, err);
+	if (r != 0)
+		return r;
+	switch (opt) {
+	case BUILDCLI_OPT_BASE:
+		if (!*arg)
+			return lm_err_set(err, LM_E_USAGE, "--base: empty source");
+		b->base = arg;
+		return 1;
+	case BUILDCLI_OPT_NO_VERIFY:
+		b->no_verify = 1;
+		return 1;
+	case BUILDCLI_OPT_NO_CACHE:
+		b->no_cache = 1;
+		return 1;
+	case BUILDCLI_OPT_CACHE_FROM:
+		b->cache_from = lm_xrealloc(b->cache_from, (b->ncache_from + 1) * sizeof(*b->cache_from));
+		b->cache_from[b->ncache_from++] = (char *)arg;
+		return 1;
+	case BUILDCLI_OPT_CACHE_TO:
+		b->cache_to = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int buildcli_finish(struct buildcli *b, const char *path, const struct lm_opts *o, struct build_request *r,
+		    struct lm_err *err)
+{
+	if (regcli_check(&b->rc, err) < 0)
+		return -1;
+	if (b->no_cache && (b->ncache_from || b->cache_to))
+		return lm_err_set(err, LM_E_USAGE, "--no-cache cannot go with --cache-from or --cache-to");
+	if (manifest_load(path, &b->m, err) < 0)
+		return -1;
+	b->have_m = 1;
+	regcli_global(&b->reg, o);
+	regcli_fill(&b->rc, &b->reg);
+	r->m = &b->m;
+	r->reg = &b->reg;
+	r->base = b->base;
+	r->platform = b->reg.platform; /* --platform overrides the manifest's */
+	r->no_verify = b->no_verify;
+	r->no_cache = b->no_cache;
+	r->cache_from = b->cache_from;
+	r->ncache_from = b->ncache_from;
+	r->cache_to = b->cache_to;
+	return 0;
+}
+
+void buildcli_release(struct buildcli *b)
+{
+	if (b->have_m)
+		manifest_release(&b->m);
+	free(b->cache_from);
+	regcli_release(&b->rc);
+	memset(b, 0, sizeof(*b));
+}
 
 static void print_note(void *ctx, const char *text)
 {

@@ -24,13 +24,7 @@ static const char usage[] =
 	"  -o, --output FILE       write the image archive to FILE (temporary name, renamed\n"
 	"                          on success; nothing is left behind on failure)\n"
 	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\")\n"
-	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
-	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
 	"      --push REF          push the image to REF after building\n"
-	"      --no-verify         skip the manifest's \"verify\" step (imports and handler\n"
-	"                          checked in the image's own root filesystem, see\n"
-	"                          'lamina verify --help'; when a check fails after prune\n"
-	"                          rules removed files, the rule behind it is named)\n"
 	"      --report            also measure the zip of the same app (as 'lamina zip' would\n"
 	"                          write it, see \"zip\" in the manifest) and print image vs zip\n"
 	"                          sizes against Lambda's limits on standard error (as JSON:\n"
@@ -39,56 +33,48 @@ static const char usage[] =
 	"                          gzip level of the new layers, 1 (fastest) to 12 (smallest;\n"
 	"                          10-12 are very slow); overrides \"compression.level\";\n"
 	"                          default 4, about 1.05x the size of gzip -6 at 4x its speed\n"
-	"      --no-cache          use and record no cached result: redo every stage (the\n"
-	"                          output is byte-identical to a cached build's)\n"
-	"      --cache-from REF    also look for earlier results in the registry cache REF\n"
-	"                          (repeatable; fetched when a stage needs them; a missing\n"
-	"                          or unreachable REF is a warning; see docs/cache.md)\n"
-	"      --cache-to REF      push the results this build used to REF, for other\n"
-	"                          machines' --cache-from (a plain OCI image manifest)\n"
+	"%s"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
 	"\n"
 	"Prints the image manifest digest on standard output. Without -o and --push the image\n"
-	"is built into the cache only (useful to check a manifest). Exit status 7 when a\n"
-	"verify check fails (nothing is written or pushed).\n"
-	"Global options (lamina --help) go before the command: --cache, --jobs, --quiet.\n"
-	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
+	"is built into the cache only (useful to check a manifest). The manifest's \"verify\"\n"
+	"checks run in the image's own root filesystem ('lamina verify --help'); when one\n"
+	"fails after prune rules removed files, the rule behind it is named, and nothing is\n"
+	"written or pushed (exit status 7).\n"
+	"Global options (lamina --help: --cache, --cache-max, -j, -q, -v) go anywhere.\n"
+	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n"
+	"%s";
 
-enum { OPT_BASE = 0x100, OPT_PUSH, OPT_NO_VERIFY, OPT_REPORT, OPT_LEVEL, OPT_NO_CACHE, OPT_CACHE_FROM, OPT_CACHE_TO };
+enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_LEVEL };
 
-int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "tag", required_argument, NULL, 't' },
-		{ "base", required_argument, NULL, OPT_BASE },
-		REGCLI_LONGOPTS,
 		{ "push", required_argument, NULL, OPT_PUSH },
-		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "report", no_argument, NULL, OPT_REPORT },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
-		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
-		{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
-		{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
+		BUILDCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_getopt gopt;
 	struct build_request r;
 	struct build_zip z = { NULL, -1, NULL, 0, -1, 1 };
 	struct build_result res;
-	struct lm_manifest m;
-	struct reg_opts reg = { 0 };
-	struct regcli rc;
-	char **cache_from = NULL;
-	int c, ret = -1, have_m = 0;
+	struct buildcli b;
+	long v;
+	int c, ret = -1;
+
 	memset(&r, 0, sizeof(r));
 	build_result_init(&res);
-	regcli_init(&rc);
-	regcli_global(&reg, o);
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
-		int h = regcli_handle(c, optarg, &rc, err);
+	buildcli_init(&b);
+	cli_getopt_init(&gopt, "o:t:h", longopts);
+	while ((c = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
+		int h = c == CLI_GETOPT_ERROR ? -1 : buildcli_handle(c, optarg, &b, err);
 		if (h < 0)
 			goto out;
 		if (h > 0)
@@ -100,43 +86,24 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		case 't':
 			r.tag = optarg;
 			break;
-		case OPT_BASE:
-			r.base = optarg;
-			break;
 		case OPT_PUSH:
 			r.push = optarg;
-			break;
-		case OPT_NO_VERIFY:
-			r.no_verify = 1;
-			break;
-		case OPT_NO_CACHE:
-			r.no_cache = 1;
-			break;
-		case OPT_CACHE_FROM:
-			cache_from = lm_xrealloc(cache_from, (r.ncache_from + 1) * sizeof(*cache_from));
-			cache_from[r.ncache_from++] = optarg;
-			r.cache_from = cache_from;
-			break;
-		case OPT_CACHE_TO:
-			r.cache_to = optarg;
 			break;
 		case OPT_REPORT:
 			r.zip = &z;
 			r.report = 1;
 			break;
-		case OPT_LEVEL: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end || v < GZ_LEVEL_MIN || v > GZ_LEVEL_MAX) {
-				lm_err_set(err, LM_E_USAGE, "--compression-level '%s' must be an integer from %d to %d",
-					   optarg, GZ_LEVEL_MIN, GZ_LEVEL_MAX);
+		case OPT_LEVEL:
+			if (cli_int("--compression-level", optarg, GZ_LEVEL_MIN, GZ_LEVEL_MAX, &v, err) < 0)
 				goto out;
-			}
 			r.level = (int)v;
 			break;
-		}
 		case 'h':
-			printf(usage, regcli_help);
+		{
+			char *ex = lm_exit_status_text();
+			printf(usage, buildcli_help, regcli_help, ex);
+			free(ex);
+		}
 			ret = 0;
 			goto out;
 		default:
@@ -148,15 +115,12 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		lm_err_set(err, LM_E_USAGE, "expected one MANIFEST argument; see 'lamina build --help'");
 		goto out;
 	}
-	if (regcli_check(&rc, err) < 0)
+	if (r.archive && !*r.archive) {
+		lm_err_set(err, LM_E_USAGE, "--output must name a file");
 		goto out;
-	if (manifest_load(argv[optind], &m, err) < 0)
+	}
+	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
-	have_m = 1;
-	r.m = &m;
-	regcli_fill(&rc, &reg);
-	r.reg = &reg;
-	r.platform = reg.platform; /* --platform overrides the manifest's */
 	if (cli_build(&r, o, &res, err) < 0)
 		goto out;
 	cli_build_summary(&res, o);
@@ -167,10 +131,7 @@ int cmd_build(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		size_report_print(&res.report, stderr);
 	ret = 0;
 out:
-	if (have_m)
-		manifest_release(&m);
+	buildcli_release(&b);
 	build_result_release(&res);
-	regcli_release(&rc);
-	free(cache_from);
 	return ret;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cmds.h"
+#include "cli/options.h"
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
@@ -32,10 +33,12 @@ static const char usage[] =
 	"  -h, --help  this help\n"
 	"\n"
 	"prune waits for running builds (they hold the cache shared) before it removes\n"
-	"anything. Exit status: 0 done, 2 usage, 4 file system.\n";
+	"anything.\n"
+	"%s";
 
-int cmd_cache(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+int cmd_cache(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
+	struct cli_getopt gopt;
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "max", required_argument, NULL, 'm' },
@@ -48,7 +51,10 @@ int cmd_cache(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	uint64_t max = o->cache_max ? o->cache_max : CACHE_MAX_DEFAULT;
 	int ch, json = 0, all = 0, max_given = 0, ret = -1;
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	cli_getopt_init(&gopt, "h", longopts);
+	while ((ch = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
+		if (ch == CLI_GETOPT_ERROR)
+			goto out;
 		switch (ch) {
 		case 'J':
 			json = 1;
@@ -61,9 +67,12 @@ int cmd_cache(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 		case 'a':
 			all = 1;
 			break;
-		case 'h':
-			fputs(usage, stdout);
+		case 'h': {
+			char *ex = lm_exit_status_text();
+			printf(usage, ex);
+			free(ex);
 			return 0;
+		}
 		default:
 			return lm_err_set(err, LM_E_USAGE, "see 'lamina cache --help'");
 		}

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli/cmds.h"
+#include "cli/options.h"
 #include "common/digest.h"
 #include "image/oci.h"
 #include "common/alloc.h"
@@ -25,7 +26,10 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --json      machine-readable output\n"
-	"  -h, --help  this help\n";
+	"  -h, --help  this help\n"
+	"\n"
+	"A blob that does not match its digest, or a layer its diff_id, gives exit status 7.\n"
+	"%s";
 
 struct blob {
 	char digest[LM_DIGEST_LEN];
@@ -214,8 +218,9 @@ static void print_strv(const char *label, char **v, size_t n)
 	printf("]\n");
 }
 
-int cmd_inspect(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
+	struct cli_getopt gopt;
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
@@ -231,14 +236,20 @@ int cmd_inspect(int argc, char **argv, const struct lm_opts *o, struct lm_err *e
 	char a1[32], a2[32];
 	uint64_t tc = 0, tu = 0;
 	(void)o;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	cli_getopt_init(&gopt, "h", longopts);
+	while ((c = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
+		if (c == CLI_GETOPT_ERROR)
+			goto out;
 		switch (c) {
 		case 'J':
 			as_json = 1;
 			break;
-		case 'h':
-			fputs(usage, stdout);
+		case 'h': {
+			char *ex = lm_exit_status_text();
+			printf(usage, ex);
+			free(ex);
 			return 0;
+		}
 		default:
 			return lm_err_set(err, LM_E_USAGE, "see 'lamina inspect --help'");
 		}

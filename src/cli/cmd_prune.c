@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cmds.h"
+#include "cli/options.h"
 #include "build/manifest.h"
 #include "prune/prune.h"
 #include "image/tree.h"
@@ -34,7 +35,10 @@ static void usage(FILE *f)
 		   "Presets:");
 	for (; *n; n++)
 		fprintf(f, " %s", *n);
-	fprintf(f, "\nSee docs/prune.md for what each preset removes and why it is safe.\n");
+	fprintf(f, "\nSee docs/prune.md for what each preset removes and why it is safe.\n\n");
+	char *ex = lm_exit_status_text();
+	fputs(ex, f);
+	free(ex);
 }
 
 static int wanted(char **names, size_t n, const char *name)
@@ -47,8 +51,9 @@ static int wanted(char **names, size_t n, const char *name)
 	return 0;
 }
 
-int cmd_prune(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
+	struct cli_getopt gopt;
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },	  { "json", no_argument, NULL, 'J' },
 		{ "layer", required_argument, NULL, 'l' }, { "materialize", required_argument, NULL, 'm' },
@@ -62,7 +67,10 @@ int cmd_prune(int argc, char **argv, const struct lm_opts *o, struct lm_err *err
 	int dry = 0, json = 0, c, ret = -1, loaded = 0;
 	(void)o;
 	memset(&m, 0, sizeof(m));
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	cli_getopt_init(&gopt, "h", longopts);
+	while ((c = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
+		if (c == CLI_GETOPT_ERROR)
+			goto out;
 		switch (c) {
 		case 'n':
 			dry = 1;

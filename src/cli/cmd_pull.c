@@ -1,5 +1,6 @@
 /* cmd_pull.c - lamina pull REF: fetch an image from a registry into the cache. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image/cache.h"
@@ -24,10 +25,11 @@ static const char usage[] =
 	"  -h, --help              this help\n"
 	"%s"
 	"\n"
-	"Global options (lamina --help) go before the command: --cache DIR, -j N (parallel\n"
-	"downloads, default 4), -q (no progress), -v (one line per HTTP request).\n";
+	"Global options (lamina --help) go anywhere: --cache DIR, -j N (parallel\n"
+	"downloads, default 4), -q (no progress), -v (one line per HTTP request).\n"
+	"%s";
 
-int cmd_pull(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+int cmd_pull(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
 	struct regcli rc;
 	struct reg_opts ro = { 0 };
@@ -36,11 +38,14 @@ int cmd_pull(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
 	int r, ret = -1;
 
 	regcli_init(&rc);
-	regcli_global(&ro, o);
 	image_init(&img);
-	r = regcli_parse(argc, argv, "pull", 1, "one image reference", &rc, err);
-	if (r > 0)
-		printf(usage, regcli_help);
+	r = regcli_parse(argc, argv, "pull", 1, "one image reference", &rc, o, err);
+	regcli_global(&ro, o); /* after the parse: global options may follow the command */
+	if (r > 0) {
+		char *ex = lm_exit_status_text();
+		printf(usage, regcli_help, ex);
+		free(ex);
+	}
 	if (r != 0) {
 		ret = r > 0 ? 0 : -1;
 		goto out;

@@ -45,21 +45,24 @@ static const char usage[] =
 	"                       a registry reference\n"
 	"\n"
 	"Options:\n"
-	"  -i, --import MOD     import MOD (repeatable)\n"
-	"      --handler        resolve the handler from CMD[0] (default)\n"
-	"      --no-handler     do not check the handler\n"
-	"  -e, --event FILE     call the handler with the JSON event in FILE; print its result\n"
-	"      --base SOURCE    MANIFEST only: base image (overrides \"base\")\n"
-	"      --platform P     linux/amd64 (default) or linux/arm64\n"
-	"  -h, --help           this help\n"
+	"  -i, --import MOD        import MOD (repeatable)\n"
+	"      --handler           resolve the handler from CMD[0] (default)\n"
+	"      --no-handler        do not check the handler\n"
+	"  -e, --event FILE        call the handler with the JSON event in FILE; print its\n"
+	"                          result\n"
+	"      --base SOURCE       MANIFEST only: base image (overrides \"base\")\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"%s"
 	"\n"
 	"Needs root, or unprivileged user namespaces (then a user namespace maps you to root\n"
 	"inside; where they are disabled lamina says which setting and exits with status 4),\n"
 	"and overlayfs. Root filesystems are cached under <cache>/rootfs: the 8 most recently\n"
 	"used are kept, older ones removed; an interrupted run leaves nothing there.\n"
-	"Exit status: 0 all checks passed, 7 a check failed (details on standard error).\n";
+	"A check that fails gives exit status 7, with every failure on standard error.\n"
+	"%s";
 
-enum { OPT_HANDLER = 0x100, OPT_NO_HANDLER, OPT_BASE, OPT_PLATFORM };
+enum { OPT_HANDLER = 0x100, OPT_NO_HANDLER, OPT_BASE };
 
 static int is_manifest(const char *path)
 {
@@ -75,15 +78,16 @@ static int is_manifest(const char *path)
 	return ch == '{';
 }
 
-int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *err)
+int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
+	struct cli_getopt gopt;
 	static const struct option longopts[] = {
 		{ "import", required_argument, NULL, 'i' },
 		{ "handler", no_argument, NULL, OPT_HANDLER },
 		{ "no-handler", no_argument, NULL, OPT_NO_HANDLER },
 		{ "event", required_argument, NULL, 'e' },
 		{ "base", required_argument, NULL, OPT_BASE },
-		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		REGCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -93,6 +97,7 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 	struct build_result res;
 	struct cache *c = NULL;
 	struct reg_opts reg = { 0 };
+	struct regcli rc;
 	const char *base = NULL, *target;
 	char *result = NULL, *spec = NULL;
 	int handler = -1, ch, ret = -1, have_manifest = 0;
@@ -101,8 +106,14 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 	memset(&m, 0, sizeof(m));
 	image_init(&img);
 	build_result_init(&res);
-	regcli_global(&reg, o);
-	while ((ch = getopt_long(argc, argv, "i:e:h", longopts, NULL)) != -1) {
+	regcli_init(&rc);
+	cli_getopt_init(&gopt, "i:e:h", longopts);
+	while ((ch = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
+		int h = ch == CLI_GETOPT_ERROR ? -1 : regcli_handle(ch, optarg, &rc, err);
+		if (h < 0)
+			goto out;
+		if (h > 0)
+			continue;
 		switch (ch) {
 		case 'i':
 			v.imports = lm_xrealloc(v.imports, (v.nimports + 1) * sizeof(*v.imports));
@@ -120,21 +131,25 @@ int cmd_verify(int argc, char **argv, const struct lm_opts *o, struct lm_err *er
 		case OPT_BASE:
 			base = optarg;
 			break;
-		case OPT_PLATFORM:
-			reg.platform = optarg;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			verify_spec_release(&v);
-			return 0;
+		case 'h': {
+			char *ex = lm_exit_status_text();
+			printf(usage, regcli_help, ex);
+			free(ex);
+			ret = 0;
+			goto out;
+		}
 		default:
-			verify_spec_release(&v);
-			return lm_err_set(err, LM_E_USAGE, "see 'lamina verify --help'");
+			lm_err_set(err, LM_E_USAGE, "see 'lamina verify --help'");
+			goto out;
 		}
 	}
+	if (regcli_check(&rc, err) < 0)
+		goto out;
+	regcli_global(&reg, o); /* after the parse: global options may follow the command */
+	regcli_fill(&rc, &reg);
 	if (optind != argc - 1) {
-		verify_spec_release(&v);
-		return lm_err_set(err, LM_E_USAGE, "expected one OUT.tar, MANIFEST or SOURCE argument; see 'lamina verify --help'");
+		lm_err_set(err, LM_E_USAGE, "expected one OUT.tar, MANIFEST or SOURCE argument; see 'lamina verify --help'");
+		goto out;
 	}
 	target = argv[optind];
 	if (v.event && handler == 0) {
@@ -196,6 +211,7 @@ out:
 	build_result_release(&res);
 	cache_free(c);
 	verify_spec_release(&v);
+	regcli_release(&rc);
 	free(result);
 	free(spec);
 	return ret;

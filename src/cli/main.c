@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cmds.h"
+#include "cli/options.h"
 #include "image/cachegc.h"
 #include "common/err.h"
 #include "common/opts.h"
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nGlobal options (before the command):\n"
+	fprintf(f, "\nGlobal options (before the command or anywhere after it):\n"
 		   "  --cache DIR    blob cache (default $XDG_CACHE_HOME/lamina or ~/.cache/lamina)\n"
 		   "  --cache-max SIZE  bound of the cache (500M, 10G ...; default 10G, or\n"
 		   "                 $LAMINA_CACHE_MAX): least recently used entries go first\n"
@@ -44,10 +45,10 @@ static void usage(FILE *f)
 		   "  -h, --help     this help; 'lamina COMMAND --help' for a command's options\n"
 		   "  --version      print the version\n\n"
 		   "Environment: SOURCE_DATE_EPOCH sets file times in layers and zips (default\n"
-		   "315532800, 1980-01-01T00:00:00Z).\n\n"
-		   "Exit status: 0 success, 1 other error, 2 usage, 3 bad input (manifest, archive,\n"
-		   "reference), 4 file system, 5 network or registry, 6 authentication,\n"
-		   "7 verification failed (digest mismatch, import or handler failure), 70 internal.\n");
+		   "315532800, 1980-01-01T00:00:00Z). LAMINA_CACHE_MAX bounds the cache.\n\n");
+	char *ex = lm_exit_status_text();
+	fputs(ex, f);
+	free(ex);
 }
 
 static int parse_epoch(struct lm_opts *o, struct lm_err *err)
@@ -69,11 +70,7 @@ static int parse_epoch(struct lm_opts *o, struct lm_err *err)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "cache", required_argument, NULL, 'C' },
-		{ "cache-max", required_argument, NULL, 'M' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
+		CLI_GLOBAL_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -84,30 +81,16 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	o.is_tty = isatty(2);
-	while ((c = getopt_long(argc, argv, "+j:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+" CLI_GLOBAL_SHORTOPTS "h", longopts, NULL)) != -1) {
+		int g = cli_global_handle(c, optarg, &o, &err);
+		if (g < 0) {
+			fprintf(stderr, "lamina: %s\n", err.msg);
+			lm_err_release(&err);
+			return LM_E_USAGE;
+		}
+		if (g > 0)
+			continue;
 		switch (c) {
-		case 'C':
-			o.cache_dir = optarg;
-			break;
-		case 'M':
-			if (cache_size_parse(optarg, &o.cache_max) < 0 || o.cache_max == 0) {
-				fprintf(stderr, "lamina: --cache-max '%s' must be a size such as 500M or 10G\n", optarg);
-				return LM_E_USAGE;
-			}
-			break;
-		case 'j':
-			o.jobs = atoi(optarg);
-			if (o.jobs < 0 || o.jobs > 256) {
-				fprintf(stderr, "lamina: --jobs '%s' must be between 0 and 256\n", optarg);
-				return LM_E_USAGE;
-			}
-			break;
-		case 'q':
-			o.quiet = 1;
-			break;
-		case 'v':
-			o.verbose++;
-			break;
 		case 'h':
 			usage(stdout);
 			return 0;

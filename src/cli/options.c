@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "image/oci.h"
 #include "common/alloc.h"
+#include "image/cachegc.h"
 
 #define REGCLI_PASSWORD_MAX (64u << 10)
 
@@ -133,29 +134,138 @@ void regcli_fill(const struct regcli *rc, struct reg_opts *ro)
 	ro->password = rc->password;
 }
 
-int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what,
-		 struct regcli *rc, struct lm_err *err)
+int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what, struct regcli *rc,
+		 struct lm_opts *o, struct lm_err *err)
 {
 	static const struct option longopts[] = {
 		REGCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int r = regcli_handle(opt, optarg, rc, err);
-		if (r < 0)
-			return -1;
+	struct cli_getopt g;
+	int opt, ret = 0;
+	cli_getopt_init(&g, "h", longopts);
+	while ((opt = cli_getopt_next(&g, argc, argv, o, err)) != -1) {
+		int r = opt == CLI_GETOPT_ERROR ? -1 : regcli_handle(opt, optarg, rc, err);
+		if (r < 0) {
+			ret = -1;
+			break;
+		}
 		if (r > 0)
 			continue;
-		if (opt == 'h')
-			return 1;
-		return lm_err_set(err, LM_E_USAGE, "see 'lamina %s --help'", cmd);
+		if (opt == 'h') {
+			ret = 1;
+			break;
+		}
+		ret = lm_err_set(err, LM_E_USAGE, "see 'lamina %s --help'", cmd);
+		break;
 	}
+	if (ret != 0)
+		return ret;
 	if (argc - optind != nargs)
 		return lm_err_set(err, LM_E_USAGE, "expected %s; see 'lamina %s --help'", nargs_what, cmd);
 	return regcli_check(rc, err);
 }
+
+/* --- global options, integers, enums ---------------------------------------------------- */
+
+int cli_int(const char *name, const char *arg, long min, long max, long *out, struct lm_err *err)
+{
+	char *end;
+	long v;
+	errno = 0;
+	if (!arg || *arg < '0' || *arg > '9')
+		goto bad;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	return lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be an integer from %ld to %ld", name, arg ? arg : "", min,
+			  max);
+}
+
+int cli_enum(const char *name, const char *arg, const char *const *names, int *out, struct lm_err *err)
+{
+	struct lm_buf b;
+	size_t n = 0, l;
+	char *list;
+	for (int i = 0; names[i]; i++, n++)
+		if (arg && strcmp(arg, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++) {
+		buf_appends(&b, names[i]);
+		buf_appends(&b, i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+	}
+	list = buf_steal(&b, &l);
+	lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s", name, arg ? arg : "", list);
+	free(list);
+	return -1;
+}
+
+int cli_global_handle(int opt, const char *arg, struct lm_opts *o, struct lm_err *err)
+{
+	long v;
+	switch (opt) {
+	case CLI_OPT_CACHE:
+		if (!*arg)
+			return lm_err_set(err, LM_E_USAGE, "--cache: empty directory name");
+		o->cache_dir = arg;
+		return 1;
+	case CLI_OPT_CACHE_MAX:
+		if (cache_size_parse(arg, &o->cache_max) < 0 || o->cache_max == 0)
+			return lm_err_set(err, LM_E_USAGE, "--cache-max '%.64s' must be a size such as 500M or 10G", arg);
+		return 1;
+	case 'j':
+		if (cli_int("--jobs", arg, 0, 256, &v, err) < 0)
+			return -1;
+		o->jobs = (int)v;
+		return 1;
+	case 'q':
+		o->quiet = 1;
+		return 1;
+	case 'v':
+		o->verbose++;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void cli_getopt_init(struct cli_getopt *g, const char *shortopts, const struct option *longopts)
+{
+	static const struct option global[] = { CLI_GLOBAL_LONGOPTS };
+	size_t n = 0, ng = sizeof(global) / sizeof(global[0]);
+	while (longopts && longopts[n].name)
+		n++;
+	if (n + ng > CLI_GETOPT_MAX || strlen(shortopts) + sizeof(CLI_GLOBAL_SHORTOPTS) > sizeof(g->shortopts)) {
+		fputs("lamina: internal error: too many options\n", stderr);
+		abort();
+	}
+	memset(g, 0, sizeof(*g));
+	memcpy(g->longopts, longopts, n * sizeof(*longopts));
+	memcpy(g->longopts + n, global, ng * sizeof(*global));
+	snprintf(g->shortopts, sizeof(g->shortopts), "%s%s", shortopts, CLI_GLOBAL_SHORTOPTS);
+}
+
+int cli_getopt_next(struct cli_getopt *g, int argc, char **argv, struct lm_opts *o, struct lm_err *err)
+{
+	for (;;) {
+		int c = getopt_long(argc, argv, g->shortopts, g->longopts, NULL), r;
+		if (c == -1)
+			return -1;
+		r = cli_global_handle(c, optarg, o, err);
+		if (r < 0)
+			return CLI_GETOPT_ERROR;
+		if (r == 0)
+			return c;
+	}
+}
+
 
 void regcli_global(struct reg_opts *ro, const struct lm_opts *o)
 {

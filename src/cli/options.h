@@ -1,6 +1,13 @@
-/* regcli.h - command-line options for registries, shared by build, pull and push.
+/* options.h - the command line's shared parts: global options (accepted before the
+ * command and anywhere after it), checked integer and enum parsing, and the registry
+ * options every command that reaches a registry takes (build, zip, verify, pull, push).
  *
  * In a command:
+ *     struct cli_getopt g; cli_getopt_init(&g, "o:h", longopts);
+ *     while ((c = cli_getopt_next(&g, argc, argv, o, err)) != -1) {
+ *             if (c == CLI_GETOPT_ERROR) goto out;   ... the command's options ...
+ *     }
+ * The registry options:
  *     static const struct option longopts[] = { REGCLI_LONGOPTS, { "help", ... }, { NULL, 0, NULL, 0 } };
  *     struct regcli rc; regcli_init(&rc);
  *     while ((c = getopt_long(...)) != -1) {
@@ -12,8 +19,8 @@
  *     regcli_fill(&rc, &ro);  ... registry_pull/registry_push ...
  *     out: regcli_release(&rc);
  * and print regcli_help in the command's --help. */
-#ifndef LM_REGCLI_H
-#define LM_REGCLI_H
+#ifndef LM_CLI_OPTIONS_H
+#define LM_CLI_OPTIONS_H
 
 #include <getopt.h>
 #include <stddef.h>
@@ -60,12 +67,50 @@ void regcli_release(struct regcli *rc);
 /* Sets ro's quiet/is_tty/verbose/jobs from the global options. */
 void regcli_global(struct reg_opts *ro, const struct lm_opts *o);
 
+/* --- global options and the parsing every command shares ------------------------------ */
+
+/* -j/--jobs, -q/--quiet, -v/--verbose, --cache DIR, --cache-max SIZE. */
+#define CLI_GLOBAL_SHORTOPTS "j:qv"
+enum { CLI_OPT_CACHE = 0x2000, CLI_OPT_CACHE_MAX };
+#define CLI_GLOBAL_LONGOPTS                                                       \
+	{ "cache", required_argument, NULL, CLI_OPT_CACHE },                      \
+	{ "cache-max", required_argument, NULL, CLI_OPT_CACHE_MAX },              \
+	{ "jobs", required_argument, NULL, 'j' },                                 \
+	{ "quiet", no_argument, NULL, 'q' },                                      \
+	{ "verbose", no_argument, NULL, 'v' }
+
+/* Applies a global option to o: 1 handled, 0 not a global option, -1 a bad value (LM_E_USAGE). */
+int cli_global_handle(int opt, const char *arg, struct lm_opts *o, struct lm_err *err);
+
+/* An integer option's value: decimal, no sign or junk, within [min, max]; else
+ * LM_E_USAGE naming the option ("--jobs 'abc' must be an integer from 0 to 256"). */
+int cli_int(const char *name, const char *arg, long min, long max, long *out, struct lm_err *err);
+/* An enum option's value: its index in the NULL-terminated names; else LM_E_USAGE
+ * listing them ("--kind 'x' must be function or layer"). */
+int cli_enum(const char *name, const char *arg, const char *const *names, int *out, struct lm_err *err);
+
+/* getopt_long over a command's options with the global ones added (no allocation). */
+#define CLI_GETOPT_MAX 64
+struct cli_getopt {
+	struct option longopts[CLI_GETOPT_MAX + 1];
+	char shortopts[CLI_GETOPT_MAX * 2];
+};
+
+#define CLI_GETOPT_ERROR (-2)
+
+/* Aborts (a programming error) when the command has more than CLI_GETOPT_MAX options. */
+void cli_getopt_init(struct cli_getopt *g, const char *shortopts, const struct option *longopts);
+/* The next option of the command (as getopt_long: the option's code, optarg, '?' for an
+ * unknown one), -1 at the end; a global option is applied to o and skipped;
+ * CLI_GETOPT_ERROR when a global option's value is bad (err set). */
+int cli_getopt_next(struct cli_getopt *g, int argc, char **argv, struct lm_opts *o, struct lm_err *err);
+
 /* For commands whose only options are the registry ones and --help (pull, push): parses
  * argv, checks that nargs operands follow (nargs_what names them in the error) and runs
  * regcli_check. Returns 0 (operands start at optind), 1 (--help: the caller prints its
  * usage) or -1 (LM_E_USAGE). */
-int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what,
-		 struct regcli *rc, struct lm_err *err);
+int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what, struct regcli *rc,
+		 struct lm_opts *o, struct lm_err *err);
 
 /* Help lines for the options above, for a command's --help. */
 extern const char regcli_help[];

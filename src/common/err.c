@@ -8,6 +8,46 @@
 
 #include "common/alloc.h"
 
+const struct lm_exit_status lm_exit_statuses[] = {
+	{ LM_E_OK, "success", NULL },
+	{ LM_E_GENERIC, "other error", NULL },
+	{ LM_E_USAGE, "usage", "bad command line" },
+	{ LM_E_INPUT, "bad input", "manifest, archive, reference" },
+	{ LM_E_IO, "file system", NULL },
+	{ LM_E_NET, "network or registry", NULL },
+	{ LM_E_AUTH, "authentication refused", NULL },
+	{ LM_E_VERIFY, "verification failed", "digest mismatch, import or handler failure" },
+	{ LM_E_INTERNAL, "internal error", NULL },
+	{ 0, NULL, NULL },
+};
+
+char *lm_exit_status_text(void)
+{
+	char *out = lm_xstrdup("Exit status:"), *item;
+	size_t col = strlen(out);
+	for (size_t i = 0; lm_exit_statuses[i].name; i++) {
+		const struct lm_exit_status *e = &lm_exit_statuses[i];
+		char *t;
+		item = e->detail ? lm_asprintf("%d %s (%s)%s", e->code, e->name, e->detail, lm_exit_statuses[i + 1].name ? "," : ".")
+				 : lm_asprintf("%d %s%s", e->code, e->name, lm_exit_statuses[i + 1].name ? "," : ".");
+		/* wrap between words */
+		for (char *w = item, *next; *w; w = next) {
+			size_t wl;
+			next = strchr(w, ' ');
+			wl = next ? (size_t)(next - w) : strlen(w);
+			next = next ? next + 1 : w + wl;
+			t = col + 1 + wl > 79 ? lm_asprintf("%s\n%.*s", out, (int)wl, w) : lm_asprintf("%s %.*s", out, (int)wl, w);
+			col = col + 1 + wl > 79 ? wl : col + 1 + wl;
+			free(out);
+			out = t;
+		}
+		free(item);
+	}
+	item = lm_asprintf("%s\n", out);
+	free(out);
+	return item;
+}
+
 static int set_v(struct lm_err *e, int code, const char *suffix, const char *fmt, va_list ap)
 {
 	char *m = lm_vasprintf(fmt, ap);

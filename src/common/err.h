@@ -15,6 +15,19 @@ enum lm_errcode {
 	LM_E_INTERNAL = 70,
 };
 
+/* The exit statuses: the one table. Help texts print it (lm_exit_status_text) and
+ * tests/lint/exit-status.sh checks that docs/architecture.md says the same. Ended by a
+ * NULL name. */
+struct lm_exit_status {
+	int code;
+	const char *name;   /* "usage" */
+	const char *detail; /* "bad command line", or NULL */
+};
+extern const struct lm_exit_status lm_exit_statuses[];
+/* "Exit status: 0 success, 1 other error, 2 usage (bad command line), ..." wrapped under
+ * 80 columns, ending in a newline. Caller frees. */
+char *lm_exit_status_text(void);
+
 struct lm_err {
 	int code;
 	char *msg;

@@ -20,6 +20,8 @@ struct lm_opts {
  * zips built from one manifest carry the same file times. */
 #define LM_DEFAULT_EPOCH 315532800
 
-typedef int (*lm_cmd_fn)(int argc, char **argv, const struct lm_opts *o, struct lm_err *err);
+/* A command: parses its own argv (and the global options found there, into o, which it
+ * then passes down read-only). */
+typedef int (*lm_cmd_fn)(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 
 #endif
