@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "image/compress.h"
+#include "image/layercheck.h"
 #include "image/layercache.h"
 #include "image/statcache.h"
 #include "run/precompile.h"
@@ -53,6 +54,27 @@ int stage_base(const char *spec, const char *platform, const struct reg_opts *re
 	struct source_opts so = { platform, reg };
 	if (source_open(spec, &so, c, base, err) < 0)
 		return lm_err_wrap(err, "base '%s'", spec);
+	/* the layers are what the config says they are (checked once per layer and cache) */
+	{
+		struct oci_config *cfg = NULL;
+		struct oci_config_view v = { 0 };
+		int r = oci_config_parse(base->config_raw, base->config_len, &cfg, err);
+		if (r == 0) {
+			oci_config_view_get(cfg, &v);
+			if (v.ndiff_ids != base->manifest.nlayers)
+				r = lm_err_set(err, LM_E_INPUT, "the config lists %zu diff_ids for %zu layers", v.ndiff_ids,
+					       base->manifest.nlayers);
+			for (size_t i = 0; r == 0 && i < base->manifest.nlayers; i++)
+				if (layer_check_cached(c, &base->manifest.layers[i], v.diff_ids[i], err) < 0)
+					r = lm_err_wrap(err, "layer %zu (%s)", i + 1, base->manifest.layers[i].digest);
+		}
+		oci_config_view_release(&v);
+		oci_config_free(cfg);
+		if (r < 0) {
+			image_release(base);
+			return lm_err_wrap(err, "base '%s'", spec);
+		}
+	}
 	/* used now, for the cache's least-recently-used bound */
 	cache_touch(c, base->manifest.config.digest);
 	for (size_t i = 0; i < base->manifest.nlayers; i++)

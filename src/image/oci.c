@@ -450,6 +450,11 @@ static json_t *cfg(struct oci_config *c)
 	return j;
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 void oci_config_view_get(const struct oci_config *c, struct oci_config_view *v)
 {
 	json_t *cf = json_object_get(c->root, "config");
@@ -467,6 +472,31 @@ void oci_config_view_get(const struct oci_config *c, struct oci_config_view *v)
 	}
 	if (json_is_object(rootfs))
 		v->diff_ids = str_array(json_object_get(rootfs, "diff_ids"), &v->ndiff_ids);
+	if (json_is_object(cf) && json_is_object(json_object_get(cf, "Labels"))) {
+		json_t *l = json_object_get(cf, "Labels"), *val;
+		const char *k;
+		size_t n = json_object_size(l), i = 0;
+		v->labels = lm_xcalloc(n + 1, sizeof(*v->labels));
+		json_object_foreach(l, k, val)
+		{
+			if (json_is_string(val))
+				v->labels[i++] = lm_asprintf("%s=%s", k, json_string_value(val));
+		}
+		v->nlabels = i;
+		qsort(v->labels, i, sizeof(*v->labels), cmp_strp);
+	}
+	if (json_is_array(json_object_get(c->root, "history"))) {
+		json_t *h = json_object_get(c->root, "history"), *it;
+		size_t i, n = 0;
+		v->layer_history = lm_xcalloc(json_array_size(h) + 1, sizeof(*v->layer_history));
+		json_array_foreach(h, i, it)
+		{
+			if (json_is_true(json_object_get(it, "empty_layer")))
+				continue;
+			v->layer_history[n++] = lm_xstrdup(jstr(it, "created_by") ? jstr(it, "created_by") : "");
+		}
+		v->nlayer_history = n;
+	}
 }
 
 void oci_config_view_release(struct oci_config_view *v)
@@ -482,6 +512,8 @@ void oci_config_view_release(struct oci_config_view *v)
 	free(v->workdir);
 	free(v->user);
 	free_strv(v->diff_ids, v->ndiff_ids);
+	free_strv(v->labels, v->nlabels);
+	free_strv(v->layer_history, v->nlayer_history);
 	memset(v, 0, sizeof(*v));
 }
 

@@ -99,6 +99,11 @@ struct oci_config_view {
 	char *user;
 	char **diff_ids;
 	size_t ndiff_ids;
+	char **labels; /* "KEY=VALUE", sorted by key */
+	size_t nlabels;
+	char **layer_history; /* created_by of each history entry that is not empty_layer, in
+				 order (so [i] belongs to layer i when the history is complete) */
+	size_t nlayer_history;
 };
 
 int oci_config_parse(const char *buf, size_t len, struct oci_config **out, struct lm_err *err);
