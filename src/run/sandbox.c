@@ -12,10 +12,15 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 
-#include "run/rootfs.h"
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
@@ -32,9 +37,10 @@ char *sandbox_ns_message(int errnum, int root, const struct sandbox_ns_sysctls *
 	const char *aa = s ? s->apparmor_restrict : NULL;
 
 	if (root)
-		return lm_asprintf("cannot create a mount namespace (%s): lamina runs the image's interpreter in the "
-				   "image's root filesystem and needs CAP_SYS_ADMIN for it; in a container, give it "
-				   "that capability (--privileged or --cap-add SYS_ADMIN)",
+		return lm_asprintf("cannot create the sandbox's namespaces (user, mount, PID, network: %s): lamina runs "
+				   "the image's programs only inside them, as root too; in a container, allow "
+				   "unshare(2) and user namespaces (e.g. --privileged, or a seccomp profile that permits "
+				   "them)",
 				   strerror(errnum));
 	if (clone && strcmp(clone, "0") == 0)
 		return lm_xstrdup("unprivileged user namespaces are disabled on this machine "
@@ -90,7 +96,7 @@ static int ns_error(struct lm_err *err, int errnum)
 	return -1;
 }
 
-/* In the child: report a setup failure through the pipe and exit. */
+/* In the sandbox: report a setup failure through the pipe and exit. */
 static void child_fail(int fd, const char *fmt, ...) LM_PRINTF(2, 3);
 static void child_fail(int fd, const char *fmt, ...)
 {
@@ -118,43 +124,113 @@ static int write_proc(const char *path, const char *s)
 	return r;
 }
 
+char *sandbox_id_map(unsigned id)
+{
+	return lm_asprintf("0 %u 1\n", id);
+}
+
+/* --- seccomp ------------------------------------------------------------------------- */
+
+/* Calls a process in the sandbox never needs and that are the usual steps of an escape
+ * or of an attack on the kernel: they fail with EPERM (as in Docker's default profile). */
+static const int denied_calls[] = {
+	SYS_mount,	    SYS_umount2,	   SYS_pivot_root,	 SYS_ptrace,	     SYS_process_vm_readv,
+	SYS_process_vm_writev, SYS_kexec_load,	   SYS_init_module,	 SYS_finit_module,   SYS_delete_module,
+	SYS_bpf,	    SYS_perf_event_open,   SYS_keyctl,		 SYS_add_key,	     SYS_request_key,
+	SYS_setns,	    SYS_unshare,	   SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_userfaultfd,
+	SYS_reboot,	    SYS_swapon,		   SYS_swapoff,		 SYS_chroot,	     SYS_acct,
+	SYS_quotactl,	    SYS_syslog,		   SYS_settimeofday,	 SYS_clock_settime,  SYS_adjtimex,
+	SYS_iopl,	    SYS_ioperm,		   SYS_fsopen,		 SYS_fsmount,	     SYS_fsconfig,
+	SYS_move_mount,	    SYS_open_tree,	   SYS_mount_setattr,	 SYS_kexec_file_load,
+};
+
+#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+
+#define STMT(code, k) ((struct sock_filter){ (unsigned short)(code), 0, 0, (unsigned)(k) })
+#define JUMP(code, k, jt, jf) ((struct sock_filter){ (unsigned short)(code), (unsigned char)(jt), (unsigned char)(jf), (unsigned)(k) })
+
+size_t sandbox_seccomp_program(struct sock_filter *f, size_t max, uint32_t arch)
+{
+	size_t n = 0, ndeny = sizeof(denied_calls) / sizeof(denied_calls[0]);
+	if (max < ndeny + 16)
+		return 0;
+	/* another architecture (the x32 or i386 ABI of an amd64 kernel) is killed */
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+#ifdef __X32_SYSCALL_BIT
+	f[n++] = JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+#endif
+	for (size_t i = 0; i < ndeny; i++) {
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied_calls[i], 0, 1);
+		f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	}
+	/* clone3 passes its flags in memory the filter cannot read: ENOSYS makes the C
+	 * library fall back to clone, whose flags it can */
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+	/* clone with a namespace flag (the low 32 bits of the first argument) */
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+	f[n++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, NS_FLAGS, 0, 1);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	return n;
+}
+
+static int load_seccomp(void)
+{
+	struct sock_filter f[160];
+	struct sock_fprog prog;
+	size_t n = sandbox_seccomp_program(f, sizeof(f) / sizeof(f[0]), SANDBOX_AUDIT_ARCH);
+	if (!n) {
+		errno = EINVAL;
+		return -1;
+	}
+	prog.len = (unsigned short)n;
+	prog.filter = f;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* No capability left, and none to come back on exec (uid 0 in its namespace would get
+ * them all again without SECBIT_NOROOT). */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+					     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+					     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
+		return -1;
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(d, 0, sizeof(d));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
 struct child_paths {
 	char *mnt, *opts, *proc, *tmp, *dev, *io;
 	char *devs[sizeof(dev_nodes) / sizeof(dev_nodes[0])];
 	char *hostdevs[sizeof(dev_nodes) / sizeof(dev_nodes[0])];
 };
 
-static void child(const struct sandbox_spec *s, const struct child_paths *p, int efd)
+/* PID 1 of the sandbox's PID namespace: builds the root, locks itself in, runs the program. */
+static void sandbox_init(const struct sandbox_spec *s, const struct child_paths *p, int efd)
 {
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	int flags = CLONE_NEWNS | (uid != 0 ? CLONE_NEWUSER : 0);
-
+	int nullfd;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (unshare(flags) < 0) {
-		/* the parent explains it (sandbox_ns_message) */
-		dprintf(efd, "%s%d", UNSHARE_FAILED, errno);
-		_exit(126);
-	}
-	if (uid != 0) {
-		char map[64];
-		if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
-			child_fail(efd, "write /proc/self/setgroups");
-		snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
-		if (write_proc("/proc/self/uid_map", map) < 0)
-			child_fail(efd, "write /proc/self/uid_map");
-		snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
-		if (write_proc("/proc/self/gid_map", map) < 0)
-			child_fail(efd, "write /proc/self/gid_map");
-	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(efd, "make mounts private");
-	if (mount("overlay", p->mnt, "overlay", MS_RDONLY, p->opts) < 0)
+	if (mount("overlay", p->mnt, "overlay", MS_RDONLY | MS_NODEV, p->opts) < 0)
 		child_fail(efd, "mount a read-only overlay of the image's root filesystem on '%s' (is overlayfs "
 				"available?)", p->mnt);
-	if (mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
-	    mount("/proc", p->proc, NULL, MS_BIND | MS_REC, NULL) < 0)
-		child_fail(efd, "mount /proc");
+	/* this PID namespace's own /proc, never the host's */
+	if (mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		child_fail(efd, "mount a /proc of the sandbox's own");
 	if (mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
 		child_fail(efd, "mount /tmp");
 	if (mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
@@ -167,22 +243,79 @@ static void child(const struct sandbox_spec *s, const struct child_paths *p, int
 		if (mount(p->hostdevs[i], p->devs[i], NULL, MS_BIND, NULL) < 0)
 			child_fail(efd, "bind %s", p->hostdevs[i]);
 	}
+	if (mount(NULL, p->dev, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
+		child_fail(efd, "make /dev read-only");
 	if (s->io && mount(s->io, p->io, NULL, MS_BIND, NULL) < 0)
 		child_fail(efd, "bind '%s' at %s", s->io, SANDBOX_IO);
-	if (chdir(p->mnt) < 0 || chroot(".") < 0 || chdir("/") < 0)
-		child_fail(efd, "chroot '%s'", p->mnt);
+	if (s->io && mount(NULL, p->io, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) < 0)
+		child_fail(efd, "remount %s", SANDBOX_IO);
+	/* the overlay becomes / and the host's tree is detached: nothing of it stays reachable */
+	if (chdir(p->mnt) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+	    chdir("/") < 0)
+		child_fail(efd, "pivot_root into '%s'", p->mnt);
 	if (s->workdir && chdir(s->workdir) < 0)
 		(void)!chdir("/");
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nullfd < 0 || dup2(nullfd, 0) < 0)
+		child_fail(efd, "stdin");
 	if (s->stdout_fd >= 0 && dup2(s->stdout_fd, 1) < 0)
 		child_fail(efd, "dup2");
 	if (s->stderr_fd >= 0 && dup2(s->stderr_fd, 2) < 0)
 		child_fail(efd, "dup2");
-	close(efd);
+	/* no descriptor of lamina's but 0, 1 and 2 survives the exec (efd reports until then) */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = 3; fd < 65536; fd++)
+			if (fd != efd)
+				close(fd);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(efd, "no_new_privs");
+	if (drop_caps() < 0)
+		child_fail(efd, "drop capabilities");
+	if (load_seccomp() < 0)
+		child_fail(efd, "seccomp filter");
 	execve(s->argv[0], s->argv, s->env);
 	dprintf(2, "lamina sandbox: exec '%s' in the image: %s\n", s->argv[0], strerror(errno));
 	_exit(127);
 }
 
+/* The first child: enters the new namespaces (as root too: a user namespace that maps
+ * only its own uid, as bubblewrap does), then forks PID 1 of the new PID namespace and
+ * hands on its exit status. */
+static void child(const struct sandbox_spec *s, const struct child_paths *p, int efd)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char *map;
+	int st;
+	pid_t pid;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (unshare(NS_FLAGS & ~CLONE_NEWCGROUP) < 0) {
+		/* the parent explains it (sandbox_ns_message) */
+		dprintf(efd, "%s%d", UNSHARE_FAILED, errno);
+		_exit(126);
+	}
+	if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+		child_fail(efd, "write /proc/self/setgroups");
+	map = sandbox_id_map((unsigned)uid);
+	if (write_proc("/proc/self/uid_map", map) < 0)
+		child_fail(efd, "write /proc/self/uid_map");
+	free(map);
+	map = sandbox_id_map((unsigned)gid);
+	if (write_proc("/proc/self/gid_map", map) < 0)
+		child_fail(efd, "write /proc/self/gid_map");
+	free(map);
+	pid = fork();
+	if (pid < 0)
+		child_fail(efd, "fork");
+	if (pid == 0)
+		sandbox_init(s, p, efd);
+	close(efd);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(126);
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
 static int check_opt_path(const char *p, struct lm_err *err)
 {
 	if (strpbrk(p, ":,\\"))
@@ -339,25 +472,4 @@ const char *sandbox_env_get(char *const *env, const char *key)
 		if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
 			return *env + kl + 1;
 	return NULL;
-}
-
-char *sandbox_find_python(const char *root, char *const *env)
-{
-	const char *path = sandbox_env_get(env, "PATH");
-	char *dirs, *save = NULL, *found = NULL;
-
-	if (rootfs_is_executable(root, "/var/lang/bin/python3"))
-		return lm_xstrdup("/var/lang/bin/python3");
-	dirs = lm_xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (char *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-		if (d[0] != '/')
-			continue;
-		char *cand = lm_path_join(d, "python3");
-		if (rootfs_is_executable(root, cand))
-			found = cand;
-		else
-			free(cand);
-	}
-	free(dirs);
-	return found;
 }

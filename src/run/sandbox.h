@@ -1,15 +1,24 @@
-/* sandbox.h - run a program inside an image's root filesystem.
+/* sandbox.h - run a program inside an image's root filesystem, locked in.
  *
- * The child enters a new mount namespace (and a user namespace when not root), mounts
- * a read-only overlay of [skeleton, overlay dir, rootfs] (the skeleton only adds the
- * mount points), a fresh /proc, a tmpfs on /tmp, a minimal /dev (null, zero, random,
- * urandom bound from the host) and, when asked, one writable host directory at
- * /.lamina-io; then chroots into it and execs the program with exactly the given
- * environment. The whole root is read-only, /var/task included, as on Lambda. */
+ * What crun and bubblewrap give an untrusted process, also when lamina runs as root
+ * (docs/security.md): new user, mount, PID, network, IPC and UTS namespaces (the user
+ * namespace maps only lamina's own uid and gid, to 0 inside); the program runs as PID 1
+ * of its PID namespace with a fresh /proc of that namespace (never the host's); the
+ * root is a read-only overlay of [skeleton, app overlay, rootfs] made the root with
+ * pivot_root, the host's tree detached; a tmpfs /tmp, a read-only /dev with null, zero,
+ * random and urandom, and, when asked, one writable host directory at /.lamina-io;
+ * stdin /dev/null, stdout/stderr to the given descriptors and no other descriptor of
+ * lamina's; PR_SET_NO_NEW_PRIVS; no capability (bounding, permitted, effective,
+ * inheritable, ambient; SECBIT_NOROOT so uid 0 does not get them back on exec); and a
+ * seccomp filter against mount, ptrace, kexec, module loading, bpf, keyctl, setns,
+ * unshare, clone with namespace flags and the like. The program gets exactly the given
+ * environment. Where the kernel refuses the namespaces, the run fails with one line
+ * saying what to change: a hostile binary never runs with more privilege. */
 #ifndef LM_SANDBOX_H
 #define LM_SANDBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -52,9 +61,24 @@ void sandbox_env_free(char **env);
 /* Value of key in a NULL-terminated environment (borrowed), or NULL. Pure. */
 const char *sandbox_env_get(char *const *env, const char *key);
 
-/* The image's Python: /var/lang/bin/python3 when it is there, else the first python3 on
- * the PATH of env (default /usr/local/bin:/usr/bin:/bin), looked up in root with the
- * image's symlinks. Caller frees; NULL when there is none. */
-char *sandbox_find_python(const char *root, char *const *env);
+/* The uid_map (gid_map) text that maps the sandbox's root to id outside: "0 <id> 1". Caller frees. Pure. */
+char *sandbox_id_map(unsigned id);
+
+struct sock_filter;
+/* The seccomp program (classic BPF) every run gets, for the audit architecture arch:
+ * another architecture is killed, the calls of an escape or a kernel attack (mount,
+ * ptrace, kexec, bpf, setns, unshare, clone with namespace flags ...) fail with EPERM,
+ * clone3 with ENOSYS, the rest is allowed. Writes at most max instructions to f and
+ * returns how many, or 0 when max is too small. Pure. */
+size_t sandbox_seccomp_program(struct sock_filter *f, size_t max, uint32_t arch);
+
+/* The audit architecture of this build (AUDIT_ARCH_X86_64, AUDIT_ARCH_AARCH64). */
+#if defined(__x86_64__)
+#define SANDBOX_AUDIT_ARCH 0xC000003EU
+#elif defined(__aarch64__)
+#define SANDBOX_AUDIT_ARCH 0xC00000B7U
+#else
+#error "lamina's sandbox knows the seccomp architecture of x86_64 and aarch64 only"
+#endif
 
 #endif
