@@ -36,25 +36,30 @@ char *sandbox_ns_message(int errnum, int root, const struct sandbox_ns_sysctls *
 	const char *max = s ? s->max_user_namespaces : NULL;
 	const char *aa = s ? s->apparmor_restrict : NULL;
 
+	/* what stops root too: lamina runs the image's programs only in a user namespace */
+	if (max && strcmp(max, "0") == 0)
+		return lm_xstrdup("user namespaces are disabled on this machine (user.max_user_namespaces = 0), and lamina "
+				  "runs an image's programs only inside one (as root too): enable them with "
+				  "'sysctl -w user.max_user_namespaces=15000'");
+	if (errnum == ENOSPC)
+		return lm_asprintf("the limit of user namespaces is reached (user.max_user_namespaces = %s): raise it "
+				   "with 'sysctl -w user.max_user_namespaces=15000'",
+				   max ? max : "?");
+	if (errnum == EINVAL || errnum == ENOSYS)
+		return lm_asprintf("this kernel has no user namespaces (%s), and lamina runs an image's programs only "
+				   "inside one: use a kernel built with CONFIG_USER_NS",
+				   strerror(errnum));
 	if (root)
 		return lm_asprintf("cannot create the sandbox's namespaces (user, mount, PID, network: %s): lamina runs "
 				   "the image's programs only inside them, as root too; in a container, allow "
 				   "unshare(2) and user namespaces (e.g. --privileged, or a seccomp profile that permits "
 				   "them)",
 				   strerror(errnum));
+	/* restrictions on unprivileged users only */
 	if (clone && strcmp(clone, "0") == 0)
 		return lm_xstrdup("unprivileged user namespaces are disabled on this machine "
 				  "(kernel.unprivileged_userns_clone = 0): run lamina as root, or enable them with "
 				  "'sysctl -w kernel.unprivileged_userns_clone=1'");
-	if (max && strcmp(max, "0") == 0)
-		return lm_xstrdup("user namespaces are disabled on this machine (user.max_user_namespaces = 0): run "
-				  "lamina as root, or enable them with 'sysctl -w user.max_user_namespaces=15000'");
-	if (errnum == ENOSPC)
-		return lm_asprintf("the limit of user namespaces is reached (user.max_user_namespaces = %s): run lamina "
-				   "as root, or raise the limit",
-				   max ? max : "?");
-	if (errnum == EINVAL || errnum == ENOSYS)
-		return lm_asprintf("this kernel has no user namespaces (%s): run lamina as root", strerror(errnum));
 	if (aa && strcmp(aa, "1") == 0)
 		return lm_asprintf("unprivileged user namespaces are restricted by AppArmor "
 				   "(kernel.apparmor_restrict_unprivileged_userns = 1; %s): run lamina as root, or "

@@ -35,10 +35,10 @@ run_nobody() { # like run_lamina, as nobody
 	(cd "$U" && as_nobody "$U/lamina" "$@") >"$T/out" 2>"$T/err" || rc=$?
 	return $rc
 }
-assert_one_line_ns_error() { # the error is one line, says what is disabled and what to do
+assert_one_line_ns_error() { # WHAT REMEDY: the error is one line, says what is disabled and what to do
 	assert_eq "$(grep -c . "$T/err")" 1 "lines of the error"
 	assert_contains "$T/err" "^lamina: (build|verify): .*$1"
-	assert_contains "$T/err" 'run lamina as root'
+	assert_contains "$T/err" "${2:-run lamina as root}"
 }
 
 if as_nobody unshare --user --mount true 2>/dev/null; then
@@ -88,6 +88,7 @@ echo go >"$T/go"
 rc=0; wait "$pid" || rc=$?
 [ "$rc" != 0 ] || fail "verify succeeded with user.max_user_namespaces = 0"
 assert_eq "$rc" 4 "exit status without user namespaces"
-assert_one_line_ns_error 'user namespaces are disabled on this machine \(user\.max_user_namespaces = 0\)'
+assert_one_line_ns_error 'user namespaces are disabled on this machine \(user\.max_user_namespaces = 0\)' \
+	"sysctl -w user.max_user_namespaces"
 assert_eq "$(cat /proc/sys/user/max_user_namespaces | grep -c '^0$')" 0 "the host's limit is untouched"
 echo ok

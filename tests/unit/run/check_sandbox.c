@@ -48,21 +48,28 @@ START_TEST(test_ns_message_table)
 	static const struct {
 		int errnum, root;
 		struct sandbox_ns_sysctls s;
-		const char *want; /* a part of the message */
+		const char *want;   /* a part of the message */
+		const char *remedy; /* what to do */
 	} t[] = {
-		{ EPERM, 1, { NULL, "15000", NULL }, "cannot create a mount namespace (Operation not permitted)" },
-		{ EPERM, 0, { "0", "15000", NULL }, "(kernel.unprivileged_userns_clone = 0): run lamina as root" },
-		{ ENOSPC, 0, { NULL, "0", NULL }, "disabled on this machine (user.max_user_namespaces = 0)" },
-		{ ENOSPC, 0, { "1", "12", NULL }, "limit of user namespaces is reached (user.max_user_namespaces = 12)" },
-		{ EINVAL, 0, { NULL, NULL, NULL }, "this kernel has no user namespaces" },
-		{ EACCES, 0, { "1", "15000", "1" }, "restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1" },
-		{ EPERM, 0, { NULL, "15000", "0" }, "cannot create an unprivileged user namespace (Operation not permitted; " },
+		{ EPERM, 1, { NULL, "15000", NULL }, "cannot create the sandbox's namespaces (user, mount, PID, network: "
+						     "Operation not permitted)", "allow unshare(2) and user namespaces" },
+		{ EPERM, 1, { NULL, "0", NULL }, "(user.max_user_namespaces = 0)", "sysctl -w user.max_user_namespaces" },
+		{ EPERM, 0, { "0", "15000", NULL }, "(kernel.unprivileged_userns_clone = 0)", "run lamina as root" },
+		{ ENOSPC, 0, { NULL, "0", NULL }, "disabled on this machine (user.max_user_namespaces = 0)",
+		  "sysctl -w user.max_user_namespaces" },
+		{ ENOSPC, 0, { "1", "12", NULL }, "limit of user namespaces is reached (user.max_user_namespaces = 12)",
+		  "raise it" },
+		{ EINVAL, 0, { NULL, NULL, NULL }, "this kernel has no user namespaces", "CONFIG_USER_NS" },
+		{ EACCES, 0, { "1", "15000", "1" }, "restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1",
+		  "run lamina as root" },
+		{ EPERM, 0, { NULL, "15000", "0" }, "cannot create an unprivileged user namespace (Operation not permitted; ",
+		  "run lamina as root" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char *m = sandbox_ns_message(t[i].errnum, t[i].root, &t[i].s);
 		ck_assert_msg(strstr(m, t[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, m, t[i].want);
 		ck_assert_msg(!strchr(m, '\n'), "case %zu: more than one line", i);
-		ck_assert_msg(t[i].root || strstr(m, "run lamina as root"), "case %zu: no remedy in '%s'", i, m);
+		ck_assert_msg(strstr(m, t[i].remedy) != NULL, "case %zu: no remedy '%s' in '%s'", i, t[i].remedy, m);
 		free(m);
 	}
 }
