@@ -109,6 +109,17 @@ struct cache *cache_open(const char *dir, struct lm_err *err)
 		cache_free(c);
 		return NULL;
 	}
+	/* private to the user: nothing in it is anyone else's to read or run */
+	{
+		char *b = lm_path_join(d, "blobs");
+		if (chmod(d, 0700) < 0 || chmod(b, 0700) < 0 || chmod(c->blobs, 0700) < 0 || chmod(c->tmp, 0700) < 0) {
+			lm_err_sys(err, "cache '%s': make it private (0700)", d);
+			free(b);
+			cache_free(c);
+			return NULL;
+		}
+		free(b);
+	}
 	sweep_tmp(c);
 	return c;
 }

@@ -260,11 +260,17 @@ static int write_data(struct archive *a, int fd, const char *path, struct lm_err
 	}
 }
 
+unsigned rootfs_safe_mode(unsigned perm)
+{
+	return perm & ~(unsigned)(S_ISUID | S_ISGID | S_IWGRP | S_IWOTH);
+}
+
 static int apply_entry(int rootfd, struct archive *a, struct archive_entry *e, const char *path,
 		       struct pathset *written, struct lm_err *err)
 {
 	mode_t type = archive_entry_filetype(e);
-	mode_t perm = archive_entry_perm(e) & 07777;
+	/* the execution copy only: no setuid binary, nothing others may write */
+	mode_t perm = rootfs_safe_mode(archive_entry_perm(e) & 07777);
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
 	int is_root = geteuid() == 0;
@@ -651,7 +657,7 @@ static int clone_tree(int sfd, int dfd, struct lm_err *err)
 				if (ret == 0 && geteuid() == 0)
 					(void)fchown(t2, st.st_uid, st.st_gid);
 				if (ret == 0)
-					(void)fchmod(t2, st.st_mode & 07777);
+					(void)fchmod(t2, rootfs_safe_mode(st.st_mode & 07777));
 			}
 			if (s2 >= 0)
 				close(s2);
@@ -751,7 +757,7 @@ static int build(struct cache *c, const char *top, char *const *keys, const stru
 			goto out;
 		}
 	}
-	if (fchmod(fd, 0755) < 0) {
+	if (fchmod(fd, 0700) < 0) {
 		lm_err_sys(err, "chmod '%s'", tmp);
 		goto out;
 	}
@@ -790,6 +796,7 @@ int rootfs_open(struct rootfs *r, struct cache *c, const struct oci_descriptor *
 	final = lm_path_join(top, keys[n]);
 	if (lm_mkdir_p(top, err) < 0)
 		goto out;
+	chmod(top, 0700);
 	{
 		/* room for the one this call may add: ROOTFS_KEEP with it (and any in use) */
 		struct stat st;

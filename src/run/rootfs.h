@@ -8,6 +8,10 @@
  * of it (files are never modified in place, only replaced, so the clone is safe).
  * The cache is bounded: the ROOTFS_KEEP most recently used stay, older ones go.
  *
+ * The cache holds no privilege-escalation kit: <cache>/rootfs and every root filesystem
+ * in it are 0700, and setuid/setgid bits and group/world write bits are stripped from
+ * what a layer puts there (rootfs_safe_mode). The image itself is not changed.
+ *
  * Applying a layer is safe whatever the tar holds: every path is resolved component
  * by component with openat(O_NOFOLLOW), so nothing is written outside the directory;
  * names with ".." are rejected, device nodes, fifos and sockets are skipped, and
@@ -45,6 +49,10 @@ enum rootfs_wh rootfs_whiteout(const char *path, char **target);
  * directory rootfd. Does not close a. Errors are LM_E_INPUT for bad layer contents,
  * LM_E_IO for the file system. */
 int rootfs_apply(int rootfd, struct archive *a, struct lm_err *err);
+
+/* The mode a file or directory of a layer gets in the execution copy: without setuid,
+ * setgid and group/world write bits (the image's own layers keep theirs). Pure. */
+unsigned rootfs_safe_mode(unsigned perm);
 
 /* How many root filesystems <cache>/rootfs keeps: the most recently used ones. Each is
  * mostly hard links to another, but a full one of a base image is hundreds of MB. */

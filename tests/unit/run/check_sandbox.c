@@ -3,7 +3,13 @@
 #include <string.h>
 
 #include "run/precompile.h"
+#include "run/rootfs.h"
 #include "run/sandbox.h"
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
 #include "unit.h"
 
 START_TEST(test_env_merge)
@@ -75,10 +81,61 @@ START_TEST(test_ns_message_table)
 }
 END_TEST
 
+/* The seccomp program: the architecture check first, every denied call answered with
+ * EPERM, clone with namespace flags refused, allow at the end, within BPF's limits. */
+START_TEST(test_seccomp_program)
+{
+	struct sock_filter f[200];
+	size_t n = sandbox_seccomp_program(f, 200, SANDBOX_AUDIT_ARCH), eperm = 0;
+	ck_assert_uint_gt(n, 40);
+	ck_assert_int_eq(f[0].code, BPF_LD | BPF_W | BPF_ABS);
+	ck_assert_int_eq(f[0].k, offsetof(struct seccomp_data, arch));
+	ck_assert_int_eq(f[1].k, SANDBOX_AUDIT_ARCH);
+	ck_assert_int_eq(f[2].k, SECCOMP_RET_KILL_PROCESS);
+	ck_assert_int_eq(f[n - 1].code, BPF_RET | BPF_K);
+	ck_assert_int_eq(f[n - 1].k, SECCOMP_RET_ALLOW);
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].code == (BPF_RET | BPF_K) && f[i].k == (SECCOMP_RET_ERRNO | EPERM))
+			eperm++;
+		/* every jump lands inside the program */
+		if (BPF_CLASS(f[i].code) == BPF_JMP) {
+			ck_assert_uint_lt(i + 1 + f[i].jt, n);
+			ck_assert_uint_lt(i + 1 + f[i].jf, n);
+		}
+	}
+	ck_assert_uint_ge(eperm, 30);
+	{
+		int found_mount = 0, found_unshare = 0;
+		for (size_t i = 0; i + 1 < n; i++)
+			if (f[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && f[i + 1].k == (SECCOMP_RET_ERRNO | EPERM)) {
+				found_mount |= f[i].k == SYS_mount;
+				found_unshare |= f[i].k == SYS_unshare;
+			}
+		ck_assert(found_mount && found_unshare);
+	}
+	ck_assert_uint_eq(sandbox_seccomp_program(f, 10, SANDBOX_AUDIT_ARCH), 0); /* too small */
+}
+END_TEST
+
+START_TEST(test_id_map_and_safe_mode)
+{
+	char *m = sandbox_id_map(65534);
+	ck_assert_str_eq(m, "0 65534 1\n");
+	free(m);
+	ck_assert_uint_eq(rootfs_safe_mode(04755), 0755);
+	ck_assert_uint_eq(rootfs_safe_mode(02755), 0755);
+	ck_assert_uint_eq(rootfs_safe_mode(0666), 0644);
+	ck_assert_uint_eq(rootfs_safe_mode(01777), 01755);
+	ck_assert_uint_eq(rootfs_safe_mode(0600), 0600);
+}
+END_TEST
+
 SUITE(sandbox)
 {
 	Suite *s = suite_create("sandbox");
 	TCASE(s, test_env_merge);
+	TCASE(s, test_seccomp_program);
+	TCASE(s, test_id_map_and_safe_mode);
 	TCASE(s, test_third_party_table);
 	TCASE(s, test_ns_message_table);
 	return s;
