@@ -128,6 +128,27 @@ static void add_param(struct lm_buf *b, char *sep, const char *key, const char *
 	free_secret(e);
 }
 
+int registry_realm_allowed(const char *realm, const struct reg_opts *ro)
+{
+	const char *rest, *end;
+	char *host;
+	int ok;
+	if (strncmp(realm, "https://", 8) == 0)
+		return 1;
+	if (strncmp(realm, "http://", 7) != 0)
+		return 0;
+	rest = realm + 7;
+	end = rest + strcspn(rest, "/?#");
+	host = lm_xstrndup(rest, (size_t)(end - rest));
+	if (strchr(host, '@')) { /* user:pass@host: no credentials in a URL either */
+		free(host);
+		return 0;
+	}
+	ok = *host && reg_is_insecure(ro, host);
+	free(host);
+	return ok;
+}
+
 /* GET (or POST, for an identity token) the realm for a bearer token. Called with mu held. */
 static int fetch_token(struct reg *g, struct http_conn *h, struct lm_err *err)
 {
@@ -139,6 +160,14 @@ static int fetch_token(struct reg *g, struct http_conn *h, struct lm_err *err)
 
 	buf_init(&url, 0);
 	buf_init(&form, 0);
+	/* the same rule as for the registry: no credentials, no token in clear */
+	if (!registry_realm_allowed(g->ch.realm, g->ro)) {
+		lm_err_set(err, LM_E_AUTH,
+			   "'%s' sends lamina for a token to '%.200s', which is not HTTPS: lamina sends no credentials "
+			   "in clear (for a test registry on another host: --insecure-registry HOST)",
+			   g->name, g->ch.realm);
+		goto out;
+	}
 	buf_appends(&url, g->ch.realm);
 	if (g->cred_state > 0 && g->cred.identity_token) {
 		/* OAuth2 refresh-token grant, as docker does with an identity token */

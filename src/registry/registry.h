@@ -25,6 +25,10 @@ int registry_pull(const char *ref, const struct reg_opts *ro, struct cache *c, s
 int registry_push(const struct lm_image *img, struct cache *c, const char *ref, const struct reg_opts *ro,
 		  char digest_out[LM_DIGEST_LEN], struct lm_err *err);
 
+/* 1 when a token realm may be asked (credentials may go there): HTTPS, or plain HTTP to
+ * a loopback host or one named with --insecure-registry. Pure. */
+int registry_realm_allowed(const char *realm, const struct reg_opts *ro);
+
 /* A session with one reference's repository (authenticated, reused connections), to
  * fetch its manifest and chosen blobs, as the registry cache does (build/regcache.h). */
 struct reg_session;
