@@ -157,6 +157,7 @@ int prep_apply(struct cache *c, const char *key, struct lm_tree *t, int *corrupt
 		e->size = chg[i].size;
 		e->generated = chg[i].gen;
 		e->from_cache = 1;
+		e->dev = e->ino = 0; /* no longer the scanned file */
 		memcpy(e->digest, chg[i].digest, LM_DIGEST_LEN);
 	}
 	for (size_t i = 0; i < add.n; i++) {

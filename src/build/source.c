@@ -236,11 +236,12 @@ out:
 
 static int file_to_cache(const char *path, struct cache *c, const char *expect, int64_t size, struct lm_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a blob of a layout is a regular file: a FIFO must not block, a symlink is not followed */
+	int fd = lm_open_regular(path, O_NOFOLLOW, err);
 	struct cache_writer *w;
 	char *buf;
 	if (fd < 0)
-		return lm_err_sys(err, "open '%s'", path);
+		return -1;
 	w = cache_writer_new(c, err);
 	if (!w) {
 		close(fd);
@@ -289,7 +290,7 @@ static int open_oci_dir(const char *dir, const char *ref, const struct oci_platf
 	char *ipath = lm_path_join(dir, "index.json"), *index = NULL, pick[LM_DIGEST_LEN];
 	size_t ilen;
 	int ret = -1;
-	if (lm_read_file(ipath, OCI_JSON_MAX, &index, &ilen, err) < 0) {
+	if (lm_read_regular(ipath, OCI_JSON_MAX, &index, &ilen, err) < 0) {
 		lm_err_wrap(err, "OCI layout '%s'", dir);
 		goto out;
 	}

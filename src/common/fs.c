@@ -89,14 +89,52 @@ void lm_rm_rf_quiet(const char *path)
 	lm_err_release(&e);
 }
 
+int lm_open_regular(const char *path, int extra, struct lm_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | extra);
+	if (fd < 0) {
+		if (errno == ELOOP && (extra & O_NOFOLLOW))
+			return lm_err_set(err, LM_E_INPUT, "'%s' is a symlink: refused", path);
+		return lm_err_sys(err, "open '%s'", path);
+	}
+	if (fstat(fd, &st) < 0) {
+		lm_err_sys(err, "stat '%s'", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return lm_err_set(err, LM_E_INPUT, "'%s' is not a regular file", path);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+static int read_fd(int fd, const char *path, size_t cap, char **out, size_t *len, struct lm_err *err);
+
+int lm_read_regular(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err)
+{
+	int fd = lm_open_regular(path, 0, err);
+	if (fd < 0)
+		return -1;
+	return read_fd(fd, path, cap, out, len, err);
+}
+
 int lm_read_file(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lm_err_sys(err, "open '%s'", path);
+	return read_fd(fd, path, cap, out, len, err);
+}
+
+/* Reads fd (closed here) to its end, at most cap bytes. */
+static int read_fd(int fd, const char *path, size_t cap, char **out, size_t *len, struct lm_err *err)
+{
 	struct stat st;
 	char *buf = NULL;
 	size_t n = 0, sz;
-	if (fd < 0)
-		return lm_err_sys(err, "open '%s'", path);
 	if (fstat(fd, &st) < 0) {
 		lm_err_sys(err, "stat '%s'", path);
 		close(fd);

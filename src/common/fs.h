@@ -20,6 +20,13 @@ void lm_rm_rf_quiet(const char *path);
 
 /* Reads a whole file of at most cap bytes; *out is NUL-terminated, caller frees. */
 int lm_read_file(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err);
+/* Opens path for reading only if it is a regular file (extra: O_NOFOLLOW to refuse a
+ * symlink): a FIFO, a device or a directory is LM_E_INPUT naming it, and opening never
+ * blocks. Returns the descriptor (blocking reads). For files of untrusted origin. */
+int lm_open_regular(const char *path, int extra, struct lm_err *err);
+/* lm_read_file through lm_open_regular. */
+int lm_read_regular(const char *path, size_t cap, char **out, size_t *len, struct lm_err *err);
+
 /* Writes data to path atomically: a temporary file beside it, fsync, rename. */
 int lm_write_file_atomic(const char *path, const void *data, size_t len, struct lm_err *err);
 /* Writes all of len bytes to fd, retrying on EINTR/short writes. Returns 0 or -1 with errno. */

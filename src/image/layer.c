@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "image/compress.h"
 #include "common/alloc.h"
+#include "common/str.h"
 
 #define READ_CHUNK (256u << 10)
 
@@ -35,9 +37,9 @@ static int copy_file(struct archive *a, const struct lm_entry *e, char *buf, str
 		     struct lm_err *err)
 {
 	uint64_t left = e->size;
-	int fd = open(e->src, O_RDONLY | O_CLOEXEC);
+	int fd = tree_open_src(e, err);
 	if (fd < 0)
-		return lm_err_sys(err, "open '%s'", e->src);
+		return -1;
 	while (left) {
 		size_t want = left < READ_CHUNK ? (size_t)left : READ_CHUNK;
 		ssize_t r = read(fd, buf, want);
@@ -70,7 +72,27 @@ static int copy_file(struct archive *a, const struct lm_entry *e, char *buf, str
 	return 0;
 }
 
+static int write_tar(const struct lm_tree *t, int64_t mtime, layer_sink_fn sink, void *ctx, struct lm_err *err);
+
 int layer_write_tar(const struct lm_tree *t, int64_t mtime, layer_sink_fn sink, void *ctx, struct lm_err *err)
+{
+	/* Names are bytes, and UTF-8 (the scan refuses others): libarchive writes them into
+	 * the PAX headers through the locale, so this thread uses a UTF-8 one whatever the
+	 * user's is, and the bytes come out as they went in. */
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0), prev = (locale_t)0;
+	if (utf8 == (locale_t)0)
+		utf8 = newlocale(LC_CTYPE_MASK, "en_US.UTF-8", (locale_t)0);
+	if (utf8 != (locale_t)0)
+		prev = uselocale(utf8);
+	int r = write_tar(t, mtime, sink, ctx, err);
+	if (utf8 != (locale_t)0) {
+		uselocale(prev);
+		freelocale(utf8);
+	}
+	return r;
+}
+
+static int write_tar(const struct lm_tree *t, int64_t mtime, layer_sink_fn sink, void *ctx, struct lm_err *err)
 {
 	struct tar_ctx tc = { sink, ctx, err, 0 };
 	struct archive *a = archive_write_new();

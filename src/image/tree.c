@@ -11,6 +11,7 @@
 #include "common/glob.h"
 #include "common/alloc.h"
 #include "common/fs.h"
+#include "common/str.h"
 
 void tree_init(struct lm_tree *t)
 {
@@ -191,8 +192,22 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 			}
 			lnk[n] = '\0';
 		}
-		tree_add(t, type, im, type == LM_F_REG ? h : NULL, lnk, tree_norm_mode(type, st.st_mode),
-			 type == LM_F_REG ? (uint64_t)st.st_size : 0);
+		/* names go into tar and zip headers as UTF-8: other bytes are refused, not mangled */
+		if (!lm_utf8_valid(de->d_name) || (lnk && !lm_utf8_valid(lnk))) {
+			char *q = lm_str_quote(h, 1024);
+			lm_err_set(err, LM_E_INPUT, "'%s': the %s is not valid UTF-8 (layer and zip headers carry UTF-8 "
+						    "names); rename it or exclude it",
+				   q, lm_utf8_valid(de->d_name) ? "symlink's target" : "name");
+			free(q);
+			goto next_fail;
+		}
+		{
+			struct lm_entry *ne = tree_add(t, type, im, type == LM_F_REG ? h : NULL, lnk,
+						       tree_norm_mode(type, st.st_mode),
+						       type == LM_F_REG ? (uint64_t)st.st_size : 0);
+			ne->dev = (uint64_t)st.st_dev;
+			ne->ino = (uint64_t)st.st_ino;
+		}
 		if (type == LM_F_DIR && scan_dir(t, h, r, im, o, err) < 0)
 			goto next_fail;
 next:
@@ -393,4 +408,27 @@ int tree_materialize(const struct lm_tree *t, const char *dir, const struct tree
 			return lm_err_wrap(err, "'/%s'", e->path);
 	}
 	return 0;
+}
+
+int tree_open_src(const struct lm_entry *e, struct lm_err *err)
+{
+	struct stat st;
+	int fd = open(e->src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return lm_err_set(err, LM_E_INPUT, "'%s' became a symlink after it was scanned: refused", e->src);
+		return lm_err_sys(err, "open '%s'", e->src);
+	}
+	if (fstat(fd, &st) < 0) {
+		lm_err_sys(err, "stat '%s'", e->src);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (e->ino && ((uint64_t)st.st_ino != e->ino || (uint64_t)st.st_dev != e->dev))) {
+		close(fd);
+		return lm_err_set(err, LM_E_INPUT, "'%s' was replaced after it was scanned (%s): refused", e->src,
+				  S_ISREG(st.st_mode) ? "another file" : "not a regular file now");
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }

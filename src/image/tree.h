@@ -25,6 +25,7 @@ struct lm_entry {
 	uint64_t size;  /* LM_F_REG: bytes */
 	int removed;    /* set by prune: not written */
 	int generated;  /* added by lamina (e.g. .pyc), not from the user's tree */
+	uint64_t dev, ino; /* what the scan saw at src (0: not scanned, e.g. generated) */
 	int from_cache; /* src is a blob of the cache, to check (cache_blob_check) before its bytes are used */
 	char digest[LM_DIGEST_LEN]; /* LM_F_REG: "sha256:<hex>" of the content; "" until known
 				       (statcache_hash_tree), and set by whoever adds a file of known content */
@@ -91,6 +92,12 @@ int tree_materialize(const struct lm_tree *t, const char *dir, const struct tree
 
 /* Copies the regular file src to dst (created with mode, not there before). */
 int tree_copy_file(const char *src, const char *dst, unsigned mode, struct lm_err *err);
+
+/* Opens e's source for reading as what the scan saw: without following a symlink,
+ * without blocking on a FIFO; it must be a regular file, and the same one (device and
+ * inode) the scan recorded. A file replaced since is LM_E_INPUT naming it. Returns the
+ * descriptor (blocking reads). */
+int tree_open_src(const struct lm_entry *e, struct lm_err *err);
 
 /* Totals over entries not removed. */
 void tree_totals(const struct lm_tree *t, uint64_t *files, uint64_t *bytes);

@@ -700,6 +700,7 @@ static int strip_all(struct run *r, enum prune_strip mode, const char *workdir, 
 				free(e->src);
 				e->src = dst;
 				e->digest[0] = '\0'; /* new content: hashed again where needed */
+				e->dev = e->ino = 0;
 				e->size -= saved;
 				l->strip_files++;
 				l->strip_saved += saved;
@@ -782,6 +783,7 @@ static int slim_all(struct run *r, const char *workdir, struct layer_rep *l, str
 				free(e->src);
 				e->src = dst;
 				e->digest[0] = '\0'; /* new content: hashed again where needed */
+				e->dev = e->ino = 0;
 			}
 			l->rules[k].files++;
 			l->rules[k].bytes += len - olen;

@@ -466,10 +466,10 @@ static int copy_data(struct zw *w, const struct lm_entry *e, int deflating, stru
 	uint64_t left = e->size;
 	uLong crc = crc32(0L, Z_NULL, 0);
 	uint64_t start = zw_off(w);
-	int fd = open(e->src, O_RDONLY | O_CLOEXEC), ret = -1;
+	int fd = tree_open_src(e, w->err), ret = -1;
 	char b;
 	if (fd < 0)
-		return lm_err_sys(w->err, "open '%s'", e->src);
+		return -1;
 	if (deflating && deflateReset(&w->z) != Z_OK) {
 		lm_err_set(w->err, LM_E_INTERNAL, "deflate: reset failed");
 		goto out;
@@ -632,11 +632,9 @@ static void run_job(struct libdeflate_compressor *ldc, const struct lm_entry *e,
 	size_t n = (size_t)e->size, got = 0, bound, clen;
 	unsigned char *raw = lm_xmalloc(n), *out = NULL;
 	char b;
-	int fd = open(e->src, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		lm_err_sys(&s->err, "open '%s'", e->src);
+	int fd = tree_open_src(e, &s->err);
+	if (fd < 0)
 		goto fail;
-	}
 	while (got < n) {
 		ssize_t r = read(fd, raw + got, n - got);
 		if (r < 0 && errno == EINTR)

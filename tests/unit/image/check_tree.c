@@ -332,6 +332,65 @@ START_TEST(test_scan_two_sources_same_dest)
 }
 END_TEST
 
+/* A source replaced between the scan and the read: refused, never followed or waited on. */
+START_TEST(test_open_src_as_scanned)
+{
+	struct lm_err err = LM_ERR_INIT;
+	char tmpl[] = "/tmp/check-tree-swap.XXXXXX", *dir = mkdtemp(tmpl), path[512], other[512];
+	struct lm_tree t;
+	ck_assert_ptr_nonnull(dir);
+	snprintf(path, sizeof(path), "%s/src/f.txt", dir);
+	snprintf(other, sizeof(other), "%s/secret", dir);
+	ck_assert_int_eq(mkdir(strcat(strcpy(other, dir), "/src"), 0755), 0);
+	snprintf(other, sizeof(other), "%s/secret", dir);
+	FILE *f = fopen(path, "w");
+	fputs("one", f);
+	fclose(f);
+	f = fopen(other, "w");
+	fputs("two", f);
+	fclose(f);
+	char *src = lm_path_dirname(path);
+	for (int mode = 0; mode < 4; mode++) {
+		tree_init(&t);
+		ck_assert_int_eq(tree_scan(&t, src, "/var/task", NULL, &err), 0);
+		tree_finish(&t);
+		const struct lm_entry *e = tree_find(&t, "var/task/f.txt");
+		ck_assert_ptr_nonnull(e);
+		if (mode == 0) { /* unchanged: fine */
+			int fd = tree_open_src(e, &err);
+			ck_assert_int_ge(fd, 0);
+			close(fd);
+		} else {
+			if (mode == 3) { /* another file (inode) with the same content, renamed over it */
+				char tmp2[600];
+				snprintf(tmp2, sizeof(tmp2), "%s.new", path);
+				f = fopen(tmp2, "w");
+				fputs("one", f);
+				fclose(f);
+				ck_assert_int_eq(rename(tmp2, path), 0);
+			} else {
+				unlink(path);
+				if (mode == 1)
+					ck_assert_int_eq(symlink(other, path), 0);
+				else
+					ck_assert_int_eq(mkfifo(path, 0644), 0);
+			}
+			ck_assert_int_eq(tree_open_src(e, &err), -1);
+			ck_assert_int_eq(err.code, LM_E_INPUT);
+			ck_assert_msg(strstr(err.msg, "f.txt") && strstr(err.msg, "refused"), "%s", err.msg);
+			lm_err_release(&err);
+			unlink(path);
+			f = fopen(path, "w");
+			fputs("one", f);
+			fclose(f);
+		}
+		tree_release(&t);
+	}
+	free(src);
+	lm_rm_rf_quiet(dir);
+}
+END_TEST
+
 SUITE(tree)
 {
 	Suite *s = suite_create("tree");
@@ -339,6 +398,7 @@ SUITE(tree)
 	TCASE(s, test_norm_mode_table);
 	TCASE(s, test_finish_sorts_dedups_adds_parents);
 	TCASE(s, test_scan_dir);
+	TCASE(s, test_open_src_as_scanned);
 	TCASE(s, test_scan_errors);
 	TCASE(s, test_scan_two_sources_same_dest);
 	return s;
