@@ -24,7 +24,12 @@ const char regcli_help[] =
 	"                          aws ecr get-login-password | lamina push ... --username AWS --password-stdin\n"
 	"      --ca-cert FILE      trust the CA certificates in FILE (PEM) instead of the system store\n"
 	"      --insecure-registry HOST[:PORT]  allow plain HTTP (and unverified TLS) for HOST;\n"
-	"                          repeatable; 127.0.0.0/8, ::1 and localhost are always allowed\n";
+	"                          repeatable; 127.0.0.0/8, ::1 and localhost are always allowed\n"
+	"      --timeout SECS      one request's whole time, a blob's body included (default\n"
+	"                          1800; 0: none)\n"
+	"      --low-speed-limit BYTES  --low-speed-time SECS\n"
+	"                          a transfer slower than BYTES/s (default 1024) for SECS\n"
+	"                          (default 30) fails, and is tried again (5 tries)\n";
 
 void regcli_init(struct regcli *rc)
 {
@@ -101,6 +106,16 @@ int regcli_handle(int opt, const char *arg, struct regcli *rc, struct lm_err *er
 		if (rc->password)
 			return 1;
 		return read_password(rc, err) < 0 ? -1 : 1;
+	case REGCLI_OPT_TIMEOUT:
+		if (cli_int("--timeout", arg, 0, 86400 * 7, &rc->timeout_s, err) < 0)
+			return -1;
+		if (rc->timeout_s == 0)
+			rc->timeout_s = -1; /* 0 on the command line: no limit */
+		return 1;
+	case REGCLI_OPT_LOW_SPEED_LIMIT:
+		return cli_int("--low-speed-limit", arg, 1, 1L << 40, &rc->low_speed_limit, err) < 0 ? -1 : 1;
+	case REGCLI_OPT_LOW_SPEED_TIME:
+		return cli_int("--low-speed-time", arg, 1, 86400, &rc->low_speed_time, err) < 0 ? -1 : 1;
 	case REGCLI_OPT_PLATFORM: {
 		struct oci_platform p;
 		if (oci_platform_parse(arg, &p, err) < 0)
@@ -132,6 +147,9 @@ void regcli_fill(const struct regcli *rc, struct reg_opts *ro)
 	ro->ninsecure = rc->ninsecure;
 	ro->username = rc->username;
 	ro->password = rc->password;
+	ro->timeout_s = rc->timeout_s;
+	ro->low_speed_limit = rc->low_speed_limit;
+	ro->low_speed_time = rc->low_speed_time;
 }
 
 int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what, struct regcli *rc,

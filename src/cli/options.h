@@ -35,6 +35,9 @@ enum {
 	REGCLI_OPT_USERNAME,
 	REGCLI_OPT_PASSWORD_STDIN,
 	REGCLI_OPT_PLATFORM,
+	REGCLI_OPT_TIMEOUT,
+	REGCLI_OPT_LOW_SPEED_LIMIT,
+	REGCLI_OPT_LOW_SPEED_TIME,
 };
 
 #define REGCLI_LONGOPTS                                                              \
@@ -42,7 +45,10 @@ enum {
 	{ "insecure-registry", required_argument, NULL, REGCLI_OPT_INSECURE },       \
 	{ "username", required_argument, NULL, REGCLI_OPT_USERNAME },                \
 	{ "password-stdin", no_argument, NULL, REGCLI_OPT_PASSWORD_STDIN },          \
-	{ "platform", required_argument, NULL, REGCLI_OPT_PLATFORM }
+	{ "platform", required_argument, NULL, REGCLI_OPT_PLATFORM },                \
+	{ "timeout", required_argument, NULL, REGCLI_OPT_TIMEOUT },                  \
+	{ "low-speed-limit", required_argument, NULL, REGCLI_OPT_LOW_SPEED_LIMIT },  \
+	{ "low-speed-time", required_argument, NULL, REGCLI_OPT_LOW_SPEED_TIME }
 
 struct regcli {
 	const char *ca_cert;
@@ -51,6 +57,7 @@ struct regcli {
 	const char *username;
 	char *password; /* read from standard input; scrubbed by regcli_release */
 	const char *platform;
+	long timeout_s, low_speed_limit, low_speed_time; /* 0: the defaults */
 };
 
 void regcli_init(struct regcli *rc);

@@ -38,8 +38,32 @@ static int match_class(const char **pp, char c)
 	return c != '/' && (ok ^ neg);
 }
 
-static int wm(const char *pat0, const char *p, const char *t)
+/* One match: the pattern and the text, and what wm already knows, so that a pattern with
+ * many stars is polynomial in the text's length (each pair of positions is tried once),
+ * not exponential (the trap git's wildmatch documents: "**" twelve times against a deep
+ * path took 85 s here before). */
+struct wmctx {
+	const char *pat0, *text0;
+	size_t tlen;
+	unsigned char *memo; /* (pattern pos) * (tlen + 1) + text pos: 0 unknown, 1 no, 2 yes */
+};
+
+static int wm(struct wmctx *c, const char *p, const char *t);
+
+static int wm_memo(struct wmctx *c, const char *p, const char *t)
 {
+	size_t i = (size_t)(p - c->pat0) * (c->tlen + 1) + (size_t)(t - c->text0);
+	int r;
+	if (c->memo[i])
+		return c->memo[i] - 1;
+	r = wm(c, p, t);
+	c->memo[i] = (unsigned char)(r + 1);
+	return r;
+}
+
+static int wm(struct wmctx *c, const char *p, const char *t)
+{
+	const char *pat0 = c->pat0;
 	for (; *p; p++, t++) {
 		switch (*p) {
 		case '\\':
@@ -76,7 +100,7 @@ static int wm(const char *pat0, const char *p, const char *t)
 					return 1;
 				p += 2; /* past "**" + "/" */
 				for (;;) {
-					if (wm(pat0, p, t))
+					if (wm_memo(c, p, t))
 						return 1;
 					t = strchr(t, '/');
 					if (!t)
@@ -88,7 +112,7 @@ static int wm(const char *pat0, const char *p, const char *t)
 			if (!*p)
 				return strchr(t, '/') == NULL;
 			for (;; t++) {
-				if (wm(pat0, p, t))
+				if (wm_memo(c, p, t))
 					return 1;
 				if (!*t || *t == '/')
 					return 0;
@@ -104,7 +128,17 @@ static int wm(const char *pat0, const char *p, const char *t)
 
 int wildmatch(const char *pattern, const char *text)
 {
-	return wm(pattern, pattern, text);
+	size_t plen = strlen(pattern), tlen = strlen(text);
+	struct wmctx c = { pattern, text, tlen, NULL };
+	int r;
+	if (!strchr(pattern, '*'))
+		return wm(&c, pattern, text); /* no star: no backtracking, no table */
+	if (plen + 1 > ((size_t)64 << 20) / (tlen + 1))
+		return 0; /* a pattern and a path of megabytes: no match rather than a huge table */
+	c.memo = lm_xcalloc((plen + 1) * (tlen + 1), 1);
+	r = wm(&c, pattern, text);
+	free(c.memo);
+	return r;
 }
 
 int glob_match(const char *pattern, const char *path, int is_dir)

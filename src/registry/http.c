@@ -20,6 +20,7 @@ struct http_client {
 	char *ca_cert;
 	FILE *log;
 	int verbose;
+	long timeout_s, low_speed_limit, low_speed_time;
 	pthread_mutex_t log_mu;
 };
 
@@ -75,6 +76,9 @@ struct http_client *http_client_new(const struct http_client_opts *o, struct lm_
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	c->ca_cert = o->ca_cert ? lm_xstrdup(o->ca_cert) : NULL;
 	c->log = o->log;
+	c->timeout_s = o->timeout_s ? o->timeout_s : HTTP_TIMEOUT_S;
+	c->low_speed_limit = o->low_speed_limit > 0 ? o->low_speed_limit : HTTP_LOW_SPEED_LIMIT;
+	c->low_speed_time = o->low_speed_time > 0 ? o->low_speed_time : HTTP_LOW_SPEED_TIME_S;
 	c->verbose = o->verbose;
 	return c;
 }
@@ -297,9 +301,11 @@ int http_do(struct http_conn *h, const struct http_req *r, struct http_resp *res
 		curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "lamina/" LM_VERSION);
 		curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(h->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(h->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+		curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT, (long)HTTP_CONNECT_TIMEOUT_S);
+		/* every wait has an end: a body that drips, and a request that never finishes */
+		curl_easy_setopt(h->easy, CURLOPT_LOW_SPEED_LIMIT, h->c->low_speed_limit);
+		curl_easy_setopt(h->easy, CURLOPT_LOW_SPEED_TIME, h->c->low_speed_time);
+		curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, h->c->timeout_s > 0 ? h->c->timeout_s : 0L);
 		curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 		curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, header_cb);
 		curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, &x);

@@ -20,10 +20,19 @@
 struct http_client;
 struct http_conn;
 
+/* How long a request may wait (docs/registry.md): the defaults when 0. */
+#define HTTP_CONNECT_TIMEOUT_S 30
+#define HTTP_LOW_SPEED_LIMIT 1024 /* bytes per second, averaged over ... */
+#define HTTP_LOW_SPEED_TIME_S 30  /* ... this many seconds, or the transfer fails */
+#define HTTP_TIMEOUT_S 1800       /* the whole request, a blob's body included */
+
 struct http_client_opts {
 	const char *ca_cert; /* PEM bundle instead of the system store, or NULL */
 	FILE *log;           /* with verbose: one line per request (method, URL without query, status) */
 	int verbose;
+	long timeout_s;       /* whole request; 0 = HTTP_TIMEOUT_S, < 0 = none */
+	long low_speed_limit; /* 0 = HTTP_LOW_SPEED_LIMIT */
+	long low_speed_time;  /* 0 = HTTP_LOW_SPEED_TIME_S */
 };
 
 struct http_client *http_client_new(const struct http_client_opts *o, struct lm_err *err);

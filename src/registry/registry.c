@@ -359,7 +359,9 @@ static void reg_release(struct reg *g)
 static int reg_init(struct reg *g, const char *refstr, const struct reg_opts *ro, struct cache *c,
 		    const char *verb, struct lm_err *err)
 {
-	struct http_client_opts ho = { .ca_cert = ro->ca_cert, .log = stderr, .verbose = ro->verbose };
+	struct http_client_opts ho = { .ca_cert = ro->ca_cert, .log = stderr, .verbose = ro->verbose,
+				       .timeout_s = ro->timeout_s, .low_speed_limit = ro->low_speed_limit,
+				       .low_speed_time = ro->low_speed_time };
 	memset(g, 0, sizeof(*g));
 	pthread_mutex_init(&g->mu, NULL);
 	g->ro = ro;
@@ -559,7 +561,7 @@ static int pull_blob(struct reg *g, struct http_conn *h, const struct job *j, st
 	struct dl d = { .g = g, .err = LM_ERR_INIT };
 	char *url = lm_asprintf("%s/v2/%s/blobs/%s", g->base, g->ref.repo, desc->digest);
 	char *problem = NULL;
-	int ret = -1, renewed = 0;
+	int ret = -1, renewed = 0, problem_code = LM_E_NET;
 
 	d.slot = progress_start(g->prog, desc->digest, desc->size);
 	rq.url = url;
@@ -585,6 +587,7 @@ static int pull_blob(struct reg *g, struct http_conn *h, const struct job *j, st
 		count_io(g, &resp);
 		free(problem);
 		problem = NULL;
+		problem_code = LM_E_NET;
 		if (d.io_failed) {
 			lm_err_set(err, d.err.code, "%s", d.err.msg);
 			lm_err_wrap(err, "blob %s of '%s'", desc->digest, g->name);
@@ -638,6 +641,7 @@ static int pull_blob(struct reg *g, struct http_conn *h, const struct job *j, st
 					goto out;
 				}
 				problem = lm_xstrdup(cerr.msg);
+				problem_code = LM_E_VERIFY;
 				lm_err_release(&cerr);
 			}
 		}
@@ -648,7 +652,7 @@ static int pull_blob(struct reg *g, struct http_conn *h, const struct job *j, st
 		}
 	}
 	if (ret < 0)
-		lm_err_set(err, LM_E_NET, "blob %s of '%s': %s (after %d tries)", desc->digest, g->name,
+		lm_err_set(err, problem_code, "blob %s of '%s': %s (after %d tries)", desc->digest, g->name,
 			   problem ? problem : "failed", REG_TRIES);
 	else {
 		pthread_mutex_lock(&g->mu);

@@ -13,6 +13,9 @@ struct reg_opts {
 	const char *username;         /* --username */
 	const char *password;         /* from --password-stdin; never printed */
 	int jobs;                     /* parallel blob transfers (0 = default) */
+	long timeout_s;               /* --timeout: one request's whole time (0 = default, < 0 = none) */
+	long low_speed_limit;         /* --low-speed-limit: bytes/s ... */
+	long low_speed_time;          /* --low-speed-time: ... over this many seconds (0 = defaults, http.h) */
 	int quiet, is_tty, verbose;
 };
 

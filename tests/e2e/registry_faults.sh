@@ -51,7 +51,24 @@ pull_with corrupt:1:big
 pull_with corrupt:1000 expect-fail
 assert_eq "$(grep -c '^lamina: pull:' "$T/err")" 1 "error lines"
 assert_contains "$T/err" "^lamina: pull: blob sha256:[0-9a-f]{64} of '$PROXY/lambda/python:3\.12': digest mismatch"
+rc=0; XDG_CACHE_HOME=$T/cache-corrupt-rc "$LAMINA" -q pull "$ref" >/dev/null 2>&1 || rc=$? # proxy_mode was reset
+proxy_mode corrupt:1000
+rc=0; XDG_CACHE_HOME=$T/cache-corrupt-rc2 "$LAMINA" -q pull "$ref" >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 7 "exit status of a digest mismatch (verification failed)"
 proxy_mode pass
+
+# a registry that drips one byte a second: every wait has an end, and the error names the
+# blob and how long it waited
+proxy_mode drip:1000
+start=$SECONDS
+rc=0
+XDG_CACHE_HOME=$T/cache-drip "$LAMINA" -q pull "$ref" --low-speed-time 2 >"$T/out" 2>"$T/err" || rc=$?
+proxy_mode pass
+assert_eq "$rc" 5 "exit status of a dripping registry"
+[ $((SECONDS - start)) -lt 90 ] || fail "the dripping pull took $((SECONDS - start)) s"
+assert_eq "$(grep -c . "$T/err")" 1 "lines of the error"
+assert_contains "$T/err" "^lamina: pull: blob sha256:[0-9a-f]{64} of '.*': .*transferred the last 2 seconds.* \\(after 5 tries\\)"
+check_cache_clean
 
 # a registry that keeps answering 503: one line with the status
 echo "--- 500 forever" >>"$PROXY_LOG"

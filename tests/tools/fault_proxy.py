@@ -12,6 +12,8 @@ and are read from the control FILE before each request, one word:
   429:N:S         the first N blob GETs answer 429 with Retry-After: S
   cut:N           the first N blob GETs send half the body, then close the connection
   corrupt:N       the first N blob GETs have one byte flipped
+  drip:N          the first N blob GETs (resumed ones too) send 1 KiB of the body, then one
+                  byte a second until the client gives up (a registry that stalls)
   truncate:N      the first N blob GETs send half the body with a matching Content-Length
                   (cut, corrupt and truncate hit full 200 answers only; add ":big" to hit
                   only blobs of 1 MiB or more, e.g. cut:1:big)
@@ -156,6 +158,26 @@ def main():
             if fault and fault[0] == "cut":
                 limit = max(1, data_len // 2)
             flipped = False
+            if fault and fault[0] == "drip":
+                import time
+                first = r.read(1024)
+                self.wfile.write(first)
+                self.wfile.flush()
+                out = len(first)
+                started = time.time()
+                while out < limit and time.time() - started < 600:
+                    chunk = r.read(1)
+                    if not chunk:
+                        break
+                    try:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    except OSError:
+                        break
+                    out += 1
+                    time.sleep(1)
+                self.close_connection = True
+                return out
             while out < limit:
                 chunk = body_all[out:] if body_all is not None else r.read(min(65536, limit - out))
                 if not chunk:
@@ -230,7 +252,8 @@ def main():
                 log("%s %s 307 in=0 out=0 auth=%s%s" % (self.command, self.path, auth, tag))
                 return
             c, r = upstream(self.command, self.path, self.headers, body)
-            if word and not fault and word.split(":")[0] in ("cut", "corrupt", "truncate") and r.status == 200:
+            if word and not fault and word.split(":")[0] in ("cut", "corrupt", "truncate", "drip") and (
+                    r.status == 200 or (word.startswith("drip") and r.status == 206)):
                 fault = take(word, int(r.getheader("Content-Length") or -1))
                 tag = " " + ":".join(fault) if fault else ""
             try:
