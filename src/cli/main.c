@@ -8,6 +8,7 @@
 
 #include "cli/cmds.h"
 #include "cli/options.h"
+#include "common/cleanup.h"
 #include "image/cachegc.h"
 #include "common/err.h"
 #include "common/opts.h"
@@ -80,6 +81,11 @@ int main(int argc, char **argv)
 	const struct cmd *cmd = NULL;
 	int c, ret;
 
+	/* first, before any thread: an interrupted lamina leaves no temporary files */
+	if (lm_cleanup_start() < 0) {
+		fprintf(stderr, "lamina: cannot set up signal handling\n");
+		return LM_E_GENERIC;
+	}
 	o.is_tty = isatty(2);
 	while ((c = getopt_long(argc, argv, "+" CLI_GLOBAL_SHORTOPTS "h", longopts, NULL)) != -1) {
 		int g = cli_global_handle(c, optarg, &o, &err);

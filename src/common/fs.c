@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 
 char *lm_path_join(const char *a, const char *b)
 {
@@ -57,26 +58,171 @@ int lm_mkdir_p(const char *dir, struct lm_err *err)
 	return 0;
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* One directory being emptied: its subdirectories still to go, and who it is (to check
+ * that ".." leads back to it). */
+struct rm_frame {
+	char **sub;
+	size_t n, next;
+	dev_t dev;
+	ino_t ino;
+};
+
+static int unlink_at(int dfd, const char *name, int flags)
 {
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP || flag == FTW_D)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	if (unlinkat(dfd, name, flags) == 0 || errno == ENOENT)
+		return 0;
+	/* a directory without write permission (an image's 0555 /usr, for one) */
+	if ((errno == EACCES || errno == EPERM) && fchmod(dfd, 0700) == 0 && unlinkat(dfd, name, flags) == 0)
+		return 0;
+	return -1;
+}
+
+/* Removes every non-directory in dfd and lists its subdirectories into f. */
+static int rm_list(int dfd, struct rm_frame *f)
+{
+	struct stat st;
+	int d2 = dup(dfd);
+	DIR *d;
+	struct dirent *de;
+	size_t cap = 0;
+	memset(f, 0, sizeof(*f));
+	if (d2 < 0 || fstat(dfd, &st) < 0 || !(d = fdopendir(d2))) {
+		if (d2 >= 0)
+			close(d2);
+		return -1;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	while ((errno = 0, de = readdir(d))) {
+		int isdir = de->d_type == DT_DIR;
+		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		if (de->d_type == DT_UNKNOWN)
+			isdir = fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		if (!isdir) {
+			if (unlink_at(dfd, de->d_name, 0) < 0)
+				goto fail;
+			continue;
+		}
+		if (f->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			f->sub = lm_xrealloc(f->sub, cap * sizeof(*f->sub));
+		}
+		f->sub[f->n++] = lm_xstrdup(de->d_name);
+	}
+	if (errno)
+		goto fail;
+	closedir(d);
+	return 0;
+fail:;
+	int e = errno;
+	closedir(d);
+	errno = e;
+	return -1;
+}
+
+static void rm_frame_free(struct rm_frame *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->sub[i]);
+	free(f->sub);
+}
+
+/* rm -rf without a path length limit or a descriptor per level: it walks down by
+ * openat(O_NOFOLLOW) and back up by "..", checking that ".." is the directory it came
+ * from. Returns 0, or -1 with errno. */
+static int rm_tree(const char *path)
+{
+	struct stat st;
+	struct rm_frame *fr = NULL;
+	size_t nfr = 0, capfr = 0;
+	int fd = -1, ret = -1, e = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (int descend = 1;;) {
+		if (descend) {
+			if (nfr == capfr) {
+				capfr = capfr ? capfr * 2 : 16;
+				fr = lm_xrealloc(fr, capfr * sizeof(*fr));
+			}
+			if (rm_list(fd, &fr[nfr]) < 0)
+				goto out;
+			nfr++;
+			descend = 0;
+		}
+		struct rm_frame *f = &fr[nfr - 1];
+		if (f->next < f->n) {
+			int c = openat(fd, f->sub[f->next], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (c < 0 && (errno == EACCES || errno == EPERM) && fchmodat(fd, f->sub[f->next], 0700, 0) == 0)
+				c = openat(fd, f->sub[f->next], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (c < 0) {
+				if (errno == ENOENT || ((errno == ENOTDIR || errno == ELOOP) &&
+							unlink_at(fd, f->sub[f->next], 0) == 0)) {
+					f->next++;
+					continue;
+				}
+				goto out;
+			}
+			close(fd);
+			fd = c;
+			descend = 1;
+			continue;
+		}
+		/* f is empty now: go up and remove it */
+		rm_frame_free(f);
+		nfr--;
+		if (nfr == 0)
+			break;
+		{
+			struct rm_frame *p = &fr[nfr - 1];
+			int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (up < 0)
+				goto out;
+			if (fstat(up, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino) {
+				close(up);
+				errno = ESTALE; /* moved while we were inside: stop */
+				goto out;
+			}
+			close(fd);
+			fd = up;
+			if (unlink_at(fd, p->sub[p->next], AT_REMOVEDIR) < 0)
+				goto out;
+			p->next++;
+		}
+	}
+	close(fd);
+	fd = -1;
+	if (rmdir(path) < 0 && errno != ENOENT) {
+		/* the parent may not be writable: that is the caller's directory, leave it */
+		goto out;
+	}
+	ret = 0;
+out:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < nfr; i++)
+		rm_frame_free(&fr[i]);
+	free(fr);
+	errno = e;
+	return ret;
+}
+
+int lm_rm_rf_unregistered(const char *path)
+{
+	return rm_tree(path);
 }
 
 int lm_rm_rf(const char *path, struct lm_err *err)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : lm_err_sys(err, "stat '%s'", path);
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlink(path) < 0)
-			return lm_err_sys(err, "remove '%s'", path);
-		return 0;
-	}
-	if (nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS) < 0)
+	lm_cleanup_forget(path);
+	if (rm_tree(path) < 0)
 		return lm_err_sys(err, "remove '%s'", path);
 	return 0;
 }
@@ -204,7 +350,12 @@ int lm_write_all(int fd, const void *data, size_t len)
 int lm_tmpfile_beside(const char *path, char **tmpname, struct lm_err *err)
 {
 	char *t = lm_asprintf("%s.tmp.XXXXXX", path);
-	int fd = mkostemp(t, O_CLOEXEC);
+	int fd;
+	lm_cleanup_lock();
+	fd = mkostemp(t, O_CLOEXEC);
+	if (fd >= 0)
+		lm_cleanup_add_locked(t, 0);
+	lm_cleanup_unlock();
 	if (fd < 0) {
 		lm_err_sys(err, "create temporary file for '%s'", path);
 		free(t);
@@ -216,23 +367,33 @@ int lm_tmpfile_beside(const char *path, char **tmpname, struct lm_err *err)
 
 int lm_tmpfile_commit(int fd, const char *tmp, const char *path, int sync, struct lm_err *err)
 {
+	/* messages name the file the user asked for; the temporary name is gone after */
 	if (sync && fsync(fd) < 0) {
-		lm_err_sys(err, "write '%s'", tmp);
+		lm_err_sys(err, "write '%s'", path);
 		close(fd);
 		goto fail;
 	}
 	if (close(fd) < 0) {
-		lm_err_sys(err, "write '%s'", tmp);
+		lm_err_sys(err, "write '%s'", path);
 		goto fail;
 	}
 	if (rename(tmp, path) < 0) {
 		lm_err_sys(err, "rename '%s' to '%s'", tmp, path);
 		goto fail;
 	}
+	lm_cleanup_forget(tmp);
 	return 0;
 fail:
-	unlink(tmp);
+	lm_tmpfile_discard(tmp);
 	return -1;
+}
+
+void lm_tmpfile_discard(const char *tmp)
+{
+	if (!tmp)
+		return;
+	unlink(tmp);
+	lm_cleanup_forget(tmp);
 }
 
 int lm_write_file_atomic(const char *path, const void *data, size_t len, struct lm_err *err)
@@ -242,9 +403,9 @@ int lm_write_file_atomic(const char *path, const void *data, size_t len, struct 
 	if (fd < 0)
 		return -1;
 	if (fchmod(fd, 0644) < 0 || lm_write_all(fd, data, len) < 0) {
-		lm_err_sys(err, "write '%s'", tmp);
+		lm_err_sys(err, "write '%s'", path);
 		close(fd);
-		unlink(tmp);
+		lm_tmpfile_discard(tmp);
 		free(tmp);
 		return -1;
 	}
@@ -260,7 +421,13 @@ char *lm_mkdtemp(const char *base, const char *prefix, struct lm_err *err)
 	if (!b || !*b)
 		b = "/tmp";
 	t = lm_asprintf("%s/%s.XXXXXX", b, prefix);
-	if (!mkdtemp(t)) {
+	lm_cleanup_lock();
+	if (mkdtemp(t))
+		lm_cleanup_add_locked(t, 1);
+	else
+		*t = '\0';
+	lm_cleanup_unlock();
+	if (!*t) {
 		lm_err_sys(err, "create temporary directory in '%s'", b);
 		free(t);
 		return NULL;

@@ -175,7 +175,7 @@ int ac_put(struct cache *c, const char *key, const void *data, size_t len, struc
 		if (lm_write_all(fd, rec, rl) < 0) {
 			lm_err_sys(err, "write '%s'", tmp);
 			close(fd);
-			unlink(tmp);
+			lm_tmpfile_discard(tmp);
 			free(tmp);
 			goto out;
 		}

@@ -41,7 +41,19 @@ char *ociarchive_full_name(const char *tag)
 	return r;
 }
 
-static int add_entry(struct archive *a, const char *name, int dir, int64_t size, int64_t mtime, struct lm_err *err)
+/* A write into the archive failed: name the file being written (not the member) and the
+ * system's reason when there is one ("No space left on device"), not libarchive's
+ * "Write error". */
+static int write_failed(struct archive *a, const char *out, struct lm_err *err)
+{
+	int e = archive_errno(a);
+	if (e > 0 && e < 4096)
+		return lm_err_set(err, LM_E_IO, "write '%s': %s", out, strerror(e));
+	return lm_err_set(err, LM_E_IO, "write '%s': %s", out, archive_error_string(a));
+}
+
+static int add_entry(struct archive *a, const char *out, const char *name, int dir, int64_t size, int64_t mtime,
+		     struct lm_err *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	int r;
@@ -55,21 +67,21 @@ static int add_entry(struct archive *a, const char *name, int dir, int64_t size,
 	r = archive_write_header(a, e);
 	archive_entry_free(e);
 	if (r != ARCHIVE_OK)
-		return lm_err_set(err, LM_E_IO, "write '%s': %s", name, archive_error_string(a));
+		return write_failed(a, out, err);
 	return 0;
 }
 
-static int add_mem(struct archive *a, const char *name, const char *data, size_t len, int64_t mtime,
-		   struct lm_err *err)
+static int add_mem(struct archive *a, const char *out, const char *name, const char *data, size_t len,
+		   int64_t mtime, struct lm_err *err)
 {
-	if (add_entry(a, name, 0, (int64_t)len, mtime, err) < 0)
+	if (add_entry(a, out, name, 0, (int64_t)len, mtime, err) < 0)
 		return -1;
 	if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
-		return lm_err_set(err, LM_E_IO, "write '%s': %s", name, archive_error_string(a));
+		return write_failed(a, out, err);
 	return 0;
 }
 
-static int add_blob(struct archive *a, struct cache *c, const char *digest, int64_t size, int64_t mtime, char *buf,
+static int add_blob(struct archive *a, const char *out, struct cache *c, const char *digest, int64_t size, int64_t mtime, char *buf,
 		    struct lm_err *err)
 {
 	char *name = lm_asprintf("blobs/sha256/%s", digest_hex(digest));
@@ -85,7 +97,7 @@ static int add_blob(struct archive *a, struct cache *c, const char *digest, int6
 		lm_err_sys(err, "blob %s: open '%s'", digest, path);
 		goto out;
 	}
-	if (add_entry(a, name, 0, size, mtime, err) < 0)
+	if (add_entry(a, out, name, 0, size, mtime, err) < 0)
 		goto out;
 	while (left > 0) {
 		ssize_t n = read(fd, buf, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK);
@@ -102,7 +114,7 @@ static int add_blob(struct archive *a, struct cache *c, const char *digest, int6
 		if (check)
 			digest_update(&dg, buf, (size_t)n);
 		if (archive_write_data(a, buf, (size_t)n) != n) {
-			lm_err_set(err, LM_E_IO, "write '%s': %s", name, archive_error_string(a));
+			write_failed(a, out, err);
 			goto out;
 		}
 		left -= n;
@@ -201,29 +213,29 @@ int ociarchive_write(const struct lm_image *img, const char *tag, int64_t mtime,
 		goto out;
 	a = archive_write_new();
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-		lm_err_set(err, LM_E_IO, "write '%s': %s", tmp, archive_error_string(a));
+		write_failed(a, out, err);
 		goto out;
 	}
 	buf = lm_xmalloc(COPY_CHUNK);
-	if (add_mem(a, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, mtime, err) < 0 ||
-	    add_mem(a, "index.json", index, ilen, mtime, err) < 0 ||
-	    add_mem(a, "manifest.json", dman, dlen, mtime, err) < 0 ||
-	    (repos && add_mem(a, "repositories", repos, rlen, mtime, err) < 0) ||
-	    add_entry(a, "blobs/", 1, 0, mtime, err) < 0 || add_entry(a, "blobs/sha256/", 1, 0, mtime, err) < 0)
+	if (add_mem(a, out, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, mtime, err) < 0 ||
+	    add_mem(a, out, "index.json", index, ilen, mtime, err) < 0 ||
+	    add_mem(a, out, "manifest.json", dman, dlen, mtime, err) < 0 ||
+	    (repos && add_mem(a, out, "repositories", repos, rlen, mtime, err) < 0) ||
+	    add_entry(a, out, "blobs/", 1, 0, mtime, err) < 0 || add_entry(a, out, "blobs/sha256/", 1, 0, mtime, err) < 0)
 		goto out;
-	if (add_blob(a, c, m->config.digest, m->config.size, mtime, buf, err) < 0)
+	if (add_blob(a, out, c, m->config.digest, m->config.size, mtime, buf, err) < 0)
 		goto out;
 	for (size_t i = 0; i < m->nlayers; i++) {
 		int dup = 0;
 		for (size_t j = 0; j < i; j++)
 			dup |= strcmp(m->layers[i].digest, m->layers[j].digest) == 0;
-		if (!dup && add_blob(a, c, m->layers[i].digest, m->layers[i].size, mtime, buf, err) < 0)
+		if (!dup && add_blob(a, out, c, m->layers[i].digest, m->layers[i].size, mtime, buf, err) < 0)
 			goto out;
 	}
-	if (add_blob(a, c, mdigest, (int64_t)mlen, mtime, buf, err) < 0)
+	if (add_blob(a, out, c, mdigest, (int64_t)mlen, mtime, buf, err) < 0)
 		goto out;
 	if (archive_write_close(a) != ARCHIVE_OK) {
-		lm_err_set(err, LM_E_IO, "write '%s': %s", tmp, archive_error_string(a));
+		write_failed(a, out, err);
 		goto out;
 	}
 	{
@@ -239,7 +251,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (ret < 0 && tmp)
-		unlink(tmp);
+		lm_tmpfile_discard(tmp);
 	free(tmp);
 	free(mbuf);
 	free(index);

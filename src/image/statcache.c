@@ -211,7 +211,7 @@ int statcache_save(struct statcache *sc, struct lm_err *err)
 	if (lm_write_all(fd, b.data, b.len) < 0) {
 		lm_err_sys(err, "write '%s'", tmp);
 		close(fd);
-		unlink(tmp);
+		lm_tmpfile_discard(tmp);
 		goto out;
 	}
 	if (lm_tmpfile_commit(fd, tmp, sc->file, 0, err) < 0)

@@ -468,7 +468,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (tmp) {
-		unlink(tmp);
+		lm_tmpfile_discard(tmp);
 		free(tmp);
 	}
 	free(buf);

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/str.h"
 
@@ -382,6 +383,7 @@ int auth_helper_get(const char *name, const char *server, struct auth_cred *out,
 		goto out;
 	}
 	if (pid == 0) {
+		lm_cleanup_child();
 		dup2(in[0], 0);
 		dup2(outp[1], 1);
 		execlp(prog, prog, "get", (char *)NULL);

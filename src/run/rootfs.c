@@ -19,6 +19,7 @@
 
 #include "common/digest.h"
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/str.h"
 
@@ -768,6 +769,7 @@ static int build(struct cache *c, const char *top, char *const *keys, const stru
 		}
 		/* another process finished first: use its copy (tmp goes below) */
 	} else {
+		lm_cleanup_forget(tmp);
 		free(tmp);
 		tmp = NULL;
 	}

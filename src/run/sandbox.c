@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "common/alloc.h"
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/str.h"
 
@@ -295,6 +296,7 @@ static void child(const struct sandbox_spec *s, const struct child_paths *p, int
 	pid_t pid;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	lm_cleanup_child();
 	if (unshare(NS_FLAGS & ~CLONE_NEWCGROUP) < 0) {
 		/* the parent explains it (sandbox_ns_message) */
 		dprintf(efd, "%s%d", UNSHARE_FAILED, errno);
@@ -372,6 +374,7 @@ int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
 	}
 	if (pid == 0)
 		child(s, &p, efd[1]);
+	lm_cleanup_add_pid(pid);
 	close(efd[1]);
 	efd[1] = -1;
 
@@ -394,6 +397,7 @@ int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
 			goto out;
 		}
 	}
+	lm_cleanup_forget_pid(pid);
 	if (got && lm_str_startswith(msg, UNSHARE_FAILED)) {
 		ns_error(err, atoi(msg + strlen(UNSHARE_FAILED)));
 		goto out;

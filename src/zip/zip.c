@@ -926,7 +926,7 @@ int zip_write(const struct zip_plan *p, size_t ntrees, const struct zip_opts *o,
 		lm_err_sys(err, "chmod '%s'", tmp);
 		goto fail;
 	}
-	if (write_fd(p, ntrees, o, fd, tmp, res, err) < 0)
+	if (write_fd(p, ntrees, o, fd, out, res, err) < 0)
 		goto fail;
 	if (lm_tmpfile_commit(fd, tmp, out, 1, err) < 0) {
 		zip_result_release(res);
@@ -938,7 +938,7 @@ int zip_write(const struct zip_plan *p, size_t ntrees, const struct zip_opts *o,
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
+	lm_tmpfile_discard(tmp);
 	free(tmp);
 	return -1;
 }
