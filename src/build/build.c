@@ -125,7 +125,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	}
 	if (tag && r->tag && (strchr(tag, '@') || !*tag)) {
-		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", tag);
+		char *q = lm_str_quote(tag, 160);
+		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", q);
+		free(q);
 		goto out;
 	}
 	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)
@@ -138,7 +140,11 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 
 	/* base */
 	lap(&res->stats, &t0, STAGE_BASE);
-	say(note, ctx, "base %s (%s)", basespec, platform);
+	{
+		char *q = lm_str_quote(basespec, 160);
+		say(note, ctx, "base %s (%s)", q, platform);
+		free(q);
+	}
 	if (stage_base(basespec, platform, r->reg, c, !zip_output(r), &base, &notes, err) < 0)
 		goto out;
 	/* trees */

@@ -589,7 +589,7 @@ static int check_platform(const struct lm_image *img, const struct oci_platform 
 	struct oci_platform have;
 	int ok;
 	if (oci_config_parse(img->config_raw, img->config_len, &oc, err) < 0)
-		return lm_err_wrap(err, "base '%s'", spec);
+		return lm_err_wrap_quoted(err, "base", spec);
 	oci_config_view_get(oc, &v);
 	have.os = v.os;
 	have.arch = v.arch;

@@ -53,7 +53,7 @@ int stage_base(const char *spec, const char *platform, const struct reg_opts *re
 {
 	struct source_opts so = { platform, reg };
 	if (source_open(spec, &so, c, base, err) < 0)
-		return lm_err_wrap(err, "base '%s'", spec);
+		return lm_err_wrap_quoted(err, "base", spec);
 	/* the layers are what the config says they are (checked once per layer and cache) */
 	{
 		struct oci_config *cfg = NULL;
@@ -72,7 +72,7 @@ int stage_base(const char *spec, const char *platform, const struct reg_opts *re
 		oci_config_free(cfg);
 		if (r < 0) {
 			image_release(base);
-			return lm_err_wrap(err, "base '%s'", spec);
+			return lm_err_wrap_quoted(err, "base", spec);
 		}
 	}
 	/* used now, for the cache's least-recently-used bound */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/str.h"
 
 const struct lm_exit_status lm_exit_statuses[] = {
 	{ LM_E_OK, "success", NULL },
@@ -95,6 +96,14 @@ int lm_err_wrap(struct lm_err *e, const char *fmt, ...)
 	e->msg = m;
 	if (!e->code)
 		e->code = LM_E_GENERIC;
+	return -1;
+}
+
+int lm_err_wrap_quoted(struct lm_err *e, const char *what, const char *value)
+{
+	char *q = lm_str_quote(value ? value : "", 160);
+	lm_err_wrap(e, "%s '%s'", what, q);
+	free(q);
 	return -1;
 }
 

@@ -47,6 +47,9 @@ int lm_err_set(struct lm_err *e, int code, const char *fmt, ...) LM_PRINTF(3, 4)
 int lm_err_sys(struct lm_err *e, const char *fmt, ...) LM_PRINTF(2, 3);
 /* Prefixes the current message with "ctx: ". Keeps the code. Returns -1. */
 int lm_err_wrap(struct lm_err *e, const char *fmt, ...) LM_PRINTF(2, 3);
+/* lm_err_wrap with "what 'value': ", value quoted and cut (lm_str_quote, 160 bytes): for
+ * values that may be long or hold odd bytes. Returns -1. */
+int lm_err_wrap_quoted(struct lm_err *e, const char *what, const char *value);
 /* Frees the message and resets to LM_E_OK. NULL-safe. */
 void lm_err_release(struct lm_err *e);
 

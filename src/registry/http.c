@@ -139,7 +139,14 @@ struct xfer {
 	int64_t up_start, up_pos, up_end; /* upload body: first byte, next byte, end */
 	int sink_failed;
 	int body_too_big;
+	size_t header_bytes; /* of this response */
+	int headers_too_big;
 };
+
+/* A registry's headers are small; a hostile one sends a megabyte of WWW-Authenticate.
+ * curl itself refuses one header over 100 KiB (as "Out of memory"): lamina's bound
+ * comes first and is named. */
+#define HTTP_HEADERS_MAX (64u << 10)
 
 static void set_hdr(char **slot, const char *v, size_t n)
 {
@@ -163,7 +170,13 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *u)
 		resp->body = body;
 		resp->sent = keep_sent;
 		resp->received = keep_recv;
+		x->header_bytes = n;
 		return n;
+	}
+	x->header_bytes += n;
+	if (x->header_bytes > HTTP_HEADERS_MAX) {
+		x->headers_too_big = 1;
+		return 0; /* stops the transfer */
 	}
 	colon = memchr(data, ':', n);
 	if (!colon)
@@ -378,6 +391,10 @@ int http_do(struct http_conn *h, const struct http_req *r, struct http_resp *res
 			if (x.body_too_big)
 				lm_err_set(err, LM_E_NET, "%s %s: answer larger than %zu bytes", method, url,
 					   resp->body.max);
+			else if (x.headers_too_big || rc == CURLE_OUT_OF_MEMORY)
+				/* curl says "Out of memory" for a header over its own 100 KiB limit */
+				lm_err_set(err, LM_E_NET, "%s %s: the response's headers are larger than %u KiB: refused",
+					   method, url, HTTP_HEADERS_MAX >> 10);
 			else
 				lm_err_set(err, LM_E_NET, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 			goto out;

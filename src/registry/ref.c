@@ -81,6 +81,9 @@ static int host_valid(const char *s, size_t n)
 	return 1;
 }
 
+/* how much of a reference an error message shows */
+#define REF_QUOTE_MAX 160
+
 static int tag_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -107,16 +110,20 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 	char digest[LM_DIGEST_LEN] = "";
 	const char *p;
 	int ret = -1;
+	/* messages quote the reference and cut it: it may be long or hold odd bytes */
+	char *q = lm_str_quote(s ? s : "", REF_QUOTE_MAX);
 
-	if (!s || !*s)
-		return lm_err_set(err, LM_E_INPUT, "empty image reference");
+	if (!s || !*s) {
+		lm_err_set(err, LM_E_INPUT, "empty image reference");
+		goto out;
+	}
 	for (p = s; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
-			lm_err_set(err, LM_E_INPUT, "image reference '%s' contains a space or control character", s);
+			lm_err_set(err, LM_E_INPUT, "image reference '%s' contains a space or control character", q);
 			goto out;
 		}
 	if (lm_str_startswith(s, "http://") || lm_str_startswith(s, "https://") || strstr(s, "://")) {
-		lm_err_set(err, LM_E_INPUT, "image reference '%s' must not have a URL scheme (use HOST/REPO:TAG)", s);
+		lm_err_set(err, LM_E_INPUT, "image reference '%s' must not have a URL scheme (use HOST/REPO:TAG)", q);
 		goto out;
 	}
 	work = lm_xstrdup(s);
@@ -124,12 +131,12 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 	if (at) {
 		*at = '\0';
 		if (!lm_str_startswith(at + 1, "sha256:")) {
-			lm_err_set(err, LM_E_INPUT, "image reference '%s': only sha256 digests are supported", s);
+			lm_err_set(err, LM_E_INPUT, "image reference '%s': only sha256 digests are supported", q);
 			goto out;
 		}
 		if (!digest_valid(at + 1)) {
 			lm_err_set(err, LM_E_INPUT,
-				   "image reference '%s': digest must be sha256: followed by 64 lowercase hex digits", s);
+				   "image reference '%s': digest must be sha256: followed by 64 lowercase hex digits", q);
 			goto out;
 		}
 		memcpy(digest, at + 1, LM_DIGEST_LEN);
@@ -138,8 +145,8 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 	slash = strchr(name, '/');
 	if (slash && looks_like_host(name, (size_t)(slash - name))) {
 		if (!host_valid(name, (size_t)(slash - name))) {
-			lm_err_set(err, LM_E_INPUT, "image reference '%s': bad registry host '%.*s'", s,
-				   (int)(slash - name), name);
+			lm_err_set(err, LM_E_INPUT, "image reference '%s': bad registry host '%.*s'", q,
+				   (int)(slash - name < 64 ? slash - name : 64), name);
 			goto out;
 		}
 		host = lm_xstrndup(name, (size_t)(slash - name));
@@ -153,16 +160,18 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 			*colon = '\0';
 			tagp = colon + 1;
 			if (!tag_valid(tagp)) {
+				char *tq = lm_str_quote(tagp, 40);
 				lm_err_set(err, LM_E_INPUT,
 					   "image reference '%s': bad tag '%s' (letters, digits, '_', '.', '-', at most "
 					   "128, not starting with '.' or '-')",
-					   s, tagp);
+					   q, tq);
+				free(tq);
 				goto out;
 			}
 		}
 	}
 	if (!*name) {
-		lm_err_set(err, LM_E_INPUT, "image reference '%s' has no repository name", s);
+		lm_err_set(err, LM_E_INPUT, "image reference '%s' has no repository name", q);
 		goto out;
 	}
 	for (char *c = name;;) {
@@ -172,8 +181,8 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 			int upper = 0;
 			for (size_t i = 0; i < n; i++)
 				upper |= c[i] >= 'A' && c[i] <= 'Z';
-			lm_err_set(err, LM_E_INPUT, "image reference '%s': bad repository name component '%.*s'%s", s,
-				   (int)n, c, upper ? " (must be lowercase)" : "");
+			lm_err_set(err, LM_E_INPUT, "image reference '%s': bad repository name component '%.*s%s'%s", q,
+				   (int)(n < 64 ? n : 64), c, n > 64 ? "..." : "", upper ? " (must be lowercase)" : "");
 			goto out;
 		}
 		if (!e)
@@ -189,7 +198,7 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 		repo = lm_xstrdup(name);
 	}
 	if (strlen(host) + 1 + strlen(repo) > REF_NAME_MAX) {
-		lm_err_set(err, LM_E_INPUT, "image reference '%s' is longer than %d characters", s, REF_NAME_MAX);
+		lm_err_set(err, LM_E_INPUT, "image reference '%s' is longer than %d characters", q, REF_NAME_MAX);
 		goto out;
 	}
 	out->host = host;
@@ -199,6 +208,7 @@ int ref_parse(const char *s, struct ref *out, struct lm_err *err)
 	host = repo = NULL;
 	ret = 0;
 out:
+	free(q);
 	free(work);
 	free(host);
 	free(repo);

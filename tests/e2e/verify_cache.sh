@@ -2,6 +2,7 @@
 # <cache>/rootfs is bounded (the 8 most recently used root filesystems stay), and lamina
 # leaves no temporary directory there: not after a failed verify, not after SIGINT or
 # SIGTERM while a root filesystem is assembled; after SIGKILL the next run removes it.
+# A base whose tree is deeper than PATH_MAX is assembled and removed again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-precompile.sh"
 need_root_ns
@@ -86,4 +87,16 @@ left=$(temps)
 assert_contains "$left" "^\.tmp-$pid\."
 run_lamina verify "$T/img1.tar" --import n || { cat "$T/err"; fail "verify after SIGKILL failed"; }
 assert_eq "$(temps | wc -l)" 0 "temporary directories after the run that followed SIGKILL"
+
+# A base layer nests 25 directories of 200 bytes (5,000 bytes, past PATH_MAX): verify
+# assembles it, and `cache prune --all` removes it (rm by openat, not by path).
+export XDG_CACHE_HOME="$T/cache-deep"
+R="$XDG_CACHE_HOME/lamina/rootfs"
+deep=$(python3 -c "print('/'.join(['d' * 200] * 25))")
+echo x >"$T/f"
+"$REPO/tests/tools/add-layer.py" "$base" "$T/deep.tar" "$deep/f=$T/f:0644" >/dev/null || fail "deep base"
+run_lamina verify "oci-archive:$T/deep.tar" --import json --no-handler || fail "verify on the deep base: $(cat "$T/err")"
+[ "$(keys | wc -l)" -ge 1 ] || fail "no root filesystem for the deep base"
+run_lamina cache prune --all || fail "cache prune --all: $(cat "$T/err")"
+assert_eq "$(find "$R" -mindepth 1 -maxdepth 1 | wc -l)" 0 "entries under rootfs after prune --all"
 echo ok
