@@ -30,8 +30,16 @@ UNIT_HELP := $(filter-out tests/unit/main.c,$(wildcard tests/unit/*.c))
 UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o) $(UNIT_HELP:tests/unit/%.c=$(BUILD)/unit/%.o)
 UNIT_BIN := $(BUILD)/unit/run-unit
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# libFuzzer harnesses (tests/fuzz/fuzz_<name>.c), built with clang into build/fuzz
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 60
+# how long `make test` runs each harness
+FUZZ_BRIEF ?= 30
 
-.PHONY: all test check unit install uninstall clean format demo deps bench
+.PHONY: all test check unit install uninstall clean format demo deps bench fuzz fuzz-bins
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -81,6 +89,18 @@ $(UNIT_BIN): $(BUILD)/unit/main.o $(UNIT_OBJ) $(LIB)
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -Itests/fuzz -o $@ $< $(LIB) $(LIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+# Each harness for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/<name>); what it
+# finds is kept in build/fuzz/corpus and build/fuzz/findings (docs/testing.md).
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-bins
+	@scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
 deps:
 	@scripts/deps.sh
 
@@ -88,10 +108,12 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@LAMINA=$(abspath $(BIN)) UNIT_BIN=$(abspath $(UNIT_BIN)) tests/run.sh $(TESTS)
+	@if [ -z "$(TESTS)" ] && [ "$(SKIP_FUZZ)" != 1 ]; then \
+		$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_BRIEF); fi
 
 # The same tests with AddressSanitizer + UndefinedBehaviorSanitizer.
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build/san CFLAGS="$(SAN)" LDFLAGS="-fsanitize=address,undefined" test
+	@$(MAKE) --no-print-directory BUILD=build/san CFLAGS="$(SAN)" LDFLAGS="-fsanitize=address,undefined" SKIP_FUZZ=1 test
 
 # Build the tool and run its main job on the shipped example (offline: fixture base).
 demo:
@@ -115,4 +137,4 @@ format:
 clean:
 	rm -rf build
 
--include $(OBJ:.o=.d) $(BUILD)/obj/cli/main.d $(UNIT_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(BUILD)/obj/cli/main.d $(UNIT_OBJ:.o=.d) $(FUZZ_BIN:=.d)
