@@ -33,7 +33,7 @@ void build_result_release(struct build_result *r)
 		return;
 	image_release(&r->img);
 	free(r->layers);
-	free(r->verify_result);
+	verify_outcome_release(&r->verify);
 	size_report_release(&r->report);
 	build_result_init(r);
 }
@@ -265,8 +265,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify &&
-	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify_result,
-			 &res->stats, err) < 0)
+	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify, &res->stats,
+			 err) < 0)
 		goto out;
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);

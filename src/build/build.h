@@ -63,7 +63,7 @@ struct build_result {
 	size_t nlayers;
 	size_t base_layers;           /* how many layers the base has */
 	int64_t base_size;            /* their compressed bytes */
-	char *verify_result;          /* the handler's result when verify called it, else NULL */
+	struct verify_outcome verify; /* the handler's result (when verify called it), runtime, imports loaded */
 	char pushed[LM_DIGEST_LEN];   /* the digest the registry has when pushed, else "" */
 	struct size_report report;    /* when asked */
 	struct build_stats stats;     /* what the stages did and what the caches saved */

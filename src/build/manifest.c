@@ -31,7 +31,7 @@ static const char *const prune_keys[] = { "presets", "remove", "keep", "strip", 
 static const char *const precompile_keys[] = { "python", "node", NULL };
 static const char *const python_keys[] = { "invalidation", "optimize", "sourceless", "jobs", NULL };
 static const char *const node_keys[] = { "compileCache", "dir", "memorySizes", "nodeArgs", "entries", "uids", NULL };
-static const char *const verify_keys[] = { "imports", "handler", NULL };
+static const char *const verify_keys[] = { "imports", "handler", "runtime", "env", NULL };
 static const char *const zip_keys[] = { "kind", "layers", "level", NULL };
 static const char *const compression_keys[] = { "level", NULL };
 
@@ -520,11 +520,27 @@ static int parse_verify(const struct ctx *c, json_t *obj, struct verify_spec *v)
 		return field_err(c, "", "verify", "must be an object");
 	v->set = 1;
 	v->handler = 1;
+	char *rt = NULL;
+	struct mf_kv *env = NULL;
+	size_t nenv = 0;
+	int r = 0;
 	if (check_keys(c, obj, "verify", verify_keys) < 0 ||
 	    get_strv(c, obj, "verify", "imports", &v->imports, &v->nimports, 0) < 0 ||
-	    get_bool(c, obj, "verify", "handler", &v->handler) < 0)
-		return -1;
-	return 0;
+	    get_bool(c, obj, "verify", "handler", &v->handler) < 0 || get_string(c, obj, "verify", "runtime", &rt) < 0 ||
+	    get_kv(c, obj, "verify", "env", &env, &nenv) < 0)
+		r = -1;
+	v->imports_set = json_object_get(obj, "imports") != NULL;
+	if (r == 0 && rt && lm_runtime_parse(rt, &v->runtime) < 0)
+		r = field_err(c, "verify", "runtime", "must be \"python\" or \"node\"");
+	for (size_t i = 0; i < nenv; i++) {
+		if (r == 0)
+			verify_spec_setenv(v, env[i].key, env[i].value);
+		free(env[i].key);
+		free(env[i].value);
+	}
+	free(env);
+	free(rt);
+	return r;
 }
 
 /* "zip": { "kind": "function"|"layer", "layers": [names], "level": 0..9 }; after "layers". */

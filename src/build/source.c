@@ -195,6 +195,11 @@ static int open_oci_archive(const char *path, const char *ref, const struct oci_
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *n = entry_name(e);
 		if (strcmp(n, "index.json") == 0) {
+			/* two would be read differently by different tools: refused */
+			if (index) {
+				lm_err_set(err, LM_E_INPUT, "'%s' holds index.json twice", path);
+				goto out;
+			}
 			if (entry_to_mem(a, e, OCI_JSON_MAX, &index, &ilen, n, err) < 0)
 				goto out;
 		} else if (lm_str_startswith(n, "blobs/sha256/") && archive_entry_filetype(e) == AE_IFREG) {

@@ -247,6 +247,12 @@ static int make_config(const struct lm_image *base, const struct lm_manifest *m,
 	oci_config_set_workdir(c, m->config.workdir);
 	for (size_t i = 0; i < m->config.nlabels; i++)
 		oci_config_set_label(c, m->config.labels[i].key, m->config.labels[i].value);
+	if (m->verify.set) {
+		/* the checks travel with the image: `lamina verify OUT.tar` runs them again */
+		char *spec = verify_spec_to_json(&m->verify);
+		oci_config_set_label(c, VERIFY_LABEL, spec);
+		free(spec);
+	}
 	oci_config_set_created(c, epoch);
 	for (size_t i = 0; i < m->nlayers; i++) {
 		char *by = lm_asprintf("lamina: layer '%s' -> %s", m->layers[i].name, m->layers[i].to);
@@ -306,17 +312,16 @@ void stage_verify_key(const struct lm_image *img, const struct verify_spec *v, c
 {
 	struct ac_key k;
 	ac_key_init(&k, "verify");
+	char *spec = verify_spec_to_json(v); /* imports, handler, runtime, env */
 	ac_key_str(&k, img->manifest_digest);
-	ac_key_u64(&k, (uint64_t)v->handler);
-	ac_key_u64(&k, v->nimports);
-	for (size_t i = 0; i < v->nimports; i++)
-		ac_key_str(&k, v->imports[i]);
+	ac_key_str(&k, spec);
 	ac_key_final(&k, key);
+	free(spec);
 }
 
 int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
 		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c, int use_cache,
-		 const struct lm_opts *o, char **result, struct build_stats *stats, struct lm_err *err)
+		 const struct lm_opts *o, struct verify_outcome *vo, struct build_stats *stats, struct lm_err *err)
 {
 	char key[LM_DIGEST_LEN];
 	int cacheable = use_cache && !v->event;
@@ -343,7 +348,7 @@ int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const
 		pl[i].global = &m->prune;
 		pl[i].layer = &m->layers[i].prune;
 	}
-	r = verify_run(img, c, v, any_prune ? &vp : NULL, o, result, err);
+	r = verify_run(img, c, v, any_prune ? &vp : NULL, o, vo, err);
 	free(pl);
 	if (r == 0 && cacheable) {
 		struct lm_err e2 = LM_ERR_INIT;

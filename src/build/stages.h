@@ -117,12 +117,12 @@ int stage_image(const struct lm_manifest *m, const struct lm_image *base, const 
 
 /* verify: runs the checks v inside img. With any_prune, a failure is re-checked with
  * the prune rules disabled one by one (over trees, as pruned) to name the rule behind
- * it. *result receives the handler's result when v->event is set (may be NULL). With
+ * it. *vo (may be NULL) receives the handler's result when v->event is set. With
  * use_cache, an image (by manifest digest) that passed the same checks before is not
  * checked again (stats->verify_cached); a handler call (v->event) is always made. */
 int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
 		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c, int use_cache,
-		 const struct lm_opts *o, char **result, struct build_stats *stats, struct lm_err *err);
+		 const struct lm_opts *o, struct verify_outcome *vo, struct build_stats *stats, struct lm_err *err);
 
 /* The action-cache key of "img passed the checks v". Pure. */
 void stage_verify_key(const struct lm_image *img, const struct verify_spec *v, char key[LM_DIGEST_LEN]);

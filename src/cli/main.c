@@ -12,6 +12,7 @@
 #include "image/cachegc.h"
 #include "common/err.h"
 #include "common/opts.h"
+#include "common/str.h"
 #include "common/version.h"
 
 static const struct cmd {
@@ -143,7 +144,10 @@ int main(int argc, char **argv)
 		size_t n = strlen(cmd->name);
 		if (strncmp(msg, cmd->name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
 			msg += n + 2; /* "verify: ..." from lamina verify: the command says it already */
-		fprintf(stderr, "lamina: %s: %s\n", cmd->name, msg);
+		/* messages carry what images and registries said: no control sequences */
+		char *clean = lm_str_printable(msg);
+		fprintf(stderr, "lamina: %s: %s\n", cmd->name, clean);
+		free(clean);
 		ret = err.code ? err.code : LM_E_GENERIC;
 		lm_err_release(&err);
 	} else {

@@ -82,14 +82,14 @@ static size_t utf8_len(const unsigned char *p)
 	return n && lm_utf8_valid(tmp) ? n : 0;
 }
 
-char *lm_str_quote(const char *s, size_t max)
+static char *quote(const char *s, size_t max, int lines)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t cap = (max < strlen(s) ? max : strlen(s)) * 4 + 8, n = 0, used = 0;
 	char *out = lm_xmalloc(cap);
 	while (*p && used < max) {
 		size_t l = utf8_len(p);
-		if (l == 1 && *p >= 0x20 && *p != 0x7f) {
+		if (l == 1 && ((*p >= 0x20 && *p != 0x7f) || (lines && (*p == '\n' || *p == '\t')))) {
 			out[n++] = (char)*p;
 		} else if (l > 1) {
 			memcpy(out + n, p, l);
@@ -106,4 +106,14 @@ char *lm_str_quote(const char *s, size_t max)
 		memcpy(out + n, "...", 3), n += 3;
 	out[n] = '\0';
 	return out;
+}
+
+char *lm_str_quote(const char *s, size_t max)
+{
+	return quote(s, max, 0);
+}
+
+char *lm_str_printable(const char *s)
+{
+	return quote(s, (size_t)-1 / 8, 1);
 }

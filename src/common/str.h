@@ -14,6 +14,10 @@ int lm_utf8_valid(const char *s);
  * at most max bytes of s, then "..." (a 900 KB tag does not fill the terminal).
  * Caller frees. Pure. */
 char *lm_str_quote(const char *s, size_t max);
+/* s for a terminal: like lm_str_quote without a bound, keeping newlines and tabs (an
+ * image's traceback cannot send escape sequences to the user's terminal). Caller frees.
+ * Pure. */
+char *lm_str_printable(const char *s);
 
 /* 1 when s has a byte above 0x7f. Pure. */
 int lm_str_nonascii(const char *s);

@@ -54,6 +54,76 @@ static void after_marker(const char *text, const char *marker, char quote, char 
 	}
 }
 
+/* An npm package name: "name" or "@scope/name" (lowercase letters, digits, - . _ ~). */
+static int is_package_name(const char *s, size_t n)
+{
+	size_t slashes = 0;
+	if (n == 0 || s[0] == '.' || s[0] == '_')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '/')
+			slashes++;
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+			   c == '~' || (c == '@' && i == 0)))
+			return 0;
+	}
+	return s[0] == '@' ? slashes == 1 && s[n - 1] != '/' : slashes == 0;
+}
+
+/* Node: the package of "require('pkg')" / "import('pkg/sub')" as "node_modules/pkg"; the
+ * files of a stack ("at f (/var/task/x.js:1:2)", "at /var/task/x.js:1:2") and of a
+ * require stack ("- /var/task/x.js"). */
+static void node_hints(const char *what, const char *tb, char ***v, size_t *n)
+{
+	static const char *const calls[] = { "require('", "import('" };
+	for (size_t k = 0; k < 2; k++) {
+		const char *a = strstr(what, calls[k]), *e;
+		if (!a || !(e = strchr(a += strlen(calls[k]), '\'')))
+			continue;
+		size_t len = (size_t)(e - a);
+		/* the package of a deep import: "pkg/sub" -> pkg, "@s/p/sub" -> @s/p */
+		const char *sl = memchr(a, '/', len);
+		if (sl && a[0] == '@')
+			sl = memchr(sl + 1, '/', len - (size_t)(sl + 1 - a));
+		if (sl)
+			len = (size_t)(sl - a);
+		if (is_package_name(a, len))
+			strv_add(v, n, lm_asprintf("node_modules/%.*s", (int)len, a));
+	}
+	if (!strstr(tb, "\n    at ") && !strstr(tb, "Require stack:"))
+		return; /* not a Node stack (a Python traceback has its own markers) */
+	for (const char *p = tb; (p = strstr(p, "/")) != NULL; p++) {
+		/* a path starts after "(", "at " or "- " */
+		if (p == tb || !((p[-1] == '(') || (p - tb >= 3 && strncmp(p - 3, "at ", 3) == 0) ||
+				 (p - tb >= 2 && strncmp(p - 2, "- ", 2) == 0)))
+			continue;
+		size_t len = strcspn(p, " )\n'\"");
+		const char *end = p + len;
+		/* strip ":line:column" */
+		for (int k = 0; k < 2; k++) {
+			const char *c = end;
+			while (c > p && c[-1] >= '0' && c[-1] <= '9')
+				c--;
+			if (c < end && c > p && c[-1] == ':')
+				end = c - 1;
+		}
+		if (end - p > 1)
+			strv_add(v, n, lm_xstrndup(p, (size_t)(end - p)));
+		p += len ? len - 1 : 0;
+	}
+}
+
+/* 3: p is in (or is) the package h ("node_modules/x"); 0 otherwise. */
+static int score_package(const char *p, const char *h)
+{
+	size_t hl = strlen(h);
+	for (const char *s = strstr(p, h); s; s = strstr(s + 1, h))
+		if (s[-1] == '/' && (s[hl] == '/' || s[hl] == '\0'))
+			return 3;
+	return 0;
+}
+
 static int is_dotted_name(const char *s)
 {
 	if (!*s || *s == '.')
@@ -96,6 +166,7 @@ char **verify_blame_hints(const char *what, const char *traceback)
 	}
 	after_marker(tb, "File ", '"', &v, &n, 1);
 	after_marker(tb, ": ", '\'', &v, &n, 1); /* FileNotFoundError: [Errno 2] ...: '/var/task/x' */
+	node_hints(what, tb, &v, &n);
 	return v;
 }
 
@@ -176,7 +247,9 @@ void verify_blame_order(struct verify_blame_cand *c, size_t n, char *const *hint
 			char *p = lm_asprintf("/%s", c[i].paths[k]);
 			int best = 0;
 			for (size_t h = 0; hints && hints[h]; h++) {
-				int sc = hints[h][0] == '/' ? score_path(p, hints[h]) : score_module(p, hints[h]);
+				int sc = hints[h][0] == '/' ? score_path(p, hints[h])
+					 : lm_str_startswith(hints[h], "node_modules/") ? score_package(p, hints[h])
+											 : score_module(p, hints[h]);
 				if (sc > best)
 					best = sc;
 			}

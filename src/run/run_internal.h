@@ -4,6 +4,7 @@
 
 #include "common/attr.h"
 #include "run/imagerun.h"
+#include "run/handler.h"
 #include "run/verify.h"
 
 /* A failed check: what ("import 'x'") and its traceback. */
@@ -14,7 +15,8 @@ struct vfail {
 struct vfails {
 	struct vfail *v;
 	size_t n, cap;
-	char *crash; /* the interpreter died before reporting: why (status and output) */
+	char *crash;      /* the interpreter died before reporting: why (status and output) */
+	size_t imported;  /* imports that loaded */
 };
 
 void vfails_add(struct vfails *f, const char *what, const char *tb);
@@ -25,9 +27,13 @@ int vfails_has(const struct vfails *f, const char *what);
 struct vctx {
 	const struct verify_spec *v;
 	struct imagerun *ir;
-	const char *python;
-	const char *workdir; /* of the runs: the image's WorkingDir, else /var/task */
-	const char *handler, *module, *func; /* NULL: no handler to check */
+	enum lm_runtime runtime; /* PYTHON or NODE */
+	const char *interp;      /* the image's python3 or node */
+	const char *workdir;     /* of the runs: the image's WorkingDir, else /var/task */
+	const char *handler;     /* NULL: no handler to check */
+	struct handler_ref ref;  /* what handler names, by the runtime's rules */
+	char *const *env;        /* Lambda's variables and the user's, over the image's ENV */
+	size_t nenv;
 };
 
 /* Runs the checks once, with overlay (or NULL) laid over the image's root; call: also

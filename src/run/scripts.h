@@ -12,6 +12,9 @@ extern const size_t lm_script_precompile_py_len;
 /* verify.py IO: imports, the handler, a call with an event */
 extern const char lm_script_verify_py[];
 extern const size_t lm_script_verify_py_len;
+/* verify.js IO: the same for Node.js (require/import, the handler, a call) */
+extern const char lm_script_verify_js[];
+extern const size_t lm_script_verify_js_len;
 /* node_driver.js IO SEED MODE: the V8 compile cache, one child node per flag set */
 extern const char lm_script_node_driver_js[];
 extern const size_t lm_script_node_driver_js_len;

@@ -10,16 +10,32 @@
 #include "common/opts.h"
 #include "prune/prune.h"
 #include "image/tree.h"
+#include "run/handler.h"
 
 struct verify_spec {
 	int set;
 	char **imports;
 	size_t nimports;
-	int handler;       /* resolve the handler named by CMD */
-	const char *event; /* --event FILE: call the handler with it; NULL = do not call */
+	int imports_set;          /* imports were listed (even none): no default list */
+	int handler;              /* resolve the handler named by CMD */
+	enum lm_runtime runtime;  /* AUTO: the image's (its only interpreter, else its bootstrap's) */
+	char **env;               /* KEY=VALUE over Lambda's variables and the image's ENV, in order */
+	size_t nenv;
+	const char *event;        /* --event FILE: call the handler with it; NULL = do not call */
+	int from_label;           /* read from the image's VERIFY_LABEL */
 };
 
 void verify_spec_release(struct verify_spec *v);
+/* Adds "KEY=VALUE" to v->env (a later KEY replaces an earlier one). */
+void verify_spec_setenv(struct verify_spec *v, const char *key, const char *value);
+
+/* The label a build records its verify spec in ({"imports": [...], "handler": bool,
+ * "runtime": "node", "env": {...}}), so that `lamina verify OUT.tar` runs the same checks. */
+#define VERIFY_LABEL "lamina.verify"
+/* The spec as that label's JSON text (caller frees). Pure. */
+char *verify_spec_to_json(const struct verify_spec *v);
+/* Fills v (released first) from that JSON; -1 with err (LM_E_INPUT) when it is not one. */
+int verify_spec_from_json(const char *text, struct verify_spec *v, struct lm_err *err);
 
 /* One app layer of the image as the build made it, so that a failed check can be
  * re-run with a prune rule disabled. */
@@ -52,19 +68,32 @@ struct verify_prune {
  *   (removed 1 file, 52 B)
  * Handler calls (--event) are never repeated.
  *
- * When v->event is set, *result receives what the handler returned as JSON text (caller
- * frees; NULL when it was not called), even when other checks failed. result may be NULL. */
+ * The runtime is v->runtime, else the image's only interpreter (python3, node), else
+ * (both) Node.js when /var/runtime holds the Node runtime; an image with neither, or
+ * without the one asked for, is LM_E_INPUT. The run's environment: the image's ENV, then
+ * what Lambda sets (verify_lambda_env), then v->env.
+ *
+ * out (may be NULL; release with verify_outcome_release) receives what the handler
+ * returned as JSON text (NULL when it was not called, even when other checks failed),
+ * the runtime used and how many imports loaded. */
+struct verify_outcome {
+	char *result;
+	enum lm_runtime runtime;
+	size_t imported;
+};
+void verify_outcome_release(struct verify_outcome *o);
 int verify_run(const struct lm_image *img, struct cache *c, const struct verify_spec *v,
-	       const struct verify_prune *prune, const struct lm_opts *o, char **result, struct lm_err *err);
+	       const struct verify_prune *prune, const struct lm_opts *o, struct verify_outcome *out,
+	       struct lm_err *err);
+
+/* What Lambda sets for a function, as KEY=VALUE entries for rt and handler (NULL: none),
+ * over the image's ENV img_env (AWS_REGION, TZ and LAMBDA_TASK_ROOT only when it has none).
+ * NULL-terminated; free with verify_strv_free. Pure. */
+char **verify_lambda_env(enum lm_runtime rt, const char *handler, char *const *img_env, size_t nimg);
 
 /* verify_run without prune information or a result. */
 int verify_image(const struct lm_image *img, struct cache *c, const struct verify_spec *v,
 		 const struct lm_opts *o, struct lm_err *err);
-
-/* Splits a Lambda handler ("app.handler", "pkg/mod.fn", "pkg.mod.fn") into the module
- * to import ("pkg.mod") and the function name. Returns -1 for a handler without a
- * module or function part. Caller frees both. Pure. */
-int verify_handler_split(const char *handler, char **module, char **func);
 
 /* --- naming the prune rule behind a failure (pure parts) -------------------------------- */
 

@@ -25,7 +25,7 @@ assert_contains "$T/err" 'verify: ok'
 # The manifest form builds into the cache and verifies (its verify.imports included).
 run_lamina verify "$T/lamina.json" --event "$T/event.json" || { cat "$T/err"; fail "verify MANIFEST failed"; }
 assert_contains "$T/out" '"y": 42'
-assert_contains "$T/err" 'ok \(2 imports'
+assert_contains "$T/err" 'ok \(Python, 2 imports'
 
 # /var/task is read-only and /tmp writable inside.
 printf 'import os\ndef handler(e, c):\n    try:\n        open("/var/task/x", "w")\n        ro = False\n    except OSError:\n        ro = True\n    open("/tmp/y", "w").write("1")\n    return {"ro": ro, "cwd": os.getcwd()}\n' >"$T/app/rw.py"

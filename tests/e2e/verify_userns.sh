@@ -49,7 +49,7 @@ if as_nobody unshare --user --mount true 2>/dev/null; then
 	assert_contains "$T/list" '__pycache__/app\.cpython-[0-9]+\.pyc'
 	run_nobody verify out.tar --event event.json || { cat "$T/err"; fail "verify as nobody failed"; }
 	assert_eq "$(cat "$T/out")" '{"y": 21, "fn": "lamina-verify"}' "handler result as nobody"
-	assert_contains "$T/err" 'verify: ok \(0 imports, handler resolved and called\)'
+	assert_contains "$T/err" 'verify: ok \(Python, 1 import, handler resolved and called; checks from the image.s lamina.verify label\)'
 	# the cache is nobody's, and the rootfs inside it too
 	assert_eq "$(stat -c %U "$U/cache/lamina/rootfs")" nobody "owner of the rootfs cache"
 	# /var/task is read-only for the namespace's root as well

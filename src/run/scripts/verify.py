@@ -4,7 +4,8 @@ lamina runs it in the image's sandbox (src/run/verify.c) with the image's interp
     python3 -B verify.py IO
 IO/spec.json: {"imports": [...], "handler": "app.handler" or null, "module": "app",
 "function": "handler", "event": true or false}; IO/event.json: the event. It writes
-IO/result.json: {"failures": [{"what": ..., "traceback": ...}], "result": <JSON text of
+IO/result.json: {"failures": [{"what": ..., "traceback": ...}], "imports": [the ones that
+loaded], "result": <JSON text of
 what the handler returned, or null>}, every failure collected, so one run reports all.
 """
 import importlib
@@ -20,6 +21,7 @@ def main(io):
     with open(io + '/spec.json') as f:
         spec = json.load(f)
     fails = []
+    done = []
     result = None
     root = os.environ.get('LAMBDA_TASK_ROOT', '/var/task')
     if root not in sys.path:
@@ -37,6 +39,7 @@ def main(io):
     for m in spec['imports']:
         try:
             importlib.import_module(m)
+            done.append(m)
         except BaseException:
             fail('import %r' % m)
     h = spec.get('handler')
@@ -84,7 +87,7 @@ def main(io):
             except BaseException:
                 fail('handler %r: call' % h)
     with open(io + '/result.json', 'w') as f:
-        json.dump({'failures': fails, 'result': result}, f)
+        json.dump({'failures': fails, 'imports': done, 'result': result}, f)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,6 @@
 /* Base sources: an OCI layout, an OCI archive, a docker save archive, and the errors. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,6 +99,48 @@ START_TEST(test_docker_archive)
 }
 END_TEST
 
+/* An OCI archive that holds index.json twice (found by fuzz_archive: the second leaked
+ * the first) is refused: different tools would read different images from it. */
+START_TEST(test_oci_archive_two_indexes)
+{
+	struct testimg ti = { files, 3, NULL, 1, NULL };
+	char *path = lm_path_join(tmp, "img.tar"), *dup = lm_path_join(tmp, "dup.tar");
+	char *spec = lm_asprintf("oci-archive:%s", dup);
+	struct archive *in = archive_read_new(), *out = archive_write_new();
+	struct archive_entry *e;
+	char buf[8192];
+	testimg_oci_archive(&ti, path);
+	archive_read_support_format_tar(in);
+	archive_write_set_format_pax_restricted(out);
+	ck_assert_int_eq(archive_read_open_filename(in, path, 10240), ARCHIVE_OK);
+	ck_assert_int_eq(archive_write_open_filename(out, dup), ARCHIVE_OK);
+	while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
+		int twice = strcmp(archive_entry_pathname(e), "index.json") == 0 ? 2 : 1;
+		la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
+		ck_assert_int_ge(n, 0);
+		for (int k = 0; k < twice; k++) {
+			ck_assert_int_eq(archive_write_header(out, e), ARCHIVE_OK);
+			ck_assert_int_eq(archive_write_data(out, buf, (size_t)n), n);
+		}
+	}
+	archive_read_free(in);
+	archive_write_free(out);
+
+	struct lm_err err = LM_ERR_INIT;
+	struct lm_image img;
+	struct source_opts so = { "linux/amd64", NULL };
+	image_init(&img);
+	ck_assert_int_eq(source_open(spec, &so, cache, &img, &err), -1);
+	ck_assert_int_eq(err.code, LM_E_INPUT);
+	ck_assert_msg(strstr(err.msg, "holds index.json twice"), "%s", err.msg);
+	lm_err_release(&err);
+	image_release(&img);
+	free(spec);
+	free(dup);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	static const struct {
@@ -166,6 +210,7 @@ SUITE(source)
 	tcase_add_test(tc, test_oci_archive);
 	tcase_add_test(tc, test_docker_archive);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_oci_archive_two_indexes);
 	tcase_add_test(tc, test_platform_mismatch);
 	tcase_add_test(tc, test_is_registry);
 	suite_add_tcase(s, tc);

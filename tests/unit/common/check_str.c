@@ -45,10 +45,21 @@ START_TEST(test_quote)
 }
 END_TEST
 
+/* what an image printed, on the user's terminal: escapes neutralised, lines kept */
+START_TEST(test_printable)
+{
+	char *p = lm_str_printable("Traceback\n\tline \x1b[2J\x1b]0;pwned\x07"
+				   "caf\xc3\xa9 \xff");
+	ck_assert_str_eq(p, "Traceback\n\tline \\x1b[2J\\x1b]0;pwned\\x07caf\xc3\xa9 \\xff");
+	free(p);
+}
+END_TEST
+
 SUITE(str)
 {
 	Suite *s = suite_create("str");
 	TCASE(s, test_utf8_valid);
 	TCASE(s, test_quote);
+	TCASE(s, test_printable);
 	return s;
 }

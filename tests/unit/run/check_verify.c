@@ -4,37 +4,6 @@
 #include "unit.h"
 #include "run/verify.h"
 
-START_TEST(test_handler_split_table)
-{
-	static const struct {
-		const char *in, *mod, *fn; /* mod NULL: rejected */
-	} t[] = {
-		{ "app.handler", "app", "handler" },
-		{ "pkg/mod.fn", "pkg.mod", "fn" },
-		{ "a/b/c.run", "a.b.c", "run" },
-		{ "pkg.mod.fn", "pkg.mod", "fn" },
-		{ "handler", NULL, NULL },
-		{ ".handler", NULL, NULL },
-		{ "app.", NULL, NULL },
-		{ "app/.fn", NULL, NULL },
-		{ "a.b/c", NULL, NULL },
-		{ "/app.fn", NULL, NULL },
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		char *m = NULL, *f = NULL;
-		int r = verify_handler_split(t[i].in, &m, &f);
-		if (!t[i].mod) {
-			ck_assert_msg(r == -1, "split('%s') accepted", t[i].in);
-			continue;
-		}
-		ck_assert_msg(r == 0 && strcmp(m, t[i].mod) == 0 && strcmp(f, t[i].fn) == 0, "split('%s') = '%s' '%s'",
-			      t[i].in, m ? m : "", f ? f : "");
-		free(m);
-		free(f);
-	}
-}
-END_TEST
-
 /* 1 when list (NULL-terminated) holds s. */
 static int has(char *const *list, const char *s)
 {
@@ -75,6 +44,16 @@ START_TEST(test_blame_hints_table)
 		  "  File \"/var/task/cfg.py\", line 3, in <module>\n"
 		  "FileNotFoundError: [Errno 2] No such file or directory: '/var/task/data/schema.json'\n",
 		  { "cfg", "/var/task/cfg.py", "/var/task/data/schema.json" } },
+		/* Node: the package of the require, the files of the stacks, not node's own */
+		{ "require('fluent-ffmpeg')",
+		  "Error: Cannot find module './lib/fluent-ffmpeg'\n"
+		  "Require stack:\n- /var/task/node_modules/fluent-ffmpeg/index.js\n"
+		  "    at Module._resolveFilename (node:internal/modules/cjs/loader:1225:15)\n"
+		  "    at Object.<anonymous> (/var/task/node_modules/fluent-ffmpeg/index.js:1:18)\n"
+		  "    at /var/task/app.js:3:9\n",
+		  { "node_modules/fluent-ffmpeg", "/var/task/node_modules/fluent-ffmpeg/index.js", "/var/task/app.js" } },
+		{ "import('@scope/pkg/sub')", "", { "node_modules/@scope/pkg" } },
+		{ "require('Bad Name')", "", { NULL } },
 		/* no module names in it, nothing odd taken for one */
 		{ "handler 'app.handler'", "module 'app' (/var/task/app.py) has no attribute 'handler'\n", { NULL } },
 		{ "import 'a b'", "", { NULL } },
@@ -126,6 +105,22 @@ START_TEST(test_blame_order)
 	ck_assert_str_eq(c[5].label, "python-safe: tests/");
 	ck_assert_int_eq(c[5].score, 0);
 
+	/* a Node package hint: everything removed inside that package, not a look-alike */
+	{
+		static const char *const lib[] = { "var/task/node_modules/fluent-ffmpeg/lib",
+						   "var/task/node_modules/fluent-ffmpeg/lib/fluent-ffmpeg.js" };
+		static const char *const look[] = { "var/task/node_modules/fluent-ffmpeg-x/README.md" };
+		struct verify_blame_cand d[] = {
+			{ "node-safe: README*", 0, 1, 10, look, 1, -1, 0 },
+			{ "remove: **/fluent-ffmpeg/lib/", 0, 1, 100, lib, 2, -1, 0 },
+		};
+		char *nh[] = { "node_modules/fluent-ffmpeg", NULL };
+		verify_blame_order(d, 2, nh);
+		ck_assert_str_eq(d[0].label, "remove: **/fluent-ffmpeg/lib/");
+		ck_assert_int_eq(d[0].score, 3);
+		ck_assert_int_eq(d[1].score, 0);
+	}
+
 	/* a missing top-level module: its own file first; "helpersx.py" is not "helpers" */
 	static const char *const near[] = { "var/task/helpersx.py" };
 	static const char *const so[] = { "var/task/lib/helpers.cpython-311-x86_64-linux-gnu.so" };
@@ -148,7 +143,6 @@ END_TEST
 SUITE(verify)
 {
 	Suite *s = suite_create("verify");
-	TCASE(s, test_handler_split_table);
 	TCASE(s, test_blame_hints_table);
 	TCASE(s, test_blame_order);
 	return s;
