@@ -31,7 +31,7 @@ UNIT_OBJ := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%.o) $(UNIT_HELP:tests/unit/
 UNIT_BIN := $(BUILD)/unit/run-unit
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all test check unit install uninstall clean format demo deps bench
+.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -101,6 +101,9 @@ demo:
 
 bench: all
 	@LAMINA=$(abspath $(BIN)) scripts/bench-build.sh
+
+bench-incremental: all
+	@LAMINA=$(abspath $(BIN)) scripts/bench-incremental.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR)
