@@ -47,6 +47,9 @@
 #   BENCH_QUIET        N > 0: before each timed lamina run wait for an idle second, and run
 #                      again (up to N times, with a new change) when the rest of the machine
 #                      used more than 10 % of the run's wall time in CPU (default 0)
+#   BENCH_KEEP         1: keep the caches, the registry's storage and the copies of the
+#                      workloads in incremental/ (about 3 GB); default 0 keeps the report,
+#                      results.tsv, log/ and the last images in out/
 # Prints a Markdown report on stdout (also written to $LAMINA_BENCH_DIR/incremental.md);
 # progress on stderr. Needs root for dockerd and the registry (installs time, docker.io,
 # docker-registry with apt-get if missing). About 4-8 minutes on 2 cores, by how busy they are.
@@ -61,6 +64,7 @@ RUNS=${BENCH_RUNS:-3}
 CRUNS=${BENCH_COLD_RUNS:-1}
 ORUNS=${BENCH_OTHER_RUNS:-1}
 QUIET=${BENCH_QUIET:-0}
+KEEP=${BENCH_KEEP:-0}
 TAG_BASE=public.ecr.aws/lambda/python:3.12
 IMPORTS=(boto3 numpy pandas)
 
@@ -74,7 +78,10 @@ apt_install() { # PKG...
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1
 	}
 }
-for n in RUNS CRUNS ORUNS QUIET; do
+for t in $TOOLS; do
+	case $t in lamina | docker) ;; *) die "BENCH_TOOLS: unknown tool '$t' (lamina, docker)" ;; esac
+done
+for n in RUNS CRUNS ORUNS QUIET KEEP; do
 	[[ ${!n} =~ ^[0-9]+$ ]] || die "$n must be a number (got '${!n}')"
 done
 [ "$RUNS" -ge 1 ] && [ "$CRUNS" -ge 1 ] && [ "$ORUNS" -ge 1 ] || die "run counts must be at least 1"
@@ -701,4 +708,9 @@ report_machine() {
 		"on a shared machine a run with a large value is slower than lamina makes it."
 }
 report | tee "$BD/incremental.md"
-log "report in $BD/incremental.md"
+# Gigabytes of caches and copies stay only when asked for (a shared machine's disk).
+if [ "$KEEP" = 0 ]; then
+	chmod -R u+rwX "$W" 2>/dev/null || true
+	rm -rf "$W"/cache "$W"/cache-* "$W"/checkout-* "$W"/py "$W"/node "$W"/registry "$W"/base "$W/out/ref.tar"
+fi
+log "report in $BD/incremental.md; logs and images in $W"
