@@ -356,7 +356,8 @@ bench_python() {
 	# one-line handler change, verify off
 	edit_app() { edit_handler "$PY/src/handler.py"; }
 	measure edit edit_app lm "$CACHE" "$PY/lamina.json" "$OUT" --no-verify
-	check_digest edit "$(reference "$PY/lamina.json")"
+	ref=$(reference "$PY/lamina.json")
+	check_digest edit "$ref"
 	record_case edit 0.5 "$CHECK"
 
 	# verify alone on a new image: built with --no-verify (untimed), so its root filesystem
@@ -430,14 +431,16 @@ bench_python() {
 }
 
 bench_node() {
-	local out=$W/out/node.tar cache=$W/cache-node
+	local out=$W/out/node.tar cache=$W/cache-node ref
 	node_cold() { rm -rf "$cache"; }
 	N=$CRUNS measure node-cold node_cold lm "$cache" "$NODE/lamina.json" "$out"
-	check_digest node-cold "$(reference "$NODE/lamina.json")"
+	ref=$(reference "$NODE/lamina.json")
+	check_digest node-cold "$ref"
 	record_case node-cold - "$CHECK" "empty cache"
 	edit_node() { edit_js "$NODE/src/index.js"; }
 	measure node-edit edit_node lm "$cache" "$NODE/lamina.json" "$out"
-	check_digest node-edit "$(reference "$NODE/lamina.json")"
+	ref=$(reference "$NODE/lamina.json")
+	check_digest node-edit "$ref"
 	record_case node-edit 0.5 "$CHECK"
 }
 
