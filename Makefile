@@ -39,7 +39,7 @@ FUZZ_SECONDS ?= 60
 # how long `make test` runs each harness
 FUZZ_BRIEF ?= 30
 
-.PHONY: all test check unit install uninstall clean format demo deps bench fuzz fuzz-bins
+.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental fuzz fuzz-bins
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -123,6 +123,9 @@ demo:
 
 bench: all
 	@LAMINA=$(abspath $(BIN)) scripts/bench-build.sh
+
+bench-incremental: all
+	@LAMINA=$(abspath $(BIN)) scripts/bench-incremental.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR)
