@@ -707,6 +707,51 @@ static int open_held(const char *path)
 	return fd;
 }
 
+/* The tree being assembled in *tmp (open as *fd, locked) becomes top/key as it is, and
+ * work goes on in a new temporary copy of it (hard links: the layers still to come
+ * replace files, never write into them). */
+static int keep_prefix(const char *top, const char *key, const char *prefix, char **tmp, int *fd, struct lm_err *err)
+{
+	char *t2 = lm_mkdtemp(top, prefix, err), *dst = NULL;
+	int fd2 = -1, ret = -1;
+	if (!t2)
+		return -1;
+	fd2 = open(t2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd2 < 0 || flock(fd2, LOCK_EX) < 0) {
+		lm_err_sys(err, "open '%s'", t2);
+		goto out;
+	}
+	if (clone_tree(*fd, fd2, err) < 0)
+		goto out;
+	if (fchmod(*fd, 0700) < 0) {
+		lm_err_sys(err, "chmod '%s'", *tmp);
+		goto out;
+	}
+	dst = lm_path_join(top, key);
+	if (rename(*tmp, dst) == 0)
+		lm_cleanup_forget(*tmp);
+	else if (errno == EEXIST || errno == ENOTEMPTY)
+		lm_rm_rf_quiet(*tmp); /* another process kept it first */
+	else {
+		lm_err_sys(err, "rename '%s'", *tmp);
+		goto out;
+	}
+	free(*tmp);
+	close(*fd);
+	*tmp = t2;
+	*fd = fd2;
+	t2 = NULL;
+	fd2 = -1;
+	ret = 0;
+out:
+	if (fd2 >= 0)
+		close(fd2);
+	lm_rm_rf_quiet(t2);
+	free(t2);
+	free(dst);
+	return ret;
+}
+
 /* Assembles the root filesystem of layers[0..n) into top/keys[n] (keys[k]: the key of the
  * first k layers), with the held signals blocked. */
 static int build(struct cache *c, const char *top, char *const *keys, const struct oci_descriptor *layers,
@@ -745,6 +790,11 @@ static int build(struct cache *c, const char *top, char *const *keys, const stru
 		break;
 	}
 	for (size_t i = start; i < n; i++) {
+		/* Before the last layer of several, the prefix is kept too (keys[n-1]): the next
+		 * image that differs only in its last layer (an app change) starts from it, with
+		 * hard links, instead of extracting the unchanged layers again. */
+		if (i == n - 1 && n - start >= 2 && keep_prefix(top, keys[n - 1], prefix, &tmp, &fd, err) < 0)
+			goto out;
 		char *blob = cache_blob_path(c, layers[i].digest);
 		struct archive *a = NULL;
 		int r = open_layer(&a, blob, err);

@@ -99,4 +99,28 @@ run_lamina verify "oci-archive:$T/deep.tar" --import json --no-handler || fail "
 [ "$(keys | wc -l)" -ge 1 ] || fail "no root filesystem for the deep base"
 run_lamina cache prune --all || fail "cache prune --all: $(cat "$T/err")"
 assert_eq "$(find "$R" -mindepth 1 -maxdepth 1 | wc -l)" 0 "entries under rootfs after prune --all"
+
+# An image that differs from a verified one only in its last layer starts from the
+# cached root filesystem of all its other layers (kept when the first was assembled),
+# not from the base's: the unchanged layers are not extracted again.
+export XDG_CACHE_HOME="$T/cache-prefix"
+R="$XDG_CACHE_HOME/lamina/rootfs"
+mkdir -p "$T/lib" && echo 'LIB = 1' >"$T/lib/libmod.py"
+for v in 1 2; do
+	echo "N = $v" >"$T/app/n.py"
+	cat >"$T/two.json" <<JSON
+{"base": "oci-archive:$base", "layers": [{"name": "lib", "from": "lib"}, {"name": "app", "from": "app"}],
+ "config": {"cmd": ["app.handler"]}, "precompile": false, "verify": {"imports": ["libmod", "n"]}}
+JSON
+	run_lamina build "$T/two.json" -o "$T/two$v.tar" || fail "build $v of the two-layer app: $(cat "$T/err")"
+	prefix=$(layer_digests "$T/two$v.tar" | head -n -1 | sha256sum | cut -d' ' -f1)
+	[ -d "$R/$prefix" ] || fail "no root filesystem kept for the image's layers but the last (build $v)"
+	[ -d "$R/$(key_of "$T/two$v.tar")" ] || fail "no root filesystem of image $v"
+done
+# the same prefix both times: the second build found it (one prefix, two images)
+assert_eq "$(layer_digests "$T/two1.tar" | head -n -1)" "$(layer_digests "$T/two2.tar" | head -n -1)" "prefix layers"
+[ -f "$R/$prefix/var/task/libmod.py" ] || fail "the prefix lacks the lib layer"
+[ ! -e "$R/$prefix/var/task/n.py" ] || fail "the prefix holds the last layer"
+assert_eq "$(cat "$R/$(key_of "$T/two2.tar")/var/task/n.py")" "N = 2" "the second image's own last layer"
+assert_eq "$(cat "$R/$(key_of "$T/two1.tar")/var/task/n.py")" "N = 1" "the first image's copy (hard links replaced, not written)"
 echo ok
