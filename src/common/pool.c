@@ -15,13 +15,13 @@ struct lm_pool {
 	pthread_t *tids;
 	int nth; /* threads started */
 
-	pthread_mutex_t mu;   /* guards the queue, stop and every task's state */
-	pthread_cond_t work;  /* workers wait for a queued task or stop */
-	pthread_cond_t done;  /* the owner waits for a task to finish */
+	pthread_mutex_t mu;  /* guards the queue, stop and every task's state */
+	pthread_cond_t work; /* workers wait for a queued task or stop */
+	pthread_cond_t done; /* the owner waits for a task to finish */
 	struct lm_pool_task *head, *tail;
 	int stop;
 
-	void *own;     /* the context for inline tasks, made on first use */
+	void *own; /* the context for inline tasks, made on first use */
 	int own_made;
 };
 

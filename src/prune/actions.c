@@ -45,8 +45,7 @@ static int maybe_elf(const struct lm_entry *e)
 	return n == 4 && elfstrip_is_elf(magic, 4);
 }
 
-int prune_strip_all(struct run *r, enum prune_strip mode, const char *workdir, struct layer_rep *l,
-		    struct lm_err *err)
+int prune_strip_all(struct run *r, enum prune_strip mode, const char *workdir, struct layer_rep *l, struct lm_err *err)
 {
 	enum elfstrip_mode em = mode == PRUNE_STRIP_UNNEEDED ? ELFSTRIP_UNNEEDED : ELFSTRIP_DEBUG;
 	char *dir = NULL;

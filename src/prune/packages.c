@@ -62,7 +62,7 @@ char *prune_record_path(char *line)
 }
 
 struct pkgs {
-	struct pkgmap top;           /* top_level.txt: "yaml" -> "PyYAML" */
+	struct pkgmap top;	     /* top_level.txt: "yaml" -> "PyYAML" */
 	char **rec_path, **rec_dist; /* RECORD: image-relative path -> distribution */
 	size_t nrec, caprec;
 };
@@ -97,7 +97,8 @@ static void read_metadata(struct run *r, struct pkgs *pk)
 					if (c) {
 						size_t plen = r->pyroot[i];
 						char *full = lm_asprintf("%.*s%s", (int)plen, rel, c);
-						lm_grow((void **)&pk->rec_path, &pk->caprec, pk->nrec + 1, sizeof(char *));
+						lm_grow((void **)&pk->rec_path, &pk->caprec, pk->nrec + 1,
+							sizeof(char *));
 						pk->rec_dist = lm_xrealloc(pk->rec_dist, pk->caprec * sizeof(char *));
 						pk->rec_path[pk->nrec] = full;
 						pk->rec_dist[pk->nrec] = lm_xstrdup(dist);

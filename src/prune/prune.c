@@ -45,22 +45,25 @@ static void record(struct run *r, struct layer_rep *l)
 			}
 			if (!r->rules[r->cand[i]].guarded &&
 			    (lm_str_endswith(e->path, ".dist-info") || lm_str_endswith(e->path, ".egg-info") ||
-			     lm_str_endswith(e->path, ".dist-info/METADATA") || lm_str_endswith(e->path, ".egg-info/PKG-INFO"))) {
-				prune_push_str(&l->warnings, &l->nwarnings, &l->capwarnings,
-					 lm_asprintf("'%s' removes '%s': importlib.metadata.version() will fail for it",
-						     r->rules[r->cand[i]].label, prune_rel(r, i)));
+			     lm_str_endswith(e->path, ".dist-info/METADATA") ||
+			     lm_str_endswith(e->path, ".egg-info/PKG-INFO"))) {
+				prune_push_str(
+					&l->warnings, &l->nwarnings, &l->capwarnings,
+					lm_asprintf("'%s' removes '%s': importlib.metadata.version() will fail for it",
+						    r->rules[r->cand[i]].label, prune_rel(r, i)));
 			}
-		} else if (r->cand[i] >= 0 && r->rules[r->cand[i]].guarded && (r->gself[i] || r->gsub[i]) && !r->keepm[i]) {
+		} else if (r->cand[i] >= 0 && r->rules[r->cand[i]].guarded && (r->gself[i] || r->gsub[i]) &&
+			   !r->keepm[i]) {
 			prune_push_str(&l->kept, &l->nkept, &l->capkept,
-				 lm_asprintf("%s%s (%s)", prune_rel(r, i), e->type == LM_F_DIR ? "/" : "",
-					     r->gsub[i] ? "imported" : "required"));
+				       lm_asprintf("%s%s (%s)", prune_rel(r, i), e->type == LM_F_DIR ? "/" : "",
+						   r->gsub[i] ? "imported" : "required"));
 		}
 	}
 }
 
-int prune_apply(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
-		const char *root, const char *platform, const char *layer_name, const char *workdir,
-		struct prune_report *rep, struct lm_err *err)
+int prune_apply(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t, const char *root,
+		const char *platform, const char *layer_name, const char *workdir, struct prune_report *rep,
+		struct lm_err *err)
 {
 	struct run r;
 	struct layer_rep *l;
@@ -120,9 +123,8 @@ void prune_decision_release(struct prune_decision *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
-		 const char *root, const char *platform, const char *disabled, struct prune_decision *d,
-		 struct lm_err *err)
+int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t, const char *root,
+		 const char *platform, const char *disabled, struct prune_decision *d, struct lm_err *err)
 {
 	struct run r;
 	char *nroot = root ? tree_norm_path(root) : NULL;
@@ -173,4 +175,3 @@ out:
 	free(nroot);
 	return ret;
 }
-

@@ -29,7 +29,7 @@
 struct count {
 	char *name;
 	uint64_t files, bytes; /* rules: removed (rewrite rules: rewritten, saved) */
-	int rewrite;           /* rules: a rewrite rule */
+	int rewrite;	       /* rules: a rewrite rule */
 	uint64_t files_before, bytes_before, files_after, bytes_after; /* packages */
 };
 
@@ -75,7 +75,7 @@ struct rule {
 struct run {
 	struct lm_tree *t;
 	const char *root; /* normalised, "" for '/' */
-	size_t rootlen;   /* strlen(root) + 1 when root is not "", else 0 */
+	size_t rootlen;	  /* strlen(root) + 1 when root is not "", else 0 */
 	const char *platform;
 	struct rule *rules;
 	size_t nrules;
@@ -83,9 +83,9 @@ struct run {
 	size_t nkeep, capkeep;
 	/* per entry */
 	size_t *parent; /* index of the parent entry, SIZE_MAX for none/outside */
-	int *in_root;   /* below root (not root itself) */
-	int *direct;    /* rule that matches the entry itself, -1 */
-	int *cand;      /* rule that removes it (own or inherited), -1 */
+	int *in_root;	/* below root (not root itself) */
+	int *direct;	/* rule that matches the entry itself, -1 */
+	int *cand;	/* rule that removes it (own or inherited), -1 */
 	unsigned char *keepm, *gself, *gsub, *scanned, *removed;
 	size_t *pyroot; /* length of the rel prefix of the entry's Python import root */
 	struct lm_strset imports;
@@ -134,8 +134,7 @@ void prune_account(struct run *r, struct layer_rep *l, int before);
  * workdir/slim (dry run, workdir NULL: accounting only). Kept files are left as they are. */
 int prune_slim_all(struct run *r, const char *workdir, struct layer_rep *l, struct lm_err *err);
 /* Strips the ELF files that stay into workdir/strip (dry run: accounting only). */
-int prune_strip_all(struct run *r, enum prune_strip mode, const char *workdir, struct layer_rep *l,
-		    struct lm_err *err);
+int prune_strip_all(struct run *r, enum prune_strip mode, const char *workdir, struct layer_rep *l, struct lm_err *err);
 
 /* --- pure helpers ------------------------------------------------------------------ */
 

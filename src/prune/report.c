@@ -66,7 +66,6 @@ struct count *prune_pkg_get(struct layer_rep *l, const char *name)
 	return &l->pkgs[l->npkgs++];
 }
 
-
 static double pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
@@ -158,19 +157,19 @@ char *prune_report_json(const struct prune_report *r)
 		json_object_set_new(jl, "root", json_string(l->root));
 		json_object_set_new(jl, "before", jcount(l->files_before, l->bytes_before));
 		json_object_set_new(jl, "after", jcount(l->files_after, l->bytes_after));
-		json_object_set_new(jl, "saved", json_pack("{s:I,s:I,s:f}", "files",
-							  (json_int_t)(l->files_before - l->files_after), "bytes",
-							  (json_int_t)(l->bytes_before - l->bytes_after), "percent",
-							  pct(l->bytes_before - l->bytes_after, l->bytes_before)));
+		json_object_set_new(jl, "saved",
+				    json_pack("{s:I,s:I,s:f}", "files", (json_int_t)(l->files_before - l->files_after),
+					      "bytes", (json_int_t)(l->bytes_before - l->bytes_after), "percent",
+					      pct(l->bytes_before - l->bytes_after, l->bytes_before)));
 		for (size_t k = 0; k < l->nrules; k++)
 			json_array_append_new(rules, json_pack("{s:s,s:I,s:I,s:s}", "rule", l->rules[k].name, "files",
 							       (json_int_t)l->rules[k].files, "bytes",
 							       (json_int_t)l->rules[k].bytes, "action",
 							       l->rules[k].rewrite ? "rewrite" : "remove"));
 		json_object_set_new(jl, "rules", rules);
-		json_object_set_new(jl, "strip", json_pack("{s:s,s:I,s:I}", "mode", l->strip_mode, "files",
-							  (json_int_t)l->strip_files, "bytes_saved",
-							  (json_int_t)l->strip_saved));
+		json_object_set_new(jl, "strip",
+				    json_pack("{s:s,s:I,s:I}", "mode", l->strip_mode, "files",
+					      (json_int_t)l->strip_files, "bytes_saved", (json_int_t)l->strip_saved));
 		for (size_t k = 0; k < l->nkept; k++)
 			json_array_append_new(kept, json_string(l->kept[k]));
 		json_object_set_new(jl, "kept_by_reference", kept);

@@ -148,7 +148,8 @@ void prune_classify(struct run *r)
 		r->parent[i] = SIZE_MAX;
 		r->direct[i] = -1;
 		if (r->rootlen) {
-			r->in_root[i] = strncmp(e->path, r->root, r->rootlen - 1) == 0 && e->path[r->rootlen - 1] == '/';
+			r->in_root[i] =
+				strncmp(e->path, r->root, r->rootlen - 1) == 0 && e->path[r->rootlen - 1] == '/';
 		} else {
 			r->in_root[i] = 1;
 		}
@@ -163,7 +164,8 @@ void prune_classify(struct run *r)
 			r->pyroot[i] = 0;
 		} else {
 			size_t p = r->parent[i];
-			r->pyroot[i] = prune_is_pyroot_name(prune_rel(r, p)) ? strlen(prune_rel(r, p)) + 1 : r->pyroot[p];
+			r->pyroot[i] =
+				prune_is_pyroot_name(prune_rel(r, p)) ? strlen(prune_rel(r, p)) + 1 : r->pyroot[p];
 		}
 		for (size_t k = 0; k < r->nkeep; k++)
 			if (glob_match_within(r->keep[k], prune_rel(r, i), e->type == LM_F_DIR))

@@ -216,8 +216,7 @@ out:
 static int manifest_by_digest(struct reg *g, const char *digest, char **out, size_t *len, char **ctype,
 			      struct lm_err *err)
 {
-	if (cache_has(g->cache, digest, -1) &&
-	    cache_read_blob(g->cache, digest, OCI_JSON_MAX, out, len, err) == 0) {
+	if (cache_has(g->cache, digest, -1) && cache_read_blob(g->cache, digest, OCI_JSON_MAX, out, len, err) == 0) {
 		*ctype = NULL;
 		return 0;
 	}
@@ -330,8 +329,7 @@ int registry_pull(const char *refstr, const struct reg_opts *ro, struct cache *c
 		goto out;
 	}
 	if (kind != OCI_DOC_MANIFEST) {
-		lm_err_set(err, LM_E_INPUT, "'%s': the registry sent something that is not an image manifest",
-			   g.name);
+		lm_err_set(err, LM_E_INPUT, "'%s': the registry sent something that is not an image manifest", g.name);
 		goto out;
 	}
 	if (cache_put_buf(c, body, len, d, err) < 0)

@@ -167,8 +167,8 @@ static int upload_body(struct reg *g, struct http_conn *h, const struct job *j, 
 				goto out;
 			}
 			if (g->ro->verbose)
-				progress_note(g->prog, "%s: %s; the registry holds %lld bytes, resuming there", what, err->msg,
-					      (long long)at);
+				progress_note(g->prog, "%s: %s; the registry holds %lld bytes, resuming there", what,
+					      err->msg, (long long)at);
 			lm_err_release(err);
 			off = at;
 			progress_update(g->prog, slot, (uint64_t)off);
@@ -263,8 +263,8 @@ out:
 
 /* The bytes to PUT: the stored manifest when it has a top-level mediaType, else a
  * serialisation of the parsed one (which always carries it). */
-static int push_manifest_bytes(const struct lm_image *img, struct cache *c, char **out, size_t *len,
-			       char **media_type, struct lm_err *err)
+static int push_manifest_bytes(const struct lm_image *img, struct cache *c, char **out, size_t *len, char **media_type,
+			       struct lm_err *err)
 {
 	char *raw = NULL;
 	size_t rlen = 0;
@@ -317,8 +317,8 @@ int registry_push(const struct lm_image *img, struct cache *c, const char *refst
 	}
 	digest_buf(mbytes, mlen, d);
 	if (g.ref.digest[0] && strcmp(g.ref.digest, d) != 0) {
-		lm_err_set(err, LM_E_INPUT, "'%s' names digest %s but the image's manifest is %s", g.name,
-			   g.ref.digest, d);
+		lm_err_set(err, LM_E_INPUT, "'%s' names digest %s but the image's manifest is %s", g.name, g.ref.digest,
+			   d);
 		goto out;
 	}
 	/* an image pulled from another repository of this registry, or built on one (the
@@ -353,12 +353,12 @@ int registry_push(const struct lm_image *img, struct cache *c, const char *refst
 		goto out;
 	}
 	if (resp.docker_digest && digest_valid(resp.docker_digest) && strcmp(resp.docker_digest, d) != 0) {
-		lm_err_set(err, LM_E_VERIFY, "registry stored manifest %s for '%s', lamina sent %s",
-			   resp.docker_digest, g.name, d);
+		lm_err_set(err, LM_E_VERIFY, "registry stored manifest %s for '%s', lamina sent %s", resp.docker_digest,
+			   g.name, d);
 		goto out;
 	}
-	progress_note(g.prog, "%s: %d blobs uploaded, %d mounted, %d already there (%s sent)", g.name,
-		      g.nuploaded, g.nmounted, g.nexisted, lm_human_bytes(g.sent, h1, sizeof(h1)));
+	progress_note(g.prog, "%s: %d blobs uploaded, %d mounted, %d already there (%s sent)", g.name, g.nuploaded,
+		      g.nmounted, g.nexisted, lm_human_bytes(g.sent, h1, sizeof(h1)));
 	memcpy(digest_out, d, LM_DIGEST_LEN);
 	ret = 0;
 out:

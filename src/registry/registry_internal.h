@@ -45,7 +45,7 @@ struct reg {
 	struct progress *prog;
 
 	pthread_mutex_t mu; /* guards what follows */
-	char *authz;        /* current Authorization value, or NULL */
+	char *authz;	    /* current Authorization value, or NULL */
 	unsigned auth_gen;  /* bumped on every renewal */
 	struct auth_challenge ch;
 	struct auth_cred cred;
@@ -57,7 +57,7 @@ struct reg {
 /* One blob to transfer. */
 struct job {
 	const struct oci_descriptor *d; /* borrowed from the manifest */
-	const char *mount_from;         /* push: a repository of the same registry that may hold the blob */
+	const char *mount_from;		/* push: a repository of the same registry that may hold the blob */
 };
 
 /* --- session.c --------------------------------------------------------------------- */
@@ -127,7 +127,7 @@ struct job *reg_manifest_jobs(const struct oci_manifest *m, size_t *n);
 enum reg_resume {
 	REG_RESUME_APPEND,  /* the answer continues where the partial blob ends */
 	REG_RESUME_RESTART, /* the server ignored Range (200): start the blob over */
-	REG_RESUME_BAD,     /* an answer that does not start at from: retry from zero */
+	REG_RESUME_BAD,	    /* an answer that does not start at from: retry from zero */
 };
 /* How to take the first bytes of a blob download that asked for "Range: bytes=from-"
  * (from 0: a plain GET) and got status with Content-Range content_range (may be NULL). */

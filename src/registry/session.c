@@ -258,7 +258,8 @@ int reg_send(struct reg *g, struct http_conn *h, struct http_req *rq, struct htt
 		}
 		if (g->ro->verbose)
 			progress_note(g->prog, "%s: %s, retrying", what,
-				      r < 0 ? err->msg : (resp->status == 429 ? "429 too many requests" : "server error"));
+				      r < 0 ? err->msg
+					    : (resp->status == 429 ? "429 too many requests" : "server error"));
 		lm_err_release(err);
 		http_sleep_ms(http_backoff_ms(attempt, http_retry_after(resp->retry_after, time(NULL))));
 	}
@@ -281,8 +282,8 @@ int reg_status_err(struct reg *g, const struct http_resp *resp, const char *what
 {
 	char *msg = resp->body.data && resp->body.len ? reg_error_message(resp->body.data) : NULL;
 	int code = resp->status == 401 || resp->status == 403 ? LM_E_AUTH : LM_E_NET;
-	lm_err_set(err, code, "%s of '%s': registry answered %ld%s%s", what, g->name, resp->status,
-		   msg ? ": " : "", msg ? msg : "");
+	lm_err_set(err, code, "%s of '%s': registry answered %ld%s%s", what, g->name, resp->status, msg ? ": " : "",
+		   msg ? msg : "");
 	free(msg);
 	return -1;
 }
@@ -319,8 +320,7 @@ int reg_init(struct reg *g, const char *refstr, const struct reg_opts *ro, struc
 	if (!g->http)
 		return -1;
 	g->conn = http_conn_new(g->http);
-	g->prog = progress_new(stderr, ro->quiet ? PROGRESS_QUIET : ro->is_tty ? PROGRESS_TTY : PROGRESS_LINES,
-			       verb);
+	g->prog = progress_new(stderr, ro->quiet ? PROGRESS_QUIET : ro->is_tty ? PROGRESS_TTY : PROGRESS_LINES, verb);
 	return 0;
 }
 
