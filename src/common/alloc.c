@@ -53,6 +53,13 @@ void lm_grow(void **v, size_t *cap, size_t need, size_t elsz)
 	*cap = c;
 }
 
+void lm_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 char *lm_xstrdup(const char *s)
 {
 	char *p = strdup(s);

@@ -14,6 +14,8 @@ void *lm_xrealloc(void *p, size_t n);
 /* Grows *v (an array of *cap elements of size elsz) so that it holds at least need
  * elements; aborts when the size overflows. */
 void lm_grow(void **v, size_t *cap, size_t need, size_t elsz);
+/* Frees the n strings of v, then v. NULL-safe. */
+void lm_strv_free(char **v, size_t n);
 char *lm_xstrdup(const char *s);
 char *lm_xstrndup(const char *s, size_t n);
 /* Formats into a new string. Caller frees. */

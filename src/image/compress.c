@@ -1,32 +1,37 @@
+/* compress.c - the gzip writer of compress.h.
+ *
+ * The caller's thread owns a ring of slots (2 * threads + 2, or 1 without threads): it
+ * fills the next slot with a block, submits the slot to the worker pool (common/pool.h)
+ * and hands finished members to the sink strictly in ring order, waiting for the oldest
+ * when the ring is full. The ordering and the memory bound are this ring's; the threads,
+ * their compressors and the waiting are the pool's, which zip and the registry use too. */
 #include "image/compress.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libdeflate.h>
 
 #include "common/alloc.h"
+#include "common/pool.h"
 
 #define HDR_LEN 10
 #define TRL_LEN 8
 
-enum slot_state { SLOT_FREE, SLOT_PENDING, SLOT_RUNNING, SLOT_DONE };
-
 /* One block: the caller fills in[], a worker turns it into a gzip member in out[]. */
 struct slot {
-	enum slot_state state;
+	struct lm_pool_task task;
 	unsigned char *in;
 	size_t inlen;
 	unsigned char *out;
 	size_t outlen;
+	size_t outcap;
 	int failed;
 };
 
 struct gz_writer {
 	int level;
 	int threads; /* 0 = the caller compresses */
-	int started; /* worker threads running */
 	gz_sink_fn sink;
 	void *ctx;
 	struct digest_ctx udg;
@@ -40,13 +45,7 @@ struct gz_writer {
 	struct slot *fill; /* slot being filled by the caller, or NULL */
 	size_t seq_submit; /* next sequence number to submit */
 	size_t seq_emit;   /* next to hand to the sink */
-	size_t seq_take;   /* next for a worker */
-	pthread_t *tids;
-	pthread_mutex_t mu;
-	pthread_cond_t work; /* workers wait for pending slots */
-	pthread_cond_t done; /* the caller waits for finished slots */
-	int stop;
-	struct libdeflate_compressor *own; /* the caller's compressor, made when first needed */
+	struct lm_pool *pool; /* made with the first block */
 };
 
 /* A fixed header: no MTIME, no name, no XFL hint, OS "unknown", so that the bytes depend
@@ -59,11 +58,11 @@ static void put_le32(unsigned char *p, uint32_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void compress_slot(struct slot *s, struct libdeflate_compressor *c, size_t outcap)
+static void compress_slot(struct slot *s, struct libdeflate_compressor *c)
 {
 	size_t n;
 	memcpy(s->out, gz_header, HDR_LEN);
-	n = libdeflate_deflate_compress(c, s->in, s->inlen, s->out + HDR_LEN, outcap - HDR_LEN - TRL_LEN);
+	n = libdeflate_deflate_compress(c, s->in, s->inlen, s->out + HDR_LEN, s->outcap - HDR_LEN - TRL_LEN);
 	if (n == 0) { /* cannot happen with the bound's room */
 		s->failed = 1;
 		return;
@@ -74,37 +73,23 @@ static void compress_slot(struct slot *s, struct libdeflate_compressor *c, size_
 	s->failed = 0;
 }
 
-static struct libdeflate_compressor *new_compressor(int level)
+/* A worker's context: its own compressor (arg is the writer's level). */
+static void *compressor_new(void *arg)
 {
-	struct libdeflate_compressor *c = libdeflate_alloc_compressor(level);
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(*(const int *)arg);
 	if (!c)
 		abort(); /* out of memory: like lm_xmalloc */
 	return c;
 }
 
-static void *worker(void *arg)
+static void compressor_free(void *c)
 {
-	struct gz_writer *w = arg;
-	struct libdeflate_compressor *c = new_compressor(w->level);
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		struct slot *s;
-		while (!w->stop && w->seq_take == w->seq_submit)
-			pthread_cond_wait(&w->work, &w->mu);
-		if (w->stop)
-			break;
-		s = &w->slots[w->seq_take % w->nslots];
-		w->seq_take++;
-		s->state = SLOT_RUNNING;
-		pthread_mutex_unlock(&w->mu);
-		compress_slot(s, c, w->outcap);
-		pthread_mutex_lock(&w->mu);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&w->done);
-	}
-	pthread_mutex_unlock(&w->mu);
 	libdeflate_free_compressor(c);
-	return NULL;
+}
+
+static void slot_task(void *arg, void *compressor)
+{
+	compress_slot(arg, compressor);
 }
 
 struct gz_writer *gz_writer_new(int level, int threads, gz_sink_fn sink, void *ctx)
@@ -124,21 +109,7 @@ struct gz_writer *gz_writer_new(int level, int threads, gz_sink_fn sink, void *c
 	 * the sink takes the oldest */
 	w->nslots = w->threads ? (size_t)w->threads * 2 + 2 : 1;
 	w->slots = lm_xcalloc(w->nslots, sizeof(*w->slots));
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->done, NULL);
 	return w;
-}
-
-/* Threads start with the first full block: a layer that fits in one block (most app
- * layers) is compressed by the caller and costs no thread. */
-static void start_threads(struct gz_writer *w)
-{
-	w->tids = lm_xcalloc((size_t)w->threads, sizeof(*w->tids));
-	for (int i = 0; i < w->threads; i++)
-		if (pthread_create(&w->tids[i], NULL, worker, w) != 0)
-			abort();
-	w->started = 1;
 }
 
 static int emit(struct gz_writer *w, const void *data, size_t len, struct lm_err *err)
@@ -154,20 +125,11 @@ static int emit(struct gz_writer *w, const void *data, size_t len, struct lm_err
  * oldest is done; wait_all: until every submitted one is. */
 static int drain(struct gz_writer *w, int wait_one, int wait_all, struct lm_err *err)
 {
-	for (;;) {
-		struct slot *s;
-		int ready;
-		pthread_mutex_lock(&w->mu);
-		if (w->seq_emit == w->seq_submit) {
-			pthread_mutex_unlock(&w->mu);
-			return 0;
-		}
-		s = &w->slots[w->seq_emit % w->nslots];
-		while (s->state != SLOT_DONE && (wait_one || wait_all))
-			pthread_cond_wait(&w->done, &w->mu);
-		ready = s->state == SLOT_DONE;
-		pthread_mutex_unlock(&w->mu);
-		if (!ready)
+	while (w->seq_emit != w->seq_submit) {
+		struct slot *s = &w->slots[w->seq_emit % w->nslots];
+		if (wait_one || wait_all)
+			lm_pool_wait(w->pool, &s->task);
+		else if (!lm_pool_done(w->pool, &s->task))
 			return 0;
 		if (s->failed) {
 			w->failed = 1;
@@ -175,67 +137,42 @@ static int drain(struct gz_writer *w, int wait_one, int wait_all, struct lm_err 
 		}
 		if (emit(w, s->out, s->outlen, err) < 0)
 			return -1;
-		pthread_mutex_lock(&w->mu);
-		s->state = SLOT_FREE;
 		w->seq_emit++;
-		pthread_mutex_unlock(&w->mu);
 		wait_one = 0;
 	}
+	return 0;
 }
 
 /* The slot for the next sequence number, once the sink has taken what it held. */
 static struct slot *acquire(struct gz_writer *w, struct lm_err *err)
 {
 	struct slot *s;
-	for (;;) {
-		int busy;
-		pthread_mutex_lock(&w->mu);
-		busy = w->seq_submit - w->seq_emit >= w->nslots;
-		pthread_mutex_unlock(&w->mu);
-		if (!busy)
-			break;
+	while (w->seq_submit - w->seq_emit >= w->nslots)
 		if (drain(w, 1, 0, err) < 0)
 			return NULL;
-	}
-	/* free: no worker looks at it until it is published */
+	/* free: no worker looks at it until it is submitted */
 	s = &w->slots[w->seq_submit % w->nslots];
 	if (!s->in) {
 		s->in = lm_xmalloc(GZ_BLOCK);
 		s->out = lm_xmalloc(w->outcap);
+		s->outcap = w->outcap;
 	}
 	s->inlen = 0;
 	return s;
 }
 
-/* Compresses the filled slot: in the caller's thread for a lone last block or without
- * threads, else by the workers. */
+/* Compresses the filled slot. Threads start with the first full block: a layer that fits
+ * in one block (most app layers) is compressed in the caller's thread (a pool without
+ * workers) and costs no thread. */
 static int submit(struct gz_writer *w, int last, struct lm_err *err)
 {
 	struct slot *s = w->fill;
 	w->fill = NULL;
 	w->members++;
-	if (!w->started && (!w->threads || (last && w->seq_submit == w->seq_emit))) {
-		if (!w->own)
-			w->own = new_compressor(w->level);
-		compress_slot(s, w->own, w->outcap);
-		if (s->failed) {
-			w->failed = 1;
-			return lm_err_set(err, LM_E_INTERNAL, "gzip: block %zu: libdeflate failed", w->seq_submit);
-		}
-		if (emit(w, s->out, s->outlen, err) < 0)
-			return -1;
-		/* nothing is in flight here: the slot is free again at once */
-		w->seq_submit++;
-		w->seq_emit++;
-		return 0;
-	}
-	if (!w->started)
-		start_threads(w);
-	pthread_mutex_lock(&w->mu);
-	s->state = SLOT_PENDING;
+	if (!w->pool)
+		w->pool = lm_pool_new(last ? 0 : w->threads, compressor_new, compressor_free, &w->level);
+	lm_pool_submit(w->pool, &s->task, slot_task, s);
 	w->seq_submit++;
-	pthread_cond_signal(&w->work);
-	pthread_mutex_unlock(&w->mu);
 	return drain(w, 0, 0, err);
 }
 
@@ -288,25 +225,12 @@ void gz_writer_free(struct gz_writer *w)
 {
 	if (!w)
 		return;
-	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = 1; /* queued work is dropped: nothing is emitted after a free */
-		pthread_cond_broadcast(&w->work);
-		pthread_mutex_unlock(&w->mu);
-		for (int i = 0; i < w->threads; i++)
-			pthread_join(w->tids[i], NULL);
-	}
-	free(w->tids);
+	lm_pool_free(w->pool); /* queued work is dropped: nothing is emitted after a free */
 	digest_abort(&w->udg);
 	for (size_t i = 0; i < w->nslots; i++) {
 		free(w->slots[i].in);
 		free(w->slots[i].out);
 	}
 	free(w->slots);
-	if (w->own)
-		libdeflate_free_compressor(w->own);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->work);
-	pthread_cond_destroy(&w->done);
 	free(w);
 }

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "common/buf.h"
 #include "common/alloc.h"
 #include "common/fs.h"
+#include "common/pool.h"
 
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
@@ -48,9 +48,9 @@
 
 #define OUT_CAP (1u << 20)
 #define IO_CHUNK (256u << 10)
-/* Parallel deflate: files up to JOB_MAX bytes are read and deflated whole by worker
- * threads, at most JOBS_BUDGET bytes of them ahead of the writer; larger files are
- * streamed by the writer itself. */
+/* Parallel deflate: files up to JOB_MAX bytes are read and deflated whole by the worker
+ * pool (common/pool.h), submitted in plan order at most JOBS_BUDGET bytes ahead of the
+ * writer; larger files are streamed by the writer itself. */
 #define JOB_MAX (8u << 20)
 #define JOBS_BUDGET (64u << 20)
 
@@ -249,7 +249,6 @@ struct zw {
 	int zip64;
 	z_stream z; /* files above JOB_MAX, streamed */
 	int z_ready;
-	struct libdeflate_compressor *ldc; /* small files when no worker runs */
 	unsigned char *in, *zout;
 	uint16_t date, time;
 	struct lm_err *err;
@@ -594,10 +593,9 @@ out:
 
 /* ---- parallel deflate of small files ---- */
 
-enum { SLOT_WAITING = 0, SLOT_CLAIMED, SLOT_DONE };
-
 struct slot {
-	int state;
+	struct lm_pool_task task;
+	const struct lm_entry *e;
 	unsigned char *data; /* the entry's bytes after its local header */
 	size_t len;
 	uint32_t crc;
@@ -605,17 +603,15 @@ struct slot {
 	struct lm_err err; /* set when the job failed */
 };
 
-struct pool {
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+/* The small-file jobs of one zip. Only the writer's thread touches this; the pool runs
+ * the jobs and says when one is done. */
+struct jobs {
+	struct lm_pool *pool;
 	const struct zip_plan *p;
 	int level;
-	size_t next;       /* the next plan item a worker considers */
-	uint64_t inflight; /* bytes of jobs claimed and not yet written */
-	int stop;
+	size_t next;        /* the next plan item to consider submitting */
+	uint64_t inflight;  /* bytes of jobs submitted and not yet written */
 	struct slot *slots; /* one per plan item */
-	pthread_t *th;
-	int nth;
 };
 
 static int is_job(const struct zip_item *it, int level)
@@ -678,101 +674,75 @@ fail:
 	free(out);
 }
 
-static void *worker(void *arg)
+/* A worker's context: its own compressor (arg is the zip's level). */
+static void *compressor_new(void *arg)
 {
-	struct pool *pl = arg;
-	const struct zip_plan *p = pl->p;
-	struct libdeflate_compressor *ldc = libdeflate_alloc_compressor(pl->level);
-	if (!ldc)
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(*(const int *)arg);
+	if (!c)
 		abort(); /* only out of memory can fail here */
-	pthread_mutex_lock(&pl->mu);
-	for (;;) {
-		size_t i;
-		uint64_t need;
-		while (pl->next < p->n && !is_job(&p->v[pl->next], pl->level))
-			pl->next++;
-		if (pl->stop || pl->next >= p->n)
-			break;
-		need = p->v[pl->next].e->size;
-		/* jobs are claimed in plan order, so the one the writer waits for is always in flight or next */
-		if (pl->inflight && pl->inflight + need > JOBS_BUDGET) {
-			pthread_cond_wait(&pl->work, &pl->mu);
+	return c;
+}
+
+static void compressor_free(void *c)
+{
+	libdeflate_free_compressor(c);
+}
+
+static void job_task(void *arg, void *compressor)
+{
+	struct slot *s = arg;
+	run_job(compressor, s->e, s);
+}
+
+/* threads 0: no worker; the writer runs each job when it reaches it */
+static void jobs_start(struct jobs *j, const struct zip_plan *p, int level, int threads)
+{
+	memset(j, 0, sizeof(*j));
+	j->p = p;
+	j->level = level;
+	j->slots = lm_xcalloc(p->n + 1, sizeof(*j->slots));
+	j->pool = lm_pool_new(threads, compressor_new, compressor_free, &j->level);
+}
+
+/* Submits jobs in plan order: every one up to item i, which the writer needs now, and with
+ * workers, later ones while their bytes fit in JOBS_BUDGET. Jobs start in plan order, so
+ * the one the writer waits for is always running or next. */
+static void jobs_feed(struct jobs *j, size_t i)
+{
+	for (; j->next < j->p->n; j->next++) {
+		const struct zip_item *it = &j->p->v[j->next];
+		if (!is_job(it, j->level))
 			continue;
-		}
-		i = pl->next++;
-		pl->inflight += need;
-		pl->slots[i].state = SLOT_CLAIMED;
-		pthread_mutex_unlock(&pl->mu);
-		run_job(ldc, p->v[i].e, &pl->slots[i]);
-		pthread_mutex_lock(&pl->mu);
-		pl->slots[i].state = SLOT_DONE;
-		pthread_cond_broadcast(&pl->done);
-	}
-	pthread_mutex_unlock(&pl->mu);
-	libdeflate_free_compressor(ldc);
-	return NULL;
-}
-
-static void pool_start(struct pool *pl, const struct zip_plan *p, int level, int threads)
-{
-	memset(pl, 0, sizeof(*pl));
-	pthread_mutex_init(&pl->mu, NULL);
-	pthread_cond_init(&pl->work, NULL);
-	pthread_cond_init(&pl->done, NULL);
-	pl->p = p;
-	pl->level = level;
-	pl->slots = lm_xcalloc(p->n + 1, sizeof(*pl->slots));
-	pl->th = lm_xcalloc((size_t)threads, sizeof(*pl->th));
-	for (int i = 0; i < threads; i++) {
-		if (pthread_create(&pl->th[pl->nth], NULL, worker, pl) != 0)
-			break; /* fewer workers; the writer handles what none claims */
-		pl->nth++;
+		if (j->next > i &&
+		    (!lm_pool_workers(j->pool) || (j->inflight && j->inflight + it->e->size > JOBS_BUDGET)))
+			break;
+		j->inflight += it->e->size;
+		j->slots[j->next].e = it->e;
+		lm_pool_submit(j->pool, &j->slots[j->next].task, job_task, &j->slots[j->next]);
 	}
 }
 
-static void pool_stop(struct pool *pl)
+static void jobs_stop(struct jobs *j)
 {
-	if (!pl->slots)
+	if (!j->slots)
 		return;
-	pthread_mutex_lock(&pl->mu);
-	pl->stop = 1;
-	pthread_cond_broadcast(&pl->work);
-	pthread_mutex_unlock(&pl->mu);
-	for (int i = 0; i < pl->nth; i++)
-		pthread_join(pl->th[i], NULL);
-	for (size_t i = 0; i < pl->p->n; i++) {
-		free(pl->slots[i].data);
-		lm_err_release(&pl->slots[i].err);
+	lm_pool_free(j->pool);
+	for (size_t i = 0; i < j->p->n; i++) {
+		free(j->slots[i].data);
+		lm_err_release(&j->slots[i].err);
 	}
-	free(pl->slots);
-	free(pl->th);
-	pthread_mutex_destroy(&pl->mu);
-	pthread_cond_destroy(&pl->work);
-	pthread_cond_destroy(&pl->done);
-	pl->slots = NULL;
+	free(j->slots);
+	j->slots = NULL;
 }
 
-/* Waits for item i's job (claimed by a worker; or, when no worker could start, runs it
- * here) and writes the entry. */
-static int write_job(struct zw *w, struct pool *pl, size_t i, uint64_t *csize)
+/* Waits for item i's job and writes the entry. */
+static int write_job(struct zw *w, struct jobs *j, size_t i, uint64_t *csize)
 {
-	const struct zip_item *it = &pl->p->v[i];
-	struct slot *s = &pl->slots[i];
+	const struct zip_item *it = &j->p->v[i];
+	struct slot *s = &j->slots[i];
 	struct centry c;
 	int ret = -1;
-	pthread_mutex_lock(&pl->mu);
-	if (!pl->nth && s->state == SLOT_WAITING) {
-		pthread_mutex_unlock(&pl->mu);
-		if (!w->ldc && !(w->ldc = libdeflate_alloc_compressor(pl->level)))
-			abort(); /* only out of memory */
-		run_job(w->ldc, it->e, s);
-		pthread_mutex_lock(&pl->mu);
-		s->state = SLOT_DONE;
-		pl->inflight += it->e->size;
-	}
-	while (s->state != SLOT_DONE)
-		pthread_cond_wait(&pl->done, &pl->mu);
-	pthread_mutex_unlock(&pl->mu);
+	lm_pool_wait(j->pool, &s->task);
 	if (s->err.code) {
 		lm_err_set(w->err, s->err.code, "%s", s->err.msg);
 		goto out;
@@ -795,10 +765,7 @@ static int write_job(struct zw *w, struct pool *pl, size_t i, uint64_t *csize)
 out:
 	free(s->data);
 	s->data = NULL;
-	pthread_mutex_lock(&pl->mu);
-	pl->inflight -= it->e->size;
-	pthread_cond_broadcast(&pl->work);
-	pthread_mutex_unlock(&pl->mu);
+	j->inflight -= it->e->size;
 	return ret;
 }
 
@@ -848,12 +815,12 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 {
 	struct zw w;
 	struct zip_result r;
-	struct pool pl;
+	struct jobs jobs;
 	int level = o->level < 0 ? ZIP_LEVEL_DEFAULT : o->level > 9 ? 9 : o->level;
 	int ret = -1;
 	memset(&w, 0, sizeof(w));
 	memset(&r, 0, sizeof(r));
-	memset(&pl, 0, sizeof(pl));
+	memset(&jobs, 0, sizeof(jobs));
 	w.fd = fd;
 	w.name = name;
 	w.err = err;
@@ -873,11 +840,14 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 		w.z_ready = 1;
 	}
 	if (level > 0) /* without workers, the writer runs the small-file jobs itself */
-		pool_start(&pl, p, level, o->threads > 1 ? o->threads : 0);
+		jobs_start(&jobs, p, level, o->threads > 1 ? o->threads : 0);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct zip_item *it = &p->v[i];
 		uint64_t cs = 0;
-		if (pl.slots && is_job(it, level) ? write_job(&w, &pl, i, &cs) < 0 : write_entry(&w, it, level, &cs) < 0)
+		if (jobs.slots)
+			jobs_feed(&jobs, i);
+		if (jobs.slots && is_job(it, level) ? write_job(&w, &jobs, i, &cs) < 0
+						    : write_entry(&w, it, level, &cs) < 0)
 			goto out;
 		if (it->layer < ntrees) {
 			r.layer_csize[it->layer] += cs;
@@ -896,11 +866,9 @@ static int write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_op
 	memset(&r, 0, sizeof(r));
 	ret = 0;
 out:
-	pool_stop(&pl);
+	jobs_stop(&jobs);
 	if (w.z_ready)
 		deflateEnd(&w.z);
-	if (w.ldc)
-		libdeflate_free_compressor(w.ldc);
 	zip_result_release(&r);
 	buf_release(&w.cd);
 	free(w.buf);
