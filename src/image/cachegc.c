@@ -96,7 +96,9 @@ static void items_add(struct items *it, char *path, const struct stat *st, const
 	x->path = path;
 	x->bytes = disk(st);
 	x->used = (int64_t)st->st_mtim.tv_sec;
-	snprintf(x->hex, sizeof(x->hex), "%s", hex ? hex : "");
+	memset(x->hex, 0, sizeof(x->hex));
+	if (hex)
+		memcpy(x->hex, hex, strnlen(hex, sizeof(x->hex) - 1));
 }
 
 /* Adds the regular files of dir (one level) to it. */

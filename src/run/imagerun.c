@@ -130,7 +130,9 @@ const char *imagerun_overlay(struct imagerun *r, struct lm_err *err)
 static int open_beneath(int dirfd, const char *rel, int flags)
 {
 	char *copy, *save = NULL, *comp, *next;
-	int fd = dup(dirfd);
+	/* a new open file description, not dup(): a dup shares the directory offset, so
+	 * a second listing of the io directory would start where the first one ended */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (!*rel)

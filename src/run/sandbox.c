@@ -297,7 +297,7 @@ static void child(const struct sandbox_spec *s, const struct child_paths *p, int
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	lm_cleanup_child();
-	if (unshare(NS_FLAGS & ~CLONE_NEWCGROUP) < 0) {
+	if (unshare(NS_FLAGS) < 0) {
 		/* the parent explains it (sandbox_ns_message) */
 		dprintf(efd, "%s%d", UNSHARE_FAILED, errno);
 		_exit(126);

@@ -26,6 +26,7 @@ echo pwned >"$T/canary/direct" 2>/dev/null
 echo pwned >/var/task/written 2>/dev/null && echo "hostile: wrote /var/task"
 echo pwned >/written 2>/dev/null && echo "hostile: wrote /"
 echo "hostile: fds=\$(ls /proc/self/fd | tr '\n' ' ')"
+echo "hostile: cgroup=\$(tr '\n' ' ' </proc/self/cgroup)"
 /var/lang/bin/python3.11 -c '
 import ctypes, os
 for line in open("/proc/self/status"):
@@ -98,6 +99,7 @@ sandboxed() { # WHAT: the log lines the escape script printed
 	assert_contains "$T/err" "hostile: Seccomp: 2"
 	assert_contains "$T/err" "hostile: procs=[12]$"  # the script and its python
 	assert_contains "$T/err" "hostile: fds=0 1 2 3 $" # 3: ls's own directory
+	assert_contains "$T/err" "hostile: cgroup=([0-9]+:[^ ]*:/ )+$" # its own cgroup namespace: every path is /
 	assert_contains "$T/err" "hostile: unshare=-1 errno=1"
 	assert_contains "$T/err" "hostile: mount=-1 errno=1"
 	assert_contains "$T/err" "hostile: chroot=-1 errno=1"

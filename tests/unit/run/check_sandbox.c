@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/precompile.h"
 #include "run/rootfs.h"
 #include "run/sandbox.h"
 
@@ -28,23 +27,6 @@ START_TEST(test_env_merge)
 	ck_assert(sandbox_env_get(env, "PAT") == NULL);
 	ck_assert(sandbox_env_get(env, "LANGX") == NULL);
 	sandbox_env_free(env);
-}
-END_TEST
-
-START_TEST(test_third_party_table)
-{
-	static const struct {
-		const char *path;
-		int want;
-	} t[] = {
-		{ "var/task/app.py", 0 },
-		{ "var/task/site-packages/x.py", 1 },
-		{ "opt/python/lib/python3.12/site-packages/yaml/__init__.py", 1 },
-		{ "usr/lib/python3/dist-packages/a.py", 1 },
-		{ "var/task/my_site-packages.py", 0 },
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		ck_assert_msg(precompile_is_third_party(t[i].path) == t[i].want, "third_party('%s')", t[i].path);
 }
 END_TEST
 
@@ -136,7 +118,6 @@ SUITE(sandbox)
 	TCASE(s, test_env_merge);
 	TCASE(s, test_seccomp_program);
 	TCASE(s, test_id_map_and_safe_mode);
-	TCASE(s, test_third_party_table);
 	TCASE(s, test_ns_message_table);
 	return s;
 }
