@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "common/alloc.h"
+#include "common/fs.h"
 
 void digest_init(struct digest_ctx *c)
 {
@@ -66,19 +67,9 @@ int digest_file(const char *path, char out[LM_DIGEST_LEN], uint64_t *size, struc
 	struct digest_ctx c;
 	uint64_t total = 0;
 	char *buf;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int fd = lm_open_regular(path, O_NOFOLLOW, err);
 	if (fd < 0)
-		return lm_err_sys(err, "open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		lm_err_sys(err, "stat '%s'", path);
-		close(fd);
 		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return lm_err_set(err, LM_E_INPUT, "'%s' is not a regular file", path);
-	}
 	buf = lm_xmalloc(bufsz);
 	digest_init(&c);
 	for (;;) {

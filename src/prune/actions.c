@@ -29,6 +29,17 @@ static char *copy_path(const char *dir, size_t i, const struct lm_entry *e)
 	return lm_asprintf("%s/%zu-%s", dir, i, prune_base_name(e->path));
 }
 
+/* Points e at its rewritten copy dst (taken) of size bytes: new content, so its digest
+ * and file identity are found again where needed. */
+static void use_copy(struct lm_entry *e, char *dst, uint64_t size)
+{
+	free(e->src);
+	e->src = dst;
+	e->digest[0] = '\0';
+	e->dev = e->ino = 0;
+	e->size = size;
+}
+
 static int maybe_elf(const struct lm_entry *e)
 {
 	unsigned char magic[4];
@@ -66,11 +77,7 @@ int prune_strip_all(struct run *r, enum prune_strip mode, const char *workdir, s
 				goto out;
 			}
 			if (s == 1) {
-				free(e->src);
-				e->src = dst;
-				e->digest[0] = '\0'; /* new content: hashed again where needed */
-				e->dev = e->ino = 0;
-				e->size -= saved;
+				use_copy(e, dst, e->size - saved);
 				l->strip_files++;
 				l->strip_saved += saved;
 			} else {
@@ -142,14 +149,12 @@ int prune_slim_all(struct run *r, const char *workdir, struct layer_rep *l, stru
 					lm_err_wrap(err, "rewrite '%s'", e->path);
 					goto out;
 				}
-				free(e->src);
-				e->src = dst;
-				e->digest[0] = '\0'; /* new content: hashed again where needed */
-				e->dev = e->ino = 0;
+				use_copy(e, dst, olen);
+			} else {
+				e->size = olen; /* dry run: accounting only, src unchanged */
 			}
 			l->rules[k].files++;
 			l->rules[k].bytes += len - olen;
-			e->size = olen;
 		}
 		free(buf);
 		free(o);
