@@ -237,7 +237,22 @@ int statcache_hash_tree(struct statcache *sc, struct lm_tree *t, struct statcach
 			continue;
 		if (stats)
 			stats->files++;
-		if (sc && !strchr(e->src, '\n') && lstat(e->src, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* what the scan saw (one stat per file), else a stat now */
+		int have = 0;
+		if (e->ino) {
+			memset(&st, 0, sizeof(st));
+			st.st_size = (off_t)e->size;
+			st.st_ino = (ino_t)e->ino;
+			st.st_mode = (mode_t)e->st_mode;
+			st.st_mtim.tv_sec = e->mtime_ns / 1000000000;
+			st.st_mtim.tv_nsec = e->mtime_ns % 1000000000;
+			st.st_ctim.tv_sec = e->ctime_ns / 1000000000;
+			st.st_ctim.tv_nsec = e->ctime_ns % 1000000000;
+			have = 1;
+		} else if (sc && lstat(e->src, &st) == 0) {
+			have = 1;
+		}
+		if (sc && have && !strchr(e->src, '\n') && S_ISREG(st.st_mode)) {
 			r = put(sc, e->src);
 			if (!r->seen)
 				sc->dirty |= r->hex[0] == 0; /* new */

@@ -133,7 +133,7 @@ static int excluded(const struct tree_scan_opts *o, const char *rel, int is_dir)
 }
 
 static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const char *img,
-		    const struct tree_scan_opts *o, struct lm_err *err)
+		    const struct tree_scan_opts *o, int root, struct lm_err *err)
 {
 	DIR *d = opendir(host);
 	struct dirent *de;
@@ -158,7 +158,8 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 		h = lm_path_join(host, de->d_name);
 		r = *rel ? lm_path_join(rel, de->d_name) : lm_xstrdup(de->d_name);
 		im = lm_path_join(img, de->d_name);
-		if (((o && o->follow_symlinks) ? stat(h, &st) : lstat(h, &st)) < 0) {
+		/* relative to the open directory: no walk of the whole path per file */
+		if (fstatat(dirfd(d), de->d_name, &st, (o && o->follow_symlinks) ? 0 : AT_SYMLINK_NOFOLLOW) < 0) {
 			lm_err_sys(err, "stat '%s'", h);
 			goto next_fail;
 		}
@@ -175,7 +176,9 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 			lm_err_set(err, LM_E_INPUT, "'%s' is not a regular file, directory or symlink", h);
 			goto next_fail;
 		}
-		if (type == LM_F_REG && access(h, R_OK) < 0) {
+		/* unreadable files are named here, not halfway through writing the layer (root
+		 * reads every file: no call needed) */
+		if (type == LM_F_REG && !root && faccessat(dirfd(d), de->d_name, R_OK, AT_EACCESS) < 0) {
 			lm_err_sys(err, "open '%s'", h);
 			goto next_fail;
 		}
@@ -185,7 +188,7 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 			if (cap < 64)
 				cap = 256;
 			lnk = lm_xmalloc(cap + 1);
-			n = readlink(h, lnk, cap);
+			n = readlinkat(dirfd(d), de->d_name, lnk, cap);
 			if (n < 0) {
 				lm_err_sys(err, "readlink '%s'", h);
 				goto next_fail;
@@ -207,8 +210,11 @@ static int scan_dir(struct lm_tree *t, const char *host, const char *rel, const 
 						       type == LM_F_REG ? (uint64_t)st.st_size : 0);
 			ne->dev = (uint64_t)st.st_dev;
 			ne->ino = (uint64_t)st.st_ino;
+			ne->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+			ne->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+			ne->st_mode = (unsigned)st.st_mode;
 		}
-		if (type == LM_F_DIR && scan_dir(t, h, r, im, o, err) < 0)
+		if (type == LM_F_DIR && scan_dir(t, h, r, im, o, root, err) < 0)
 			goto next_fail;
 next:
 		free(h);
@@ -247,7 +253,7 @@ int tree_scan(struct lm_tree *t, const char *srcdir, const char *dest, const str
 	}
 	if (!tree_find(t, img))
 		tree_add(t, LM_F_DIR, img, NULL, NULL, 0755, 0);
-	r = scan_dir(t, srcdir, "", img, o, err);
+	r = scan_dir(t, srcdir, "", img, o, geteuid() == 0, err);
 	free(img);
 	return r;
 }

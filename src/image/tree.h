@@ -26,6 +26,8 @@ struct lm_entry {
 	int removed;    /* set by prune: not written */
 	int generated;  /* added by lamina (e.g. .pyc), not from the user's tree */
 	uint64_t dev, ino; /* what the scan saw at src (0: not scanned, e.g. generated) */
+	int64_t mtime_ns, ctime_ns; /* the scan's st_mtim and st_ctim of src (with ino != 0) */
+	unsigned st_mode;  /* the scan's st_mode of src, unnormalised (with ino != 0) */
 	int from_cache; /* src is a blob of the cache, to check (cache_blob_check) before its bytes are used */
 	char digest[LM_DIGEST_LEN]; /* LM_F_REG: "sha256:<hex>" of the content; "" until known
 				       (statcache_hash_tree), and set by whoever adds a file of known content */

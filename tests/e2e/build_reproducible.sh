@@ -38,6 +38,7 @@ d1=$("$LAMINA" -q build "$T/a/lamina.json" -o "$T/a.tar") || fail "build a"
 d2=$(XDG_CACHE_HOME=$T/cache2 "$LAMINA" -q build "$T/b/deeper/path/lamina.json" -o "$T/b.tar") || fail "build b"
 assert_eq "$d2" "$d1" "manifest digest of two builds from different paths and mtimes"
 cmp -s "$T/a.tar" "$T/b.tar" || fail "the archives differ byte for byte"
+assert_eq "$(stat -c %a "$T/a.tar")" 644 "the archive's mode (not mkstemp's 0600)"
 
 # the thread count does not change a byte (-j 1 compresses in one thread, -j 3 in three)
 for j in 1 3; do
