@@ -14,6 +14,7 @@
 #include "image/layercache.h"
 #include "build/source.h"
 #include "build/stages.h"
+#include "registry/ref.h"
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
@@ -124,10 +125,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
 		goto out;
 	}
-	if (tag && r->tag && (strchr(tag, '@') || !*tag)) {
-		char *q = lm_str_quote(tag, 160);
-		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", q);
-		free(q);
+	if (r->tag && ref_check_name(r->tag, err) < 0) {
+		err->code = LM_E_USAGE;
+		lm_err_wrap(err, "--tag");
 		goto out;
 	}
 	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)

@@ -12,6 +12,8 @@
 #include "image/oci.h"
 #include "common/alloc.h"
 #include "common/fs.h"
+#include "common/str.h"
+#include "registry/ref.h"
 
 #define MANIFEST_MAX (1u << 20)
 
@@ -35,28 +37,29 @@ static const char *const verify_keys[] = { "imports", "handler", "runtime", "env
 static const char *const zip_keys[] = { "kind", "layers", "level", NULL };
 static const char *const compression_keys[] = { "level", NULL };
 
+long manifest_find_layer(const struct lm_manifest *m, const char *name, const char *what, struct lm_err *err)
+{
+	const char **names = lm_xcalloc(m->nlayers + 1, sizeof(*names)), *near;
+	for (size_t j = 0; j < m->nlayers; j++) {
+		if (strcmp(m->layers[j].name, name) == 0) {
+			free(names);
+			return (long)j;
+		}
+		names[j] = m->layers[j].name;
+	}
+	near = lm_str_nearest(name, names, m->nlayers);
+	if (near)
+		lm_err_set(err, LM_E_USAGE, "%s '%s': %s has no layer of that name (did you mean '%s'?)", what, name,
+			   m->path, near);
+	else
+		lm_err_set(err, LM_E_USAGE, "%s '%s': %s has no layer of that name", what, name, m->path);
+	free(names);
+	return -1;
+}
+
 size_t manifest_edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	size_t *prev = lm_xcalloc(lb + 1, sizeof(size_t)), *cur = lm_xcalloc(lb + 1, sizeof(size_t)), r;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-			size_t m = sub < del ? sub : del;
-			cur[j] = m < ins ? m : ins;
-		}
-		size_t *t = prev;
-		prev = cur;
-		cur = t;
-	}
-	r = prev[lb];
-	free(prev);
-	free(cur);
-	return r;
+	return lm_edit_distance(a, b);
 }
 
 /* Finds "key": in the source text to give a line:column for messages. Only a key that
@@ -597,16 +600,6 @@ static int parse_compression(const struct ctx *c, json_t *obj, int *level)
 
 /* A tag such as "hello:latest" or "registry:5000/team/app:v1" (checked loosely here;
  * the registry module parses references fully when pushing). */
-static int tag_ok(const char *t)
-{
-	if (!*t || strlen(t) > 255)
-		return 0;
-	for (const char *p = t; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/:", *p) ||
-		      (*p >= 'A' && *p <= 'Z')))
-			return 0;
-	return 1;
-}
 
 int manifest_parse(const char *buf, size_t len, const char *name, const char *dir, struct lm_manifest *m,
 		   struct lm_err *err)
@@ -640,9 +633,13 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 		}
 		oci_platform_release(&p);
 	}
-	if (m->tag && !tag_ok(m->tag)) {
-		field_err(&c, "", "tag", "'%s' is not a valid image name[:tag]", m->tag);
-		goto out;
+	if (m->tag) {
+		struct lm_err terr = LM_ERR_INIT;
+		if (ref_check_name(m->tag, &terr) < 0) {
+			field_err(&c, "", "tag", "%s", terr.msg);
+			lm_err_release(&terr);
+			goto out;
+		}
 	}
 	v = json_object_get(root, "layers");
 	if (v) {

@@ -11,6 +11,7 @@
 #include "image/compress.h"
 #include "cli/options.h"
 #include "common/alloc.h"
+#include "registry/ref.h"
 
 static const char usage[] =
 	"usage: lamina build MANIFEST [-o OUT.tar] [options]\n"
@@ -84,6 +85,12 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			r.archive = optarg;
 			break;
 		case 't':
+			/* refused here, before any slow work, as docker load would refuse it */
+			if (ref_check_name(optarg, err) < 0) {
+				err->code = LM_E_USAGE;
+				lm_err_wrap(err, "--tag");
+				goto out;
+			}
 			r.tag = optarg;
 			break;
 		case OPT_PUSH:

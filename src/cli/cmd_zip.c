@@ -139,6 +139,10 @@ int cmd_zip(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	z.layers = layers;
 	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
+	/* a misspelt --layer is known before any slow work */
+	for (size_t i = 0; i < z.nlayers; i++)
+		if (manifest_find_layer(&b.m, layers[i], "--layer", err) < 0)
+			goto out;
 	r.zip = &z;
 	r.report = 1;
 	if (cli_build(&r, o, &res, err) < 0)
