@@ -13,6 +13,7 @@
 #include "image/cachegc.h"
 #include "image/layercache.h"
 #include "build/source.h"
+#include "build/manifest.h"
 #include "build/stages.h"
 #include "registry/ref.h"
 #include "common/alloc.h"
@@ -131,6 +132,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	}
 	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)
+		goto out;
+	/* a missing "from" is known before a base is pulled */
+	if (manifest_check_sources(m, err) < 0)
 		goto out;
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
