@@ -94,6 +94,22 @@ static int zip_output(const struct build_request *r)
 	return r->zip && !r->zip->lenient;
 }
 
+/* Without a base nothing can compile Python: a layer zip with .py files needs one, or
+ * "precompile": false. */
+static int python_files(const struct lm_manifest *m, const struct lm_tree *trees, struct lm_err *err)
+{
+	for (size_t i = 0; i < m->nlayers; i++)
+		for (size_t e = 0; e < trees[i].n; e++) {
+			const struct lm_entry *x = &trees[i].v[e];
+			if (!x->removed && x->type == LM_F_REG && lm_str_endswith(x->path, ".py"))
+				return lm_err_set(err, LM_E_INPUT,
+						  "%s: layer '%s' has Python files (/%s): they are precompiled with the base "
+						  "image's interpreter: set \"base\" (or --base), or \"precompile\": false",
+						  m->path, m->layers[i].name, x->path);
+		}
+	return 0;
+}
+
 int build_run(const struct build_request *r, const struct lm_opts *o, build_note_fn note, void *ctx,
 	      struct build_result *res, struct lm_err *err)
 {
@@ -112,7 +128,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	char *workdir = NULL;
 	char(*keys)[LM_DIGEST_LEN] = NULL;
 	unsigned char *todo = NULL;
-	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0;
+	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0, nobase = 0;
 	int level = r->level ? r->level : m->compression_level ? m->compression_level : GZ_LEVEL_DEFAULT;
 	uint64_t total_usize = 0;
 	struct timespec t0;
@@ -122,8 +138,21 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	image_init(&base);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	res->stats.cur = -1;
-	if (!basespec) {
-		lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
+	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)
+		goto out;
+	/* A layer zip with nothing to run in the image (no verify, no compile cache) needs no
+	 * base: its Python files, if any, are the only thing left to compile (checked below,
+	 * once the trees are known). */
+	nobase = !basespec && zip_output(r) && zs.kind == ZIP_LAYER && !(v && !r->no_verify) &&
+		 !m->precompile_node.set;
+	if (!basespec && !nobase) {
+		if (zip_output(r) && zs.kind == ZIP_LAYER)
+			lm_err_set(err, LM_E_INPUT,
+				   "%s: no base image: set \"base\" or pass --base (a layer zip needs none only "
+				   "without \"verify\" (or with --no-verify) and \"precompile.node\")",
+				   m->path);
+		else
+			lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
 		goto out;
 	}
 	if (r->tag && ref_check_name(r->tag, err) < 0) {
@@ -131,8 +160,6 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		lm_err_wrap(err, "--tag");
 		goto out;
 	}
-	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)
-		goto out;
 	/* a missing "from" is known before a base is pulled */
 	if (manifest_check_sources(m, err) < 0)
 		goto out;
@@ -144,13 +171,15 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 
 	/* base */
 	lap(&res->stats, &t0, STAGE_BASE);
-	{
+	if (nobase) {
+		say(note, ctx, "no base image: a layer zip of files only (nothing is compiled or run)");
+	} else {
 		char *q = lm_str_quote(basespec, 160);
 		say(note, ctx, "base %s (%s)", q, platform);
 		free(q);
+		if (stage_base(basespec, platform, r->reg, c, !zip_output(r), &base, &notes, err) < 0)
+			goto out;
 	}
-	if (stage_base(basespec, platform, r->reg, c, !zip_output(r), &base, &notes, err) < 0)
-		goto out;
 	/* trees */
 	lap(&res->stats, &t0, STAGE_TREES);
 	if (!(workdir = cache_tmpdir(c, "build", err)))
@@ -213,6 +242,13 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 						"\"unchecked-hash\" does not depend on it");
 	}
 	flush_notes(&notes, note, ctx);
+	if (nobase && !(m->precompile.set && !m->precompile.enabled) && python_files(m, trees, err) < 0)
+		goto out;
+	if (nobase) {
+		/* files only: no compile, no image layers, no image */
+		lap(&res->stats, &t0, STAGE_OUTPUTS);
+		goto outputs;
+	}
 	/* compile */
 	lap(&res->stats, &t0, STAGE_COMPILE);
 	{
@@ -274,6 +310,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
+outputs:
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
 	if (r->zip) {
@@ -286,7 +323,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			    (unsigned long long)res->report.zip_files,
 			    lm_human_bytes(res->report.zip_size, hb, sizeof(hb)));
 	}
-	if (r->report && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
+	if (r->report && !nobase && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {
