@@ -17,7 +17,8 @@ commands=$("$lamina" --help | awk '/^Commands:/ {f = 1; next} /^$/ {f = 0} f && 
 
 # roff from help text on stdin; $1 page name (lamina-build), $2 one-line summary, $3 see-also
 to_roff() {
-	awk -v page="$1" -v summary="$2" -v seealso="$3" -v version="$version" -v date="$date" '
+	# through the environment: awk -v would interpret the backslashes
+	PAGE=$1 SUMMARY=$2 SEEALSO=$3 VERSION=$version DATE=$date awk '
 	function esc(s) {
 		gsub(/\\/, "\\e", s)
 		if (s ~ /^[.\047]/) s = "\\&" s
@@ -26,6 +27,8 @@ to_roff() {
 	function opt(s) { s = esc(s); gsub(/-/, "\\-", s); return s }
 	function flush_nf() { if (nf) { print ".fi"; nf = 0 } }
 	BEGIN {
+		page = ENVIRON["PAGE"]; summary = ENVIRON["SUMMARY"]; seealso = ENVIRON["SEEALSO"]
+		version = ENVIRON["VERSION"]; date = ENVIRON["DATE"]
 		up = toupper(page)
 		printf ".TH %s 1 \"%s\" \"lamina %s\" \"lamina manual\"\n", up, date, version
 		print ".SH NAME"
