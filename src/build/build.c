@@ -16,6 +16,7 @@
 #include "build/manifest.h"
 #include "build/stages.h"
 #include "registry/ref.h"
+#include "run/handler.h"
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
@@ -92,6 +93,14 @@ static void lap(struct build_stats *s, struct timespec *t0, int next)
 static int zip_output(const struct build_request *r)
 {
 	return r->zip && !r->zip->lenient;
+}
+
+/* Seconds since *t0 (the start of the stage running). */
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 /* Without a base nothing can compile Python: a layer zip with .py files needs one, or
@@ -256,6 +265,10 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;
+		if (res->stats.compiled || res->stats.pyc_cached)
+			say(note, ctx, "precompile: %llu .py compiled, %llu .pyc from the cache (%.1f s)",
+			    (unsigned long long)res->stats.compiled, (unsigned long long)res->stats.pyc_cached,
+			    since(&t0));
 	}
 	for (size_t i = 0; i < m->nlayers && !r->no_cache; i++) {
 		struct lm_err e2 = LM_ERR_INIT;
@@ -276,8 +289,19 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	lap(&res->stats, &t0, STAGE_LAYERS);
 	if (stage_layers(m, trees, level, o, c, !r->no_cache, lres, &res->stats, err) < 0)
 		goto out;
-	for (size_t i = 0; i < m->nlayers; i++)
-		total_usize += lres[i].usize;
+	{
+		uint64_t csize = 0;
+		char a[32], b[32];
+		for (size_t i = 0; i < m->nlayers; i++) {
+			total_usize += lres[i].usize;
+			csize += (uint64_t)lres[i].desc.size;
+		}
+		if (m->nlayers)
+			say(note, ctx, "compress: %llu layer%s written, %llu reused; %s -> %s gzip (level %d, %.1f s)",
+			    (unsigned long long)res->stats.layers_written, res->stats.layers_written == 1 ? "" : "s",
+			    (unsigned long long)res->stats.layers_reused, lm_human_bytes(total_usize, a, sizeof(a)),
+			    lm_human_bytes(csize, b, sizeof(b)), level, since(&t0));
+	}
 	if (!zip_output(r) && total_usize > LAMBDA_IMAGE_MAX) {
 		lm_err_set(err, LM_E_INPUT,
 			   "the app layers hold %llu bytes uncompressed; Lambda's limit for a whole image is 10 GB",
@@ -304,10 +328,17 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	flush_notes(&notes, note, ctx);
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
-	if (v && !r->no_verify &&
-	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify, &res->stats,
-			 err) < 0)
-		goto out;
+	if (v && !r->no_verify) {
+		if (stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify,
+				 &res->stats, err) < 0)
+			goto out;
+		if (res->stats.verify_cached)
+			say(note, ctx, "verify: passed before with this image and these checks (cached)");
+		else
+			say(note, ctx, "verify: passed (%s: %zu import%s%s; %.1f s)",
+			    res->verify.runtime ? lm_runtime_name(res->verify.runtime) : "image", res->verify.imported,
+			    res->verify.imported == 1 ? "" : "s", v->handler ? ", handler resolved" : "", since(&t0));
+	}
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
 outputs:
