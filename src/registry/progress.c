@@ -191,12 +191,17 @@ void progress_end(struct progress *p, int slot, const char *what)
 		t = now_s();
 		clear_line(p);
 		lm_human_bytes(s->total > 0 ? (uint64_t)s->total : s->done, a, sizeof(a));
+		char line[256];
+		int w = p->mode == PROGRESS_TTY ? term_width(p->f) : 0;
 		if (strcmp(what, "done") == 0 && t - s->start > 0.001) {
 			lm_human_bytes((uint64_t)((double)s->done / (t - s->start)), r, sizeof(r));
-			fprintf(p->f, "%s: %s %s %s (%s/s)\n", p->verb, dg, a, what, r);
+			snprintf(line, sizeof(line), "%s: %s %s %s (%s/s)", p->verb, dg, a, what, r);
 		} else {
-			fprintf(p->f, "%s: %s %s %s\n", p->verb, dg, a, what);
+			snprintf(line, sizeof(line), "%s: %s %s %s", p->verb, dg, a, what);
 		}
+		if (w > 20 && strlen(line) > (size_t)w - 1)
+			line[w - 1] = '\0'; /* a narrow terminal: cut, do not wrap */
+		fprintf(p->f, "%s\n", line);
 		if (p->mode == PROGRESS_TTY)
 			draw(p, t);
 		fflush(p->f);

@@ -13,10 +13,15 @@
 #  - make install into a DESTDIR: man -l renders every page, and each page holds the
 #    command's options (from --help); bash completion loads and completes; zsh's too
 #    when zsh is installed;
+#  - progress in an 80-column tmux: a pull through a throttling proxy shows one status
+#    line per blob, every screen row starts with "pull: " (nothing wrapped, nothing left
+#    of an erased line), and the final screen has one line per blob with a short digest
+#    and the result; a 50-column window cuts the lines instead of wrapping them;
 #  - docs/manifest.schema.json (python3-jsonschema) accepts the example manifests, the
 #    documented ones and init's, rejects bad ones, and names the keys manifest.c knows.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-precompile.sh"
+. "$(dirname "$0")/lib-registry.sh"
 need_root_ns
 PY=$(fixture_base) || skip "python fixture could not be built"
 cd "$T"
@@ -221,6 +226,79 @@ if command -v zsh >/dev/null; then
 		fail "zsh completion does not load"
 else
 	echo "note: zsh is not installed: its completion not loaded" >&2
+fi
+
+# --- progress in tmux -------------------------------------------------------------------
+if command -v tmux >/dev/null && command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
+	start_registry none
+	seed_fixture fixture:3.12
+	# a TCP proxy that sends at most 4 MiB/s per connection: the pull lasts a few seconds
+	SLOW_PORT=$(free_port)
+	python3 - "$SLOW_PORT" "$REG_PORT" <<'PYX' &
+import socket, sys, threading, time
+port, up = int(sys.argv[1]), int(sys.argv[2])
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port)); ls.listen(16)
+def pump(a, b, slow):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+            if slow:
+                time.sleep(len(d) / (4 << 20))
+    except OSError:
+        pass
+    finally:
+        for s in (a, b):
+            try: s.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+deadline = time.time() + 300
+ls.settimeout(1)
+while time.time() < deadline:
+    try:
+        c, _ = ls.accept()
+    except socket.timeout:
+        continue
+    u = socket.create_connection(("127.0.0.1", up))
+    threading.Thread(target=pump, args=(c, u, False), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c, True), daemon=True).start()
+PYX
+	slow_pid=$!
+	on_exit kill "$slow_pid"
+	wait_for curl -s -o /dev/null "http://127.0.0.1:$SLOW_PORT/v2/"
+	sock="lamina-cli-test-$$"
+	on_exit tmux -L "$sock" kill-server
+	for cols in 80 50; do
+		rm -rf "$T/pcache"
+		tmux -L "$sock" -f /dev/null new-session -d -s p$cols -x $cols -y 30 \
+			"XDG_CACHE_HOME=$T/pcache $LAMINA pull 127.0.0.1:$SLOW_PORT/fixture:3.12 -j 2 >$T/pull.out; echo EXIT=\$?; sleep 600"
+		frames=0 status_seen=0
+		for _ in $(seq 1 200); do
+			tmux -L "$sock" capture-pane -p -t p$cols >pane.txt
+			frames=$((frames + 1))
+			# every row is a whole line of ours: no wrapped tail, no half-erased status
+			# (the pane shows standard error only: the results went to a file)
+			if grep -vE '^(pull: |EXIT=|$)' pane.txt >bad.txt; then
+				cat pane.txt >&2; fail "progress ($cols columns): a row that is not a line of ours: $(head -1 bad.txt)"
+			fi
+			awk -v w=$cols 'length($0) >= w' pane.txt | grep -q . && { cat pane.txt >&2; fail "a row of $cols columns or more"; }
+			grep -qE '^pull: sha256:[0-9a-f]{12} .*/s$' pane.txt && status_seen=1
+			grep -q '^EXIT=' pane.txt && break
+			sleep 0.1
+		done
+		grep -q '^EXIT=0' pane.txt || { cat pane.txt >&2; fail "pull in tmux ($cols columns)"; }
+		[ "$status_seen" = 1 ] || { cat pane.txt >&2; fail "no status line was seen in $frames frames ($cols columns)"; }
+		# the end: one line per blob, no status line left
+		n_done=$(grep -cE '^pull: sha256:[0-9a-f]{12} .* done' pane.txt || true)
+		[ "$n_done" -ge 3 ] || { cat pane.txt >&2; fail "expected a done line per blob ($cols columns)"; }
+		grep -qE '%' pane.txt && { cat pane.txt >&2; fail "a status line was left on the screen"; }
+		tmux -L "$sock" kill-session -t p$cols
+		grep -q "^127.0.0.1:$SLOW_PORT/fixture:3.12@sha256:" pull.out || fail "pull's result"
+	done
+else
+	echo "note: tmux, docker-registry or skopeo missing: progress not checked in tmux" >&2
 fi
 
 # --- the manifest's JSON Schema -----------------------------------------------------------
