@@ -17,9 +17,9 @@
 
 #define STARTER_FILE_MAX (1u << 20)
 
-static const char *const py_candidates[] = { "lambda_function.py", "app.py", "handler.py", "main.py",
-					     "index.py", "function.py", NULL };
-static const char *const js_candidates[] = { "index.mjs", "index.js", "index.cjs", "app.mjs", "app.js",
+static const char *const py_candidates[] = { "lambda_function.py", "app.py",	  "handler.py", "main.py",
+					     "index.py",	   "function.py", NULL };
+static const char *const js_candidates[] = { "index.mjs",   "index.js",	  "index.cjs",	"app.mjs",   "app.js",
 					     "handler.mjs", "handler.js", "lambda.mjs", "lambda.js", NULL };
 
 static int is_ident(char c)
@@ -182,9 +182,10 @@ static char *find_handler(const char *dir, const char *sub, enum starter_runtime
 			size_t len = 0;
 			struct lm_err e = LM_ERR_INIT;
 			if (pass == 1) {
-				int ours = rt == STARTER_PYTHON ? lm_str_endswith(name, ".py")
-								 : lm_str_endswith(name, ".js") || lm_str_endswith(name, ".mjs") ||
-									   lm_str_endswith(name, ".cjs");
+				int ours = rt == STARTER_PYTHON
+						   ? lm_str_endswith(name, ".py")
+						   : lm_str_endswith(name, ".js") || lm_str_endswith(name, ".mjs") ||
+							     lm_str_endswith(name, ".cjs");
 				if (!ours || name[0] == '.')
 					continue;
 			}
@@ -261,19 +262,21 @@ int starter_scan(const char *dir, enum starter_runtime want, struct starter *s, 
 	s->runtime = want;
 	if (want == STARTER_AUTO) {
 		if (has_pkg && (has_req || has_pyproject))
-			return lm_err_set(err, LM_E_USAGE,
-					  "'%s' has both package.json and Python project files: pass --runtime python or "
-					  "--runtime node",
-					  dir);
+			return lm_err_set(
+				err, LM_E_USAGE,
+				"'%s' has both package.json and Python project files: pass --runtime python or "
+				"--runtime node",
+				dir);
 		s->runtime = has_pkg ? STARTER_NODE : has_py ? STARTER_PYTHON : has_js ? STARTER_NODE : STARTER_AUTO;
 		if (s->runtime == STARTER_AUTO)
-			return lm_err_set(err, LM_E_INPUT,
-					  "'%s' has no requirements.txt, pyproject.toml, package.json, .py or .js file: "
-					  "pass --runtime python or --runtime node",
-					  dir);
+			return lm_err_set(
+				err, LM_E_INPUT,
+				"'%s' has no requirements.txt, pyproject.toml, package.json, .py or .js file: "
+				"pass --runtime python or --runtime node",
+				dir);
 	}
 	s->base = lm_xstrdup(s->runtime == STARTER_PYTHON ? "public.ecr.aws/lambda/python:3.12"
-							   : "public.ecr.aws/lambda/nodejs:22");
+							  : "public.ecr.aws/lambda/nodejs:22");
 	s->handler = find_handler(dir, NULL, s->runtime, &s->handler_file);
 	if (!s->handler && exists(dir, "src", 1)) {
 		s->handler = find_handler(dir, "src", s->runtime, &s->handler_file);
@@ -336,12 +339,12 @@ static json_t *strings(const char *const *v)
 
 char *starter_manifest(const struct starter *s)
 {
-	static const char *const py_top[] = { "/lamina.json", "/.git/", "/.venv/", "/venv/", "/build/", "/dist/",
-					      "/tests/", "/test/", "/*.tar", "/*.zip", "__pycache__/", "*.pyc",
-					      ".pytest_cache/", NULL };
+	static const char *const py_top[] = { "/lamina.json", "/.git/",	 "/.venv/",	   "/venv/", "/build/",
+					      "/dist/",	      "/tests/", "/test/",	   "/*.tar", "/*.zip",
+					      "__pycache__/", "*.pyc",	 ".pytest_cache/", NULL };
 	static const char *const py_src[] = { "__pycache__/", "*.pyc", NULL };
 	static const char *const js_top[] = { "/lamina.json", "/.git/", "/node_modules/", "/test/", "/tests/",
-					      "/coverage/", "/*.tar", "/*.zip", NULL };
+					      "/coverage/",   "/*.tar", "/*.zip",	  NULL };
 	int py = s->runtime == STARTER_PYTHON, top = strcmp(s->app_from, ".") == 0;
 	json_t *root = json_object(), *layers = json_array(), *l, *verify, *config;
 	char *text, *out;
@@ -363,8 +366,7 @@ char *starter_manifest(const struct starter *s)
 		json_object_set_new(l, "exclude", strings(py ? (top ? py_top : py_src) : js_top));
 	json_array_append_new(layers, l);
 	json_object_set_new(root, "layers", layers);
-	json_object_set_new(root, "prune",
-			    json_pack("{s:[s]}", "presets", py ? "python-safe" : "node-safe"));
+	json_object_set_new(root, "prune", json_pack("{s:[s]}", "presets", py ? "python-safe" : "node-safe"));
 	if (py)
 		json_object_set_new(root, "precompile",
 				    json_pack("{s:{s:s}}", "python", "invalidation", "unchecked-hash"));

@@ -15,15 +15,15 @@ enum starter_runtime { STARTER_AUTO, STARTER_PYTHON, STARTER_NODE };
 
 struct starter {
 	enum starter_runtime runtime; /* PYTHON or NODE after a scan */
-	char *base;                   /* the base image for the runtime */
-	char *name;                   /* image name (lowercase, a valid reference), or NULL */
-	char *handler;                /* "app.handler"; NULL when no handler was found */
-	char *handler_file;           /* "src/app.py", relative to the directory, or NULL */
-	char *app_from;               /* "." or "src" */
-	char *deps_from;              /* "build/deps", "node_modules" or NULL: no dependencies */
-	char *deps_to;                /* where deps_from goes in the image */
-	int deps_missing;             /* deps_from does not exist yet (install first) */
-	const char *found[4];         /* the project files seen (static strings), NULL-ended */
+	char *base;		      /* the base image for the runtime */
+	char *name;		      /* image name (lowercase, a valid reference), or NULL */
+	char *handler;		      /* "app.handler"; NULL when no handler was found */
+	char *handler_file;	      /* "src/app.py", relative to the directory, or NULL */
+	char *app_from;		      /* "." or "src" */
+	char *deps_from;	      /* "build/deps", "node_modules" or NULL: no dependencies */
+	char *deps_to;		      /* where deps_from goes in the image */
+	int deps_missing;	      /* deps_from does not exist yet (install first) */
+	const char *found[4];	      /* the project files seen (static strings), NULL-ended */
 };
 
 /* Fills s from dir. want: STARTER_AUTO decides from the files (package.json: node;

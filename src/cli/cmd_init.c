@@ -13,31 +13,30 @@
 #include "common/fs.h"
 #include "registry/ref.h"
 
-static const char usage[] =
-	"usage: lamina init [--runtime python|node] [--base SOURCE] [--force] [DIR]\n"
-	"\n"
-	"Writes DIR/lamina.json (DIR: the current directory), a starter manifest made from\n"
-	"what DIR holds: requirements.txt or pyproject.toml (Python), package.json and\n"
-	"node_modules (Node.js), and a handler file (lambda_function.py, app.py, handler.py,\n"
-	"main.py, index.mjs, index.js, app.js ... at the top or under src/; the function\n"
-	"named lambda_handler or handler, or exported as handler). It has a \"deps\" layer\n"
-	"(build/deps for Python, node_modules for Node.js) and an \"app\" layer, the\n"
-	"runtime's safe prune preset, Python precompilation, \"verify\" with the handler,\n"
-	"config.cmd and a tag named after the directory (or package.json's name). Nothing is\n"
-	"run and nothing is installed: the notes on standard error say what to do next.\n"
-	"\n"
-	"Options:\n"
-	"      --runtime RT        python or node (default: decided from the files; needed\n"
-	"                          when DIR has both)\n"
-	"      --base SOURCE       base image (default public.ecr.aws/lambda/python:3.12 or\n"
-	"                          public.ecr.aws/lambda/nodejs:22)\n"
-	"  -f, --force             replace an existing lamina.json\n"
-	"  -h, --help              this help\n"
-	"\n"
-	"The file is written under a temporary name and moved into place whole; without\n"
-	"--force an existing lamina.json is never replaced (exit status 4).\n"
-	"Prints the manifest's path on standard output.\n"
-	"%s";
+static const char usage[] = "usage: lamina init [--runtime python|node] [--base SOURCE] [--force] [DIR]\n"
+			    "\n"
+			    "Writes DIR/lamina.json (DIR: the current directory), a starter manifest made from\n"
+			    "what DIR holds: requirements.txt or pyproject.toml (Python), package.json and\n"
+			    "node_modules (Node.js), and a handler file (lambda_function.py, app.py, handler.py,\n"
+			    "main.py, index.mjs, index.js, app.js ... at the top or under src/; the function\n"
+			    "named lambda_handler or handler, or exported as handler). It has a \"deps\" layer\n"
+			    "(build/deps for Python, node_modules for Node.js) and an \"app\" layer, the\n"
+			    "runtime's safe prune preset, Python precompilation, \"verify\" with the handler,\n"
+			    "config.cmd and a tag named after the directory (or package.json's name). Nothing is\n"
+			    "run and nothing is installed: the notes on standard error say what to do next.\n"
+			    "\n"
+			    "Options:\n"
+			    "      --runtime RT        python or node (default: decided from the files; needed\n"
+			    "                          when DIR has both)\n"
+			    "      --base SOURCE       base image (default public.ecr.aws/lambda/python:3.12 or\n"
+			    "                          public.ecr.aws/lambda/nodejs:22)\n"
+			    "  -f, --force             replace an existing lamina.json\n"
+			    "  -h, --help              this help\n"
+			    "\n"
+			    "The file is written under a temporary name and moved into place whole; without\n"
+			    "--force an existing lamina.json is never replaced (exit status 4).\n"
+			    "Prints the manifest's path on standard output.\n"
+			    "%s";
 
 enum { OPT_RUNTIME = 0x100, OPT_BASE };
 
@@ -163,7 +162,8 @@ int cmd_init(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			if (s.runtime == STARTER_PYTHON)
 				fprintf(stderr,
 					"next: install the dependencies into %s/build/deps for Lambda's platform:\n"
-					"  pip install -r requirements.txt --target build/deps --platform manylinux2014_x86_64 "
+					"  pip install -r requirements.txt --target build/deps --platform "
+					"manylinux2014_x86_64 "
 					"--python-version 3.12 --only-binary=:all:\n",
 					dir);
 			else

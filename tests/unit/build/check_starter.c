@@ -16,11 +16,13 @@ START_TEST(test_handler_of)
 		enum starter_runtime rt;
 		const char *want;
 	} t[] = {
-		{ "app.py", "import json\n\ndef helper(x):\n    pass\n\ndef lambda_handler(event, context):\n    return 1\n",
+		{ "app.py",
+		  "import json\n\ndef helper(x):\n    pass\n\ndef lambda_handler(event, context):\n    return 1\n",
 		  STARTER_PYTHON, "app.lambda_handler" },
 		{ "main.py", "async def handler(event, ctx):\n  pass\n", STARTER_PYTHON, "main.handler" },
 		{ "f.py", "def run(event, context):\n  pass\ndef util(a):\n  pass\n", STARTER_PYTHON, "f.run" },
-		{ "f.py", "class X:\n    def handler(self, event):\n        pass\n", STARTER_PYTHON, NULL }, /* a method */
+		{ "f.py", "class X:\n    def handler(self, event):\n        pass\n", STARTER_PYTHON,
+		  NULL }, /* a method */
 		{ "f.py", "x = 1\n", STARTER_PYTHON, NULL },
 		{ "index.mjs", "export const handler = async (event) => ({})\n", STARTER_NODE, "index.handler" },
 		{ "index.js", "const a = 1;\nexports.handler = function (e, c, cb) { cb(null, 1) }\n", STARTER_NODE,
