@@ -349,10 +349,14 @@ outputs:
 		char hb[32];
 		if (buildzip_write(r->zip, &zs, m, trees, &zo, workdir, r->report ? &res->report : NULL, err) < 0)
 			goto out;
-		if (zip_output(r) && r->report && r->zip->out)
-			say(note, ctx, "zip %s: %s zip, %llu files, %s", r->zip->out, zip_kind_name(zs.kind),
-			    (unsigned long long)res->report.zip_files,
-			    lm_human_bytes(res->report.zip_size, hb, sizeof(hb)));
+		if (zip_output(r) && r->report && r->zip->out) {
+			char cs[45];
+			/* CodeSha256 as Lambda reports it (Terraform's source_code_hash) */
+			size_code_sha256(res->report.zip_digest, cs);
+			say(note, ctx, "zip %s: %s zip, %llu files, %s, CodeSha256 %s", r->zip->out,
+			    zip_kind_name(zs.kind), (unsigned long long)res->report.zip_files,
+			    lm_human_bytes(res->report.zip_size, hb, sizeof(hb)), cs);
+		}
 	}
 	if (r->report && !nobase && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;

@@ -209,7 +209,10 @@ PYX
 # SHA-256 as lamina printed it in hex
 cd "$T/work"
 want=$(cat "$T/code_sha256")
-"$LAMINA" zip lamina.json --json 2>/dev/null | grep -qF "\"$want\"" || fail "lamina zip --json lacks CodeSha256 $want"
+"$LAMINA" zip lamina.json --json >zip.json 2>/dev/null
+grep -qF "\"$want\"" zip.json || fail "lamina zip --json lacks CodeSha256 $want"
+"$LAMINA" zip lamina.json -o again.zip 2>zip.err >/dev/null
+grep -qF "CodeSha256 $want" zip.err || { cat zip.err >&2; fail "lamina zip -o shows no CodeSha256"; }
 hex=$(cut -d: -f2 zip-digest.txt)
 assert_eq "$(printf '%s' "$hex" | xxd -r -p | base64)" "$want" "base64 of the printed digest"
 echo "ci_docs: ok"
