@@ -192,9 +192,12 @@ run_lamina init --runtime pyhton both && fail "--runtime pyhton accepted"
 run_lamina init --runtime python both || fail "init --runtime python"
 
 # --- make install: man pages and completion -----------------------------------------------
-bin_dir=$(dirname "$LAMINA")
-make -s -C "$REPO" BUILD="$(dirname "$bin_dir")/$(basename "$bin_dir")" install DESTDIR="$T/dest" PREFIX=/usr \
+# installs the lamina under test: its build directory is make's BUILD (it must be one)
+bin_dir=$(cd "$(dirname "$LAMINA")" && pwd)
+[ -f "$bin_dir/liblamina.a" ] || fail "\$LAMINA is not in a build directory (no liblamina.a beside it): cannot make install"
+make -s -C "$REPO" BUILD="$bin_dir" install DESTDIR="$T/dest" PREFIX=/usr \
 	>make.log 2>&1 || { cat make.log; fail "make install"; }
+cmp -s "$LAMINA" dest/usr/bin/lamina || fail "make install installed another binary"
 assert_file dest/usr/bin/lamina dest/usr/share/man/man1/lamina.1 dest/usr/share/lamina/manifest.schema.json \
 	dest/usr/share/bash-completion/completions/lamina dest/usr/share/zsh/site-functions/_lamina
 for c in "" build zip verify init push pull inspect prune cache; do
