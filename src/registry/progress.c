@@ -94,7 +94,8 @@ size_t progress_format(char *buf, size_t cap, int width, const char *verb, const
 		snprintf(b, sizeof(b), "?");
 	}
 	lm_human_bytes(rate > 0 ? (uint64_t)rate : 0, r, sizeof(r));
-	k = snprintf(buf, cap, "%s: %s %s/%s%s %s/s", verb, short_digest(digest, d, sizeof(d)), a, b, pct, r);
+	/* sizes padded: the lines of several blobs stay aligned as they change */
+	k = snprintf(buf, cap, "%s: %s %10s / %-10s%s %10s/s", verb, short_digest(digest, d, sizeof(d)), a, b, pct, r);
 	n = k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
 	if (n > max) {
 		/* cut, and say so */

@@ -16,11 +16,11 @@ START_TEST(test_format_widths)
 		ck_assert_msg(strncmp(buf, "pull: sha256:", n < 13 ? n : 13) == 0, "%s", buf);
 	}
 	progress_format(buf, sizeof(buf), 80, "pull", DG, 5u << 20, 20 << 20, 3.5 * (1 << 20));
-	ck_assert_str_eq(buf, "pull: sha256:0123456789ab 5.0 MiB/20.0 MiB  25% 3.5 MiB/s");
+	ck_assert_str_eq(buf, "pull: sha256:0123456789ab    5.0 MiB / 20.0 MiB    25%    3.5 MiB/s");
 	progress_format(buf, sizeof(buf), 30, "pull", DG, 5u << 20, 20 << 20, 0);
 	ck_assert_str_eq(buf, "pull: sha256:0123456789ab ...");
 	progress_format(buf, sizeof(buf), 80, "push", DG, 100, -1, 0);
-	ck_assert_str_eq(buf, "push: sha256:0123456789ab 100 B/? 0 B/s");
+	ck_assert_str_eq(buf, "push: sha256:0123456789ab      100 B / ?                 0 B/s");
 	progress_format(buf, 16, 80, "push", DG, 100, 200, 0); /* the buffer bounds it too */
 	ck_assert_uint_eq(strlen(buf), 15);
 }
