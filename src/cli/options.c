@@ -221,7 +221,13 @@ int cli_enum(const char *name, const char *arg, const char *const *names, int *o
 		buf_appends(&b, i + 2 < n ? ", " : i + 1 < n ? " or " : "");
 	}
 	list = buf_steal(&b, &l);
-	lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s", name, arg ? arg : "", list);
+	{
+		const char *near = arg ? lm_str_nearest(arg, (const char *const *)names, n) : NULL;
+		if (near)
+			lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s (did you mean '%s'?)", name, arg, list, near);
+		else
+			lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s", name, arg ? arg : "", list);
+	}
 	free(list);
 	return -1;
 }

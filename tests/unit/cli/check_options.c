@@ -44,7 +44,10 @@ START_TEST(test_enum)
 	ck_assert_int_eq(cli_enum("--kind", "layer", kinds, &k, &err), 0);
 	ck_assert_int_eq(k, 1);
 	ck_assert_int_eq(cli_enum("--kind", "Layer", kinds, &k, &err), -1);
-	ck_assert_str_eq(err.msg, "--kind 'Layer' must be function or layer");
+	ck_assert_str_eq(err.msg, "--kind 'Layer' must be function or layer (did you mean 'layer'?)");
+	lm_err_release(&err);
+	ck_assert_int_eq(cli_enum("--kind", "library", kinds, &k, &err), -1);
+	ck_assert_str_eq(err.msg, "--kind 'library' must be function or layer");
 	lm_err_release(&err);
 	static const char *const three[] = { "a", "b", "c", NULL };
 	ck_assert_int_eq(cli_enum("--x", "", three, &k, &err), -1);
