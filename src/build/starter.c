@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/fs.h"
 #include "common/str.h"
 
@@ -337,6 +338,51 @@ static json_t *strings(const char *const *v)
 	return a;
 }
 
+/* JSON for people: a value that fits on its line stays on one line ({"name": "app",
+ * "from": "."}), a longer one is opened one level, two spaces per level. */
+static void dump(struct lm_buf *b, json_t *v, int depth)
+{
+	char *one = json_dumps(v, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	size_t n = 0;
+	if (one && (strlen(one) + (size_t)depth * 2 + 20 <= 88 || !(json_is_object(v) || json_is_array(v)))) {
+		buf_appends(b, one);
+		free(one);
+		return;
+	}
+	free(one);
+	buf_appends(b, json_is_object(v) ? "{\n" : "[\n");
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *x;
+		json_object_foreach(v, key, x)
+		{
+			json_t *k = json_string(key);
+			char *ks = json_dumps(k, JSON_ENCODE_ANY);
+			if (n++)
+				buf_appends(b, ",\n");
+			for (int i = 0; i <= depth; i++)
+				buf_appends(b, "  ");
+			buf_appends(b, ks);
+			buf_appends(b, ": ");
+			dump(b, x, depth + 1);
+			free(ks);
+			json_decref(k);
+		}
+	} else {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (n++)
+				buf_appends(b, ",\n");
+			for (int d = 0; d <= depth; d++)
+				buf_appends(b, "  ");
+			dump(b, json_array_get(v, i), depth + 1);
+		}
+	}
+	buf_appends(b, "\n");
+	for (int i = 0; i < depth; i++)
+		buf_appends(b, "  ");
+	buf_appends(b, json_is_object(v) ? "}" : "]");
+}
+
 char *starter_manifest(const struct starter *s)
 {
 	static const char *const py_top[] = { "/lamina.json", "/.git/",	 "/.venv/",	   "/venv/", "/build/",
@@ -347,7 +393,7 @@ char *starter_manifest(const struct starter *s)
 					      "/coverage/",   "/*.tar", "/*.zip",	  NULL };
 	int py = s->runtime == STARTER_PYTHON, top = strcmp(s->app_from, ".") == 0;
 	json_t *root = json_object(), *layers = json_array(), *l, *verify, *config;
-	char *text, *out;
+	char *out;
 
 	json_object_set_new(root, "base", json_string(s->base));
 	json_object_set_new(root, "platform", json_string("linux/amd64"));
@@ -389,9 +435,14 @@ char *starter_manifest(const struct starter *s)
 		json_object_set_new(root, "tag", json_string(tag));
 		free(tag);
 	}
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	{
+		struct lm_buf b;
+		size_t len;
+		buf_init(&b, 0);
+		dump(&b, root, 0);
+		buf_appends(&b, "\n");
+		out = buf_steal(&b, &len);
+	}
 	json_decref(root);
-	out = lm_asprintf("%s\n", text);
-	free(text);
 	return out;
 }
