@@ -157,8 +157,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	if (!basespec && !nobase) {
 		if (zip_output(r) && zs.kind == ZIP_LAYER)
 			lm_err_set(err, LM_E_INPUT,
-				   "%s: no base image: set \"base\" or pass --base (a layer zip needs none only "
-				   "without \"verify\" (or with --no-verify) and \"precompile.node\")",
+				   "%s: no base image: set \"base\" or pass --base (a layer zip needs none when "
+				   "nothing runs in the image: no \"verify\" or --no-verify, no \"precompile.node\")",
 				   m->path);
 		else
 			lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
