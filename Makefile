@@ -1,6 +1,8 @@
 # lamina - plain GNU make; dependencies through pkg-config.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 DESTDIR ?=
 BUILD ?= build
 
@@ -39,7 +41,7 @@ FUZZ_SECONDS ?= 60
 # how long `make test` runs each harness
 FUZZ_BRIEF ?= 30
 
-.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental fuzz fuzz-bins
+.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental fuzz fuzz-bins man
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -127,12 +129,25 @@ bench: all
 bench-incremental: all
 	@LAMINA=$(abspath $(BIN)) scripts/bench-incremental.sh
 
-install: $(BIN)
-	install -d $(DESTDIR)$(BINDIR)
+# The manual pages come from the binary's own --help (scripts/gen-man.sh): they cannot drift.
+$(BUILD)/man/lamina.1: $(BIN) scripts/gen-man.sh
+	scripts/gen-man.sh $(BIN) $(BUILD)/man
+
+man: $(BUILD)/man/lamina.1
+
+install: $(BIN) $(BUILD)/man/lamina.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/lamina \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/lamina
+	install -m 0644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 contrib/completion/lamina.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/lamina
+	install -m 0644 contrib/completion/_lamina $(DESTDIR)$(DATADIR)/zsh/site-functions/_lamina
+	install -m 0644 docs/manifest.schema.json $(DESTDIR)$(DATADIR)/lamina/manifest.schema.json
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/lamina
+	rm -f $(DESTDIR)$(BINDIR)/lamina $(DESTDIR)$(MANDIR)/man1/lamina.1 $(DESTDIR)$(MANDIR)/man1/lamina-*.1 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/lamina $(DESTDIR)$(DATADIR)/zsh/site-functions/_lamina \
+		$(DESTDIR)$(DATADIR)/lamina/manifest.schema.json
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*/*.c

@@ -8,7 +8,8 @@ build_pkgs=(gcc make pkg-config libarchive-dev libcurl4-openssl-dev libjansson-d
 # Real parts the tests run against: registry, Docker engine, independent OCI clients,
 # tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd.
 test_pkgs=(docker.io docker-registry skopeo umoci apache2-utils python3 jq binutils pigz curl
-	openssl file zip unzip clang libclang-rt-14-dev)
+	openssl file zip unzip clang libclang-rt-14-dev
+	python3-yaml python3-jsonschema xxd tmux man-db bash-completion)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then

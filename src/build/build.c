@@ -13,7 +13,10 @@
 #include "image/cachegc.h"
 #include "image/layercache.h"
 #include "build/source.h"
+#include "build/manifest.h"
 #include "build/stages.h"
+#include "registry/ref.h"
+#include "run/handler.h"
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
@@ -92,6 +95,30 @@ static int zip_output(const struct build_request *r)
 	return r->zip && !r->zip->lenient;
 }
 
+/* Seconds since *t0 (the start of the stage running). */
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Without a base nothing can compile Python: a layer zip with .py files needs one, or
+ * "precompile": false. */
+static int python_files(const struct lm_manifest *m, const struct lm_tree *trees, struct lm_err *err)
+{
+	for (size_t i = 0; i < m->nlayers; i++)
+		for (size_t e = 0; e < trees[i].n; e++) {
+			const struct lm_entry *x = &trees[i].v[e];
+			if (!x->removed && x->type == LM_F_REG && lm_str_endswith(x->path, ".py"))
+				return lm_err_set(err, LM_E_INPUT,
+						  "%s: layer '%s' has Python files (/%s): they are precompiled with the base "
+						  "image's interpreter: set \"base\" (or --base), or \"precompile\": false",
+						  m->path, m->layers[i].name, x->path);
+		}
+	return 0;
+}
+
 int build_run(const struct build_request *r, const struct lm_opts *o, build_note_fn note, void *ctx,
 	      struct build_result *res, struct lm_err *err)
 {
@@ -110,7 +137,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	char *workdir = NULL;
 	char(*keys)[LM_DIGEST_LEN] = NULL;
 	unsigned char *todo = NULL;
-	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0;
+	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0, nobase = 0;
 	int level = r->level ? r->level : m->compression_level ? m->compression_level : GZ_LEVEL_DEFAULT;
 	uint64_t total_usize = 0;
 	struct timespec t0;
@@ -120,17 +147,30 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	image_init(&base);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	res->stats.cur = -1;
-	if (!basespec) {
-		lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
-		goto out;
-	}
-	if (tag && r->tag && (strchr(tag, '@') || !*tag)) {
-		char *q = lm_str_quote(tag, 160);
-		lm_err_set(err, LM_E_USAGE, "--tag '%s' must be NAME[:TAG] (a digest is not a tag)", q);
-		free(q);
-		goto out;
-	}
 	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)
+		goto out;
+	/* A layer zip with nothing to run in the image (no verify, no compile cache) needs no
+	 * base: its Python files, if any, are the only thing left to compile (checked below,
+	 * once the trees are known). */
+	nobase = !basespec && zip_output(r) && zs.kind == ZIP_LAYER && !(v && !r->no_verify) &&
+		 !m->precompile_node.set;
+	if (!basespec && !nobase) {
+		if (zip_output(r) && zs.kind == ZIP_LAYER)
+			lm_err_set(err, LM_E_INPUT,
+				   "%s: no base image: set \"base\" or pass --base (a layer zip needs none when "
+				   "nothing runs in the image: no \"verify\" or --no-verify, no \"precompile.node\")",
+				   m->path);
+		else
+			lm_err_set(err, LM_E_INPUT, "%s: no base image: set \"base\" or pass --base", m->path);
+		goto out;
+	}
+	if (r->tag && ref_check_name(r->tag, err) < 0) {
+		err->code = LM_E_USAGE;
+		lm_err_wrap(err, "--tag");
+		goto out;
+	}
+	/* a missing "from" is known before a base is pulled */
+	if (manifest_check_sources(m, err) < 0)
 		goto out;
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
@@ -140,13 +180,15 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 
 	/* base */
 	lap(&res->stats, &t0, STAGE_BASE);
-	{
+	if (nobase) {
+		say(note, ctx, "no base image: a layer zip of files only (nothing is compiled or run)");
+	} else {
 		char *q = lm_str_quote(basespec, 160);
 		say(note, ctx, "base %s (%s)", q, platform);
 		free(q);
+		if (stage_base(basespec, platform, r->reg, c, !zip_output(r), &base, &notes, err) < 0)
+			goto out;
 	}
-	if (stage_base(basespec, platform, r->reg, c, !zip_output(r), &base, &notes, err) < 0)
-		goto out;
 	/* trees */
 	lap(&res->stats, &t0, STAGE_TREES);
 	if (!(workdir = cache_tmpdir(c, "build", err)))
@@ -209,6 +251,13 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 						"\"unchecked-hash\" does not depend on it");
 	}
 	flush_notes(&notes, note, ctx);
+	if (nobase && !(m->precompile.set && !m->precompile.enabled) && python_files(m, trees, err) < 0)
+		goto out;
+	if (nobase) {
+		/* files only: no compile, no image layers, no image */
+		lap(&res->stats, &t0, STAGE_OUTPUTS);
+		goto outputs;
+	}
 	/* compile */
 	lap(&res->stats, &t0, STAGE_COMPILE);
 	{
@@ -216,6 +265,10 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;
+		if (res->stats.compiled || res->stats.pyc_cached)
+			say(note, ctx, "precompile: %llu .py compiled, %llu .pyc from the cache (%.1f s)",
+			    (unsigned long long)res->stats.compiled, (unsigned long long)res->stats.pyc_cached,
+			    since(&t0));
 	}
 	for (size_t i = 0; i < m->nlayers && !r->no_cache; i++) {
 		struct lm_err e2 = LM_ERR_INIT;
@@ -236,8 +289,19 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	lap(&res->stats, &t0, STAGE_LAYERS);
 	if (stage_layers(m, trees, level, o, c, !r->no_cache, lres, &res->stats, err) < 0)
 		goto out;
-	for (size_t i = 0; i < m->nlayers; i++)
-		total_usize += lres[i].usize;
+	{
+		uint64_t csize = 0;
+		char a[32], b[32];
+		for (size_t i = 0; i < m->nlayers; i++) {
+			total_usize += lres[i].usize;
+			csize += (uint64_t)lres[i].desc.size;
+		}
+		if (m->nlayers)
+			say(note, ctx, "compress: %llu layer%s written, %llu reused; %s -> %s gzip (level %d, %.1f s)",
+			    (unsigned long long)res->stats.layers_written, res->stats.layers_written == 1 ? "" : "s",
+			    (unsigned long long)res->stats.layers_reused, lm_human_bytes(total_usize, a, sizeof(a)),
+			    lm_human_bytes(csize, b, sizeof(b)), level, since(&t0));
+	}
 	if (!zip_output(r) && total_usize > LAMBDA_IMAGE_MAX) {
 		lm_err_set(err, LM_E_INPUT,
 			   "the app layers hold %llu bytes uncompressed; Lambda's limit for a whole image is 10 GB",
@@ -264,12 +328,20 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	flush_notes(&notes, note, ctx);
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
-	if (v && !r->no_verify &&
-	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify, &res->stats,
-			 err) < 0)
-		goto out;
+	if (v && !r->no_verify) {
+		if (stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify,
+				 &res->stats, err) < 0)
+			goto out;
+		if (res->stats.verify_cached)
+			say(note, ctx, "verify: passed before with this image and these checks (cached)");
+		else
+			say(note, ctx, "verify: passed (%s: %zu import%s%s; %.1f s)",
+			    res->verify.runtime ? lm_runtime_name(res->verify.runtime) : "image", res->verify.imported,
+			    res->verify.imported == 1 ? "" : "s", v->handler ? ", handler resolved" : "", since(&t0));
+	}
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
+outputs:
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
 	if (r->zip) {
@@ -277,12 +349,16 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		char hb[32];
 		if (buildzip_write(r->zip, &zs, m, trees, &zo, workdir, r->report ? &res->report : NULL, err) < 0)
 			goto out;
-		if (zip_output(r) && r->report && r->zip->out)
-			say(note, ctx, "zip %s: %s zip, %llu files, %s", r->zip->out, zip_kind_name(zs.kind),
-			    (unsigned long long)res->report.zip_files,
-			    lm_human_bytes(res->report.zip_size, hb, sizeof(hb)));
+		if (zip_output(r) && r->report && r->zip->out) {
+			char cs[45];
+			/* CodeSha256 as Lambda reports it (Terraform's source_code_hash) */
+			size_code_sha256(res->report.zip_digest, cs);
+			say(note, ctx, "zip %s: %s zip, %llu files, %s, CodeSha256 %s", r->zip->out,
+			    zip_kind_name(zs.kind), (unsigned long long)res->report.zip_files,
+			    lm_human_bytes(res->report.zip_size, hb, sizeof(hb)), cs);
+		}
 	}
-	if (r->report && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
+	if (r->report && !nobase && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {

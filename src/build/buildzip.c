@@ -19,14 +19,9 @@ int buildzip_select(const struct build_zip *z, const struct lm_manifest *m, stru
 	s->level = z->level >= 0 ? z->level : m->zip.level >= 0 ? m->zip.level : ZIP_LEVEL_DEFAULT;
 	s->idx = lm_xcalloc(m->nlayers + 1, sizeof(*s->idx));
 	s->n = 0;
-	for (size_t k = 0; names && k < nnames; k++) {
-		size_t j = 0;
-		while (j < m->nlayers && strcmp(m->layers[j].name, names[k]) != 0)
-			j++;
-		if (j == m->nlayers)
-			return lm_err_set(err, LM_E_USAGE, "--layer '%s': %s has no layer of that name", names[k],
-					  m->path);
-	}
+	for (size_t k = 0; names && k < nnames; k++)
+		if (manifest_find_layer(m, names[k], "--layer", err) < 0)
+			return -1;
 	for (size_t j = 0; j < m->nlayers; j++) {
 		int in = !names;
 		for (size_t k = 0; names && k < nnames && !in; k++)

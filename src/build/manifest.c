@@ -5,13 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <errno.h>
 
 #include <jansson.h>
 
 #include "image/compress.h"
 #include "image/oci.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/fs.h"
+#include "common/str.h"
+#include "registry/ref.h"
 
 #define MANIFEST_MAX (1u << 20)
 
@@ -35,28 +40,66 @@ static const char *const verify_keys[] = { "imports", "handler", "runtime", "env
 static const char *const zip_keys[] = { "kind", "layers", "level", NULL };
 static const char *const compression_keys[] = { "level", NULL };
 
+int manifest_check_sources(const struct lm_manifest *m, struct lm_err *err)
+{
+	struct lm_buf all;
+	int code = 0;
+	buf_init(&all, 0);
+	for (size_t i = 0; i < m->nlayers; i++) {
+		const struct mf_layer *l = &m->layers[i];
+		struct stat st;
+		char *line = NULL;
+		int bad = stat(l->from, &st) != 0 || (S_ISDIR(st.st_mode) && access(l->from, R_OK | X_OK) != 0);
+		if (bad) {
+			line = lm_asprintf("%s: layer '%s' (layers[%zu].from): source '%s': %s", m->path, l->name, i,
+					   l->from, strerror(errno));
+			code = code ? code : LM_E_IO;
+		} else if (!S_ISDIR(st.st_mode)) {
+			line = lm_asprintf("%s: layer '%s' (layers[%zu].from): source '%s' is not a directory", m->path,
+					   l->name, i, l->from);
+			code = code ? code : LM_E_INPUT;
+		}
+		if (line) {
+			if (all.len)
+				buf_appends(&all, "\n");
+			buf_appends(&all, line);
+			free(line);
+		}
+	}
+	if (code) {
+		size_t n;
+		char *msg = buf_steal(&all, &n);
+		lm_err_set(err, code, "%s", msg);
+		free(msg);
+		return -1;
+	}
+	buf_release(&all);
+	return 0;
+}
+
+long manifest_find_layer(const struct lm_manifest *m, const char *name, const char *what, struct lm_err *err)
+{
+	const char **names = lm_xcalloc(m->nlayers + 1, sizeof(*names)), *near;
+	for (size_t j = 0; j < m->nlayers; j++) {
+		if (strcmp(m->layers[j].name, name) == 0) {
+			free(names);
+			return (long)j;
+		}
+		names[j] = m->layers[j].name;
+	}
+	near = lm_str_nearest(name, names, m->nlayers);
+	if (near)
+		lm_err_set(err, LM_E_USAGE, "%s '%s': %s has no layer of that name (did you mean '%s'?)", what, name,
+			   m->path, near);
+	else
+		lm_err_set(err, LM_E_USAGE, "%s '%s': %s has no layer of that name", what, name, m->path);
+	free(names);
+	return -1;
+}
+
 size_t manifest_edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	size_t *prev = lm_xcalloc(lb + 1, sizeof(size_t)), *cur = lm_xcalloc(lb + 1, sizeof(size_t)), r;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-			size_t m = sub < del ? sub : del;
-			cur[j] = m < ins ? m : ins;
-		}
-		size_t *t = prev;
-		prev = cur;
-		cur = t;
-	}
-	r = prev[lb];
-	free(prev);
-	free(cur);
-	return r;
+	return lm_edit_distance(a, b);
 }
 
 /* Finds "key": in the source text to give a line:column for messages. Only a key that
@@ -123,6 +166,7 @@ static int check_keys(const struct ctx *c, json_t *obj, const char *where, const
 {
 	const char *key;
 	json_t *v;
+	int bad = 0;
 	json_object_foreach(obj, key, v) {
 		const char *best = NULL;
 		size_t bestd = (size_t)-1;
@@ -141,11 +185,23 @@ static int check_keys(const struct ctx *c, json_t *obj, const char *where, const
 		}
 		if (ok)
 			continue;
-		if (best && bestd <= 2 && bestd < strlen(key))
-			return field_err(c, where, key, "unknown field (did you mean '%s'?)", best);
-		return field_err(c, where, key, "unknown field");
+		/* every unknown key of the object, one line each */
+		{
+			char *prev = bad ? lm_xstrdup(c->err->msg) : NULL, *joined;
+			if (best && bestd <= 2 && bestd < strlen(key))
+				field_err(c, where, key, "unknown field (did you mean '%s'?)", best);
+			else
+				field_err(c, where, key, "unknown field");
+			if (prev) {
+				joined = lm_asprintf("%s\n%s", prev, c->err->msg);
+				lm_err_set(c->err, LM_E_INPUT, "%s", joined);
+				free(joined);
+				free(prev);
+			}
+			bad = 1;
+		}
 	}
-	return 0;
+	return bad ? -1 : 0;
 }
 
 static int get_string(const struct ctx *c, json_t *obj, const char *where, const char *key, char **out)
@@ -597,15 +653,15 @@ static int parse_compression(const struct ctx *c, json_t *obj, int *level)
 
 /* A tag such as "hello:latest" or "registry:5000/team/app:v1" (checked loosely here;
  * the registry module parses references fully when pushing). */
-static int tag_ok(const char *t)
+
+/* Moves the error just set into all (one line per error) and clears it. */
+static void collect(const struct ctx *c, struct lm_buf *all, int *n)
 {
-	if (!*t || strlen(t) > 255)
-		return 0;
-	for (const char *p = t; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("._-/:", *p) ||
-		      (*p >= 'A' && *p <= 'Z')))
-			return 0;
-	return 1;
+	if (all->len)
+		buf_appends(all, "\n");
+	buf_appends(all, c->err->msg ? c->err->msg : "error");
+	lm_err_release(c->err);
+	(*n)++;
 }
 
 int manifest_parse(const char *buf, size_t len, const char *name, const char *dir, struct lm_manifest *m,
@@ -614,7 +670,9 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 	struct ctx c = { name, buf, len, dir, err };
 	json_error_t je;
 	json_t *root, *v;
-	int r = -1;
+	struct lm_buf all;
+	int r = -1, nerr = 0, layers_bad = 0, bad_layer = 0;
+	buf_init(&all, 0);
 	memset(m, 0, sizeof(*m));
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
@@ -625,9 +683,16 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 	}
 	m->path = lm_xstrdup(name);
 	m->dir = lm_xstrdup(dir);
-	if (check_keys(&c, root, "", top_keys) < 0 || get_string(&c, root, "", "base", &m->base) < 0 ||
-	    get_string(&c, root, "", "platform", &m->platform) < 0 || get_string(&c, root, "", "tag", &m->tag) < 0)
-		goto out;
+	/* Each part is checked on its own and every error is kept (one line each), so one
+	 * run names them all; a part that failed is not looked at further. */
+	if (check_keys(&c, root, "", top_keys) < 0)
+		collect(&c, &all, &nerr);
+	if (get_string(&c, root, "", "base", &m->base) < 0)
+		collect(&c, &all, &nerr);
+	if (get_string(&c, root, "", "platform", &m->platform) < 0)
+		collect(&c, &all, &nerr);
+	if (get_string(&c, root, "", "tag", &m->tag) < 0)
+		collect(&c, &all, &nerr);
 	if (!m->platform)
 		m->platform = lm_xstrdup("linux/amd64");
 	{
@@ -636,66 +701,88 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 		if (oci_platform_parse(m->platform, &p, &perr) < 0) {
 			field_err(&c, "", "platform", "%s", perr.msg);
 			lm_err_release(&perr);
-			goto out;
+			collect(&c, &all, &nerr);
+		} else {
+			oci_platform_release(&p);
 		}
-		oci_platform_release(&p);
 	}
-	if (m->tag && !tag_ok(m->tag)) {
-		field_err(&c, "", "tag", "'%s' is not a valid image name[:tag]", m->tag);
-		goto out;
+	if (m->tag) {
+		struct lm_err terr = LM_ERR_INIT;
+		if (ref_check_name(m->tag, &terr) < 0) {
+			field_err(&c, "", "tag", "%s", terr.msg);
+			lm_err_release(&terr);
+			collect(&c, &all, &nerr);
+		}
 	}
 	v = json_object_get(root, "layers");
 	if (v) {
 		if (!json_is_array(v)) {
 			field_err(&c, "", "layers", "must be an array of layer objects");
-			goto out;
+			collect(&c, &all, &nerr);
+			layers_bad = 1;
+		} else {
+			m->layers = lm_xcalloc(json_array_size(v) + 1, sizeof(*m->layers));
 		}
-		m->layers = lm_xcalloc(json_array_size(v) + 1, sizeof(*m->layers));
-		for (size_t i = 0; i < json_array_size(v); i++) {
+		for (size_t i = 0; !layers_bad && i < json_array_size(v); i++) {
 			m->nlayers = i + 1;
-			if (parse_layer(&c, json_array_get(v, i), i, &m->layers[i]) < 0)
-				goto out;
+			if (parse_layer(&c, json_array_get(v, i), i, &m->layers[i]) < 0) {
+				collect(&c, &all, &nerr);
+				bad_layer = 1;
+				continue;
+			}
 			for (size_t j = 0; j < i; j++)
-				if (strcmp(m->layers[j].name, m->layers[i].name) == 0) {
+				if (m->layers[j].name && strcmp(m->layers[j].name, m->layers[i].name) == 0) {
 					char *w = lm_asprintf("layers[%zu]", i);
 					field_err(&c, w, NULL, "name '%s' is used twice", m->layers[i].name);
 					free(w);
-					goto out;
+					collect(&c, &all, &nerr);
+					bad_layer = 1;
+					break;
 				}
 		}
+		layers_bad |= bad_layer;
 	}
 	v = json_object_get(root, "config");
 	if (v && !json_is_null(v) && parse_config(&c, v, &m->config) < 0)
-		goto out;
+		collect(&c, &all, &nerr);
 	if (!m->config.workdir)
 		m->config.workdir = lm_xstrdup("/var/task");
 	v = json_object_get(root, "prune");
 	if (v && parse_prune(&c, v, "", &m->prune) < 0)
-		goto out;
+		collect(&c, &all, &nerr);
 	v = json_object_get(root, "precompile");
 	if (v && parse_precompile(&c, v, &m->precompile, &m->precompile_node) < 0)
-		goto out;
-	if (m->precompile_node.set && m->precompile_node.compile_cache)
+		collect(&c, &all, &nerr);
+	else if (m->precompile_node.set && m->precompile_node.compile_cache)
 		for (size_t i = 0; i < m->config.nenv; i++)
 			if (strcmp(m->config.env[i].key, "NODE_COMPILE_CACHE") == 0 &&
 			    strcmp(m->config.env[i].value, precompile_node_dir(&m->precompile_node)) != 0) {
 				field_err(&c, "config.env", "NODE_COMPILE_CACHE",
 					  "is '%s' but precompile.node.dir is '%s' (lamina sets it; leave it out)",
 					  m->config.env[i].value, precompile_node_dir(&m->precompile_node));
-				goto out;
+				collect(&c, &all, &nerr);
 			}
 	v = json_object_get(root, "verify");
 	if (v && parse_verify(&c, v, &m->verify) < 0)
-		goto out;
+		collect(&c, &all, &nerr);
 	m->zip.level = -1;
 	v = json_object_get(root, "zip");
-	if (v && parse_zip(&c, v, m, &m->zip) < 0)
-		goto out;
+	/* zip.layers names layers: not checked against layers that failed */
+	if (v && !layers_bad && parse_zip(&c, v, m, &m->zip) < 0)
+		collect(&c, &all, &nerr);
 	v = json_object_get(root, "compression");
 	if (v && parse_compression(&c, v, &m->compression_level) < 0)
+		collect(&c, &all, &nerr);
+	if (nerr) {
+		size_t l;
+		char *msg = buf_steal(&all, &l);
+		lm_err_set(err, LM_E_INPUT, "%s", msg);
+		free(msg);
 		goto out;
+	}
 	r = 0;
 out:
+	buf_release(&all);
 	json_decref(root);
 	if (r < 0)
 		manifest_release(m);

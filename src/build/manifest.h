@@ -72,6 +72,15 @@ int manifest_parse(const char *buf, size_t len, const char *name, const char *di
 		   struct lm_err *err);
 void manifest_release(struct lm_manifest *m);
 
+/* Checks that every layer's "from" is a directory we can read, before any slow work (a
+ * base pulled from a registry): every layer that is not, one line each, in one error
+ * (LM_E_IO, or LM_E_INPUT for something that is not a directory). */
+int manifest_check_sources(const struct lm_manifest *m, struct lm_err *err);
+
+/* The index of the layer called name in m, or -1 with LM_E_USAGE: "WHAT 'name': PATH has
+ * no layer of that name (did you mean 'x'?)" (what: "--layer"). */
+long manifest_find_layer(const struct lm_manifest *m, const char *name, const char *what, struct lm_err *err);
+
 /* Edit distance (for "did you mean"); exposed for tests. */
 size_t manifest_edit_distance(const char *a, const char *b);
 

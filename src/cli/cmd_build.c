@@ -11,6 +11,7 @@
 #include "image/compress.h"
 #include "cli/options.h"
 #include "common/alloc.h"
+#include "registry/ref.h"
 
 static const char usage[] =
 	"usage: lamina build MANIFEST [-o OUT.tar] [options]\n"
@@ -23,7 +24,11 @@ static const char usage[] =
 	"Options:\n"
 	"  -o, --output FILE       write the image archive to FILE (temporary name, renamed\n"
 	"                          on success; nothing is left behind on failure)\n"
-	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\")\n"
+	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\"); a\n"
+	"                          Docker reference: lowercase path components ([a-z0-9]\n"
+	"                          joined by . _ __ or -), an optional HOST[:PORT]/, a tag of\n"
+	"                          at most 128 letters, digits, _ . - (not first: . -), no\n"
+	"                          digest; checked before anything is built (exit status 2)\n"
 	"      --push REF          push the image to REF after building\n"
 	"      --report            also measure the zip of the same app (as 'lamina zip' would\n"
 	"                          write it, see \"zip\" in the manifest) and print image vs zip\n"
@@ -84,6 +89,12 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			r.archive = optarg;
 			break;
 		case 't':
+			/* refused here, before any slow work, as docker load would refuse it */
+			if (ref_check_name(optarg, err) < 0) {
+				err->code = LM_E_USAGE;
+				lm_err_wrap(err, "--tag");
+				goto out;
+			}
 			r.tag = optarg;
 			break;
 		case OPT_PUSH:

@@ -80,8 +80,13 @@ int cmd_cache(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	if (optind != argc - 1)
 		return lm_err_set(err, LM_E_USAGE, "expected du or prune; see 'lamina cache --help'");
 	verb = argv[optind];
-	if (strcmp(verb, "du") != 0 && strcmp(verb, "prune") != 0)
+	if (strcmp(verb, "du") != 0 && strcmp(verb, "prune") != 0) {
+		static const char *const verbs[] = { "du", "prune" };
+		const char *near = lm_str_nearest(verb, verbs, 2);
+		if (near)
+			return lm_err_set(err, LM_E_USAGE, "'%s' is not du or prune (did you mean '%s'?)", verb, near);
 		return lm_err_set(err, LM_E_USAGE, "'%s' is not du or prune; see 'lamina cache --help'", verb);
+	}
 	if (strcmp(verb, "du") == 0 && (all || max_given))
 		return lm_err_set(err, LM_E_USAGE, "--max and --all go with prune");
 	if (strcmp(verb, "prune") == 0 && json)

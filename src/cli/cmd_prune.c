@@ -107,6 +107,9 @@ int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	if (manifest_load(argv[optind], &m, err) < 0)
 		goto out;
 	loaded = 1;
+	for (size_t i = 0; i < nonly; i++)
+		if (manifest_find_layer(&m, only[i], "--layer", err) < 0)
+			goto out;
 	if (mat) {
 		workdir = lm_mkdtemp(NULL, "lamina-prune", err);
 		if (!workdir)

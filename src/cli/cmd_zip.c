@@ -23,6 +23,9 @@ static const char usage[] =
 	"runtime the zip will run on, e.g. public.ecr.aws/lambda/python:3.12 for python3.12);\n"
 	"the manifest's \"verify\" step runs in that image. Then it writes a zip instead of an\n"
 	"image and reports image vs zip sizes against Lambda's limits on standard error.\n"
+	"A layer zip needs no base image when nothing runs in one: no \"base\" and no --base,\n"
+	"no \"verify\" (or --no-verify), no \"precompile.node\", and no .py file unless\n"
+	"\"precompile\" is false (pure JavaScript or data); the report then has no image.\n"
 	"\n"
 	"  function zip   files under /var/task, at the zip's root (Lambda unpacks it there)\n"
 	"  layer zip      files under /opt, relative to /opt: a layer with \"to\": \"/opt/python\"\n"
@@ -55,7 +58,9 @@ static const char usage[] =
 	"function and all its layers together. A zip over the unzipped limit is not written\n"
 	"(exit status 3, as is a file the kind cannot hold); one over the direct-upload limit\n"
 	"is, with a warning.\n"
-	"Prints the zip's digest (sha256:<hex>) on standard output when -o is given.\n"
+	"Prints the zip's digest (sha256:<hex>) on standard output when -o is given, and on\n"
+	"standard error its CodeSha256 (base64 of the SHA-256: Lambda's CodeSha256 and\n"
+	"Terraform's source_code_hash).\n"
 	"Global options (lamina --help) go anywhere: --cache, --jobs (deflate threads; the\n"
 	"bytes do not depend on it), --quiet (no progress and no report).\n"
 	"SOURCE_DATE_EPOCH sets every entry's time (UTC; default and minimum 1980-01-01).\n"
@@ -139,6 +144,10 @@ int cmd_zip(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	z.layers = layers;
 	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
+	/* a misspelt --layer is known before any slow work */
+	for (size_t i = 0; i < z.nlayers; i++)
+		if (manifest_find_layer(&b.m, layers[i], "--layer", err) < 0)
+			goto out;
 	r.zip = &z;
 	r.report = 1;
 	if (cli_build(&r, o, &res, err) < 0)

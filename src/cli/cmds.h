@@ -6,6 +6,7 @@
 
 int cmd_cache(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
+int cmd_init(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_pull(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_push(int argc, char **argv, struct lm_opts *o, struct lm_err *err);

@@ -22,6 +22,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "build", cmd_build, "build an image archive (and optionally push it) from a manifest" },
 	{ "cache", cmd_cache, "show what the cache holds (du) and clean it (prune)" },
+	{ "init", cmd_init, "write a starter lamina.json from a project directory" },
 	{ "inspect", cmd_inspect, "show an image archive's manifest, config and layers" },
 	{ "pull", cmd_pull, "pull an image from a registry into the cache" },
 	{ "push", cmd_push, "push an image archive to a registry" },
@@ -29,6 +30,14 @@ static const struct cmd {
 	{ "verify", cmd_verify, "import modules and resolve the handler inside the image" },
 	{ "zip", cmd_zip, "build a Lambda .zip (function or layer) and compare image vs zip sizes" },
 };
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -44,7 +53,8 @@ static void usage(FILE *f)
 		   "  -j, --jobs N   worker threads (default: number of CPUs)\n"
 		   "  -q, --quiet    no progress output\n"
 		   "  -v, --verbose  more output\n"
-		   "  -h, --help     this help; 'lamina COMMAND --help' for a command's options\n"
+		   "  -h, --help     this help; 'lamina help COMMAND' or 'lamina COMMAND --help'\n"
+		   "                 for a command's options\n"
 		   "  --version      print the version\n\n"
 		   "Environment: SOURCE_DATE_EPOCH sets file times in layers and zips (default\n"
 		   "315532800, 1980-01-01T00:00:00Z). LAMINA_CACHE_MAX bounds the cache.\n\n");
@@ -77,6 +87,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static char help_opt[] = "--help";
+	char *help_argv[3] = { NULL, help_opt, NULL };
 	struct lm_opts o = { 0 };
 	struct lm_err err = LM_ERR_INIT;
 	const struct cmd *cmd = NULL;
@@ -88,8 +100,10 @@ int main(int argc, char **argv)
 		return LM_E_GENERIC;
 	}
 	o.is_tty = isatty(2);
-	while ((c = getopt_long(argc, argv, "+" CLI_GLOBAL_SHORTOPTS "h", longopts, NULL)) != -1) {
-		int g = cli_global_handle(c, optarg, &o, &err);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:" CLI_GLOBAL_SHORTOPTS "h", longopts, NULL)) != -1) {
+		int g = c == '?' || c == ':' ? cli_option_error(c, optopt, argv[optind - 1], longopts, &err)
+					   : cli_global_handle(c, optarg, &o, &err);
 		if (g < 0) {
 			fprintf(stderr, "lamina: %s\n", err.msg);
 			lm_err_release(&err);
@@ -114,14 +128,33 @@ int main(int argc, char **argv)
 		return LM_E_USAGE;
 	}
 	if (strcmp(argv[optind], "help") == 0) {
-		usage(stdout);
-		return 0;
+		/* lamina help [COMMAND]: the command's --help */
+		if (optind + 1 >= argc) {
+			usage(stdout);
+			return 0;
+		}
+		if (optind + 2 < argc) {
+			fprintf(stderr, "lamina: help: expected at most one COMMAND\n");
+			return LM_E_USAGE;
+		}
+		help_argv[0] = argv[optind + 1];
+		argv = help_argv;
+		argc = 2;
+		optind = 0;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmds[i].name, argv[optind]) == 0)
-			cmd = &cmds[i];
+	cmd = find_cmd(argv[optind]);
 	if (!cmd) {
-		fprintf(stderr, "lamina: '%s' is not a command; see 'lamina --help'\n", argv[optind]);
+		const char *names[sizeof(cmds) / sizeof(cmds[0])], *near;
+		char *q = lm_str_quote(argv[optind], 64);
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			names[i] = cmds[i].name;
+		near = lm_str_nearest(argv[optind], names, sizeof(cmds) / sizeof(cmds[0]));
+		if (near)
+			fprintf(stderr, "lamina: '%s' is not a command (did you mean '%s'?); see 'lamina --help'\n", q,
+				near);
+		else
+			fprintf(stderr, "lamina: '%s' is not a command; see 'lamina --help'\n", q);
+		free(q);
 		return LM_E_USAGE;
 	}
 	if (!o.cache_max && getenv("LAMINA_CACHE_MAX") && *getenv("LAMINA_CACHE_MAX") &&

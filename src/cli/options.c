@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/str.h"
 #include "image/oci.h"
 #include "common/alloc.h"
 #include "image/cachegc.h"
@@ -220,7 +221,13 @@ int cli_enum(const char *name, const char *arg, const char *const *names, int *o
 		buf_appends(&b, i + 2 < n ? ", " : i + 1 < n ? " or " : "");
 	}
 	list = buf_steal(&b, &l);
-	lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s", name, arg ? arg : "", list);
+	{
+		const char *near = arg ? lm_str_nearest(arg, (const char *const *)names, n) : NULL;
+		if (near)
+			lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s (did you mean '%s'?)", name, arg, list, near);
+		else
+			lm_err_set(err, LM_E_USAGE, "%s '%.64s' must be %s", name, arg ? arg : "", list);
+	}
 	free(list);
 	return -1;
 }
@@ -260,22 +267,108 @@ void cli_getopt_init(struct cli_getopt *g, const char *shortopts, const struct o
 	size_t n = 0, ng = sizeof(global) / sizeof(global[0]);
 	while (longopts && longopts[n].name)
 		n++;
-	if (n + ng > CLI_GETOPT_MAX || strlen(shortopts) + sizeof(CLI_GLOBAL_SHORTOPTS) > sizeof(g->shortopts)) {
+	if (n + ng > CLI_GETOPT_MAX || strlen(shortopts) + sizeof(CLI_GLOBAL_SHORTOPTS) + 2 > sizeof(g->shortopts)) {
 		fputs("lamina: internal error: too many options\n", stderr);
 		abort();
 	}
 	memset(g, 0, sizeof(*g));
 	memcpy(g->longopts, longopts, n * sizeof(*longopts));
 	memcpy(g->longopts + n, global, ng * sizeof(*global));
-	snprintf(g->shortopts, sizeof(g->shortopts), "%s%s", shortopts, CLI_GLOBAL_SHORTOPTS);
+	/* "-": operands come back in order as code 1, whatever POSIXLY_CORRECT says;
+	 * ":": a missing value is ':', not '?', and getopt prints nothing */
+	snprintf(g->shortopts, sizeof(g->shortopts), "-:%s%s", shortopts, CLI_GLOBAL_SHORTOPTS);
+}
+
+int cli_option_error(int c, int opt, const char *arg, const struct option *longopts, struct lm_err *err)
+{
+	const char *cands[CLI_GETOPT_MAX + 1], *near;
+	size_t n = 0, len;
+	char name[64];
+	int is_long = arg && strncmp(arg, "--", 2) == 0 && arg[2];
+	if (is_long && opt != 0) {
+		/* optopt is a long option's value (missing or unwanted value), or a short
+		 * option from a later cluster while argv[optind - 1] is still a long one */
+		size_t l = strcspn(arg + 2, "=");
+		is_long = 0;
+		for (size_t i = 0; longopts[i].name; i++)
+			if (longopts[i].val == opt && strlen(longopts[i].name) >= l &&
+			    strncmp(longopts[i].name, arg + 2, l) == 0)
+				is_long = 1;
+	}
+	if (!is_long) {
+		if (c == ':')
+			return lm_err_set(err, LM_E_USAGE, "option '-%c' needs a value", opt);
+		if (opt > 32 && opt < 127)
+			return lm_err_set(err, LM_E_USAGE, "unknown option '-%c'", opt);
+		return lm_err_set(err, LM_E_USAGE, "unknown option '%.64s'", arg ? arg : "");
+	}
+	len = strcspn(arg + 2, "=");
+	snprintf(name, sizeof(name), "%.*s", (int)(len < 60 ? len : 60), arg + 2);
+	for (size_t i = 0; longopts[i].name && n < CLI_GETOPT_MAX; i++) {
+		if (strcmp(longopts[i].name, name) == 0 || (opt && longopts[i].val == opt && strncmp(longopts[i].name, name, len) == 0)) {
+			snprintf(name, sizeof(name), "%s", longopts[i].name);
+			if (c == ':' || longopts[i].has_arg == required_argument)
+				return lm_err_set(err, LM_E_USAGE, "option '--%s' needs a value", name);
+			return lm_err_set(err, LM_E_USAGE, "option '--%s' takes no value", name);
+		}
+		cands[n++] = longopts[i].name;
+	}
+	/* a prefix of several (getopt takes an unambiguous prefix) */
+	{
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			m += strncmp(cands[i], name, len) == 0;
+		if (m > 1 && len > 0) {
+			struct lm_buf b;
+			size_t l;
+			char *list;
+			buf_init(&b, 0);
+			for (size_t i = 0; i < n; i++)
+				if (strncmp(cands[i], name, len) == 0) {
+					buf_appends(&b, b.len ? ", --" : "--");
+					buf_appends(&b, cands[i]);
+				}
+			list = buf_steal(&b, &l);
+			lm_err_set(err, LM_E_USAGE, "option '--%s' is ambiguous: %s", name, list);
+			free(list);
+			return -1;
+		}
+	}
+	near = lm_str_nearest(name, cands, n);
+	if (near)
+		return lm_err_set(err, LM_E_USAGE, "unknown option '--%s' (did you mean '--%s'?)", name, near);
+	return lm_err_set(err, LM_E_USAGE, "unknown option '--%s'", name);
 }
 
 int cli_getopt_next(struct cli_getopt *g, int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
+	opterr = 0;
 	for (;;) {
 		int c = getopt_long(argc, argv, g->shortopts, g->longopts, NULL), r;
-		if (c == -1)
+		if (c == 1) {
+			if (g->noperands == CLI_GETOPT_OPERANDS) {
+				lm_err_set(err, LM_E_USAGE, "too many arguments");
+				return CLI_GETOPT_ERROR;
+			}
+			g->operands[g->noperands++] = optarg;
+			continue;
+		}
+		if (c == -1) {
+			/* the operands in order at the end: those taken so far, then what
+			 * follows "--"; argv's slots before them are not read again */
+			size_t rest = optind < argc ? (size_t)(argc - optind) : 0, n = g->noperands + rest;
+			if (rest)
+				memmove(argv + argc - rest, argv + optind, rest * sizeof(*argv));
+			memcpy(argv + argc - n, g->operands, g->noperands * sizeof(*argv));
+			optind = argc - (int)n;
+			g->noperands = 0;
 			return -1;
+		}
+		if (c == '?' || c == ':') {
+			cli_option_error(c, optopt, optind > 0 && optind <= argc ? argv[optind - 1] : NULL, g->longopts,
+					 err);
+			return CLI_GETOPT_ERROR;
+		}
 		r = cli_global_handle(c, optarg, o, err);
 		if (r < 0)
 			return CLI_GETOPT_ERROR;

@@ -96,20 +96,27 @@ int cli_int(const char *name, const char *arg, long min, long max, long *out, st
  * listing them ("--kind 'x' must be function or layer"). */
 int cli_enum(const char *name, const char *arg, const char *const *names, int *out, struct lm_err *err);
 
-/* getopt_long over a command's options with the global ones added (no allocation). */
+/* getopt_long over a command's options with the global ones added (no allocation).
+ * Options and operands mix in any order, also under POSIXLY_CORRECT: the parser takes
+ * operands in order (getopt's "-" mode) and, at the end, puts them at argv[optind..]. */
 #define CLI_GETOPT_MAX 64
+#define CLI_GETOPT_OPERANDS 256
 struct cli_getopt {
 	struct option longopts[CLI_GETOPT_MAX + 1];
-	char shortopts[CLI_GETOPT_MAX * 2];
+	char shortopts[CLI_GETOPT_MAX * 2 + 4];
+	char *operands[CLI_GETOPT_OPERANDS];
+	size_t noperands;
 };
 
 #define CLI_GETOPT_ERROR (-2)
 
 /* Aborts (a programming error) when the command has more than CLI_GETOPT_MAX options. */
 void cli_getopt_init(struct cli_getopt *g, const char *shortopts, const struct option *longopts);
-/* The next option of the command (as getopt_long: the option's code, optarg, '?' for an
- * unknown one), -1 at the end; a global option is applied to o and skipped;
- * CLI_GETOPT_ERROR when a global option's value is bad (err set). */
+/* The next option of the command (as getopt_long: the option's code and optarg), -1 at
+ * the end (the operands are then argv[optind..argc-1], in their order); a global option
+ * is applied to o and skipped. CLI_GETOPT_ERROR (err set, LM_E_USAGE) for a bad global
+ * value, an unknown option ("did you mean" the nearest long one), a missing or unwanted
+ * value, or more than CLI_GETOPT_OPERANDS operands. Nothing is printed. */
 int cli_getopt_next(struct cli_getopt *g, int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 
 /* For commands whose only options are the registry ones and --help (pull, push): parses
@@ -118,6 +125,10 @@ int cli_getopt_next(struct cli_getopt *g, int argc, char **argv, struct lm_opts 
  * usage) or -1 (LM_E_USAGE). */
 int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *nargs_what, struct regcli *rc,
 		 struct lm_opts *o, struct lm_err *err);
+
+/* The message for the option getopt_long refused at argv[optind - 1] (getopt returned
+ * '?' or ':' with optopt), with a "did you mean" among longopts. Pure (reads argv). */
+int cli_option_error(int c, int opt, const char *arg, const struct option *longopts, struct lm_err *err);
 
 /* Help lines for the options above, for a command's --help. */
 extern const char regcli_help[];

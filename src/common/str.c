@@ -3,6 +3,7 @@
 #include "common/alloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int lm_str_startswith(const char *s, const char *prefix)
@@ -116,4 +117,47 @@ char *lm_str_quote(const char *s, size_t max)
 char *lm_str_printable(const char *s)
 {
 	return quote(s, (size_t)-1 / 8, 1);
+}
+
+size_t lm_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *prev = lm_xcalloc(lb + 1, sizeof(size_t)), *cur = lm_xcalloc(lb + 1, sizeof(size_t)), r;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			size_t m = sub < del ? sub : del;
+			cur[j] = m < ins ? m : ins;
+		}
+		size_t *t = prev;
+		prev = cur;
+		cur = t;
+	}
+	r = prev[lb];
+	free(prev);
+	free(cur);
+	return r;
+}
+
+const char *lm_str_nearest(const char *word, const char *const *cands, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+	for (size_t i = 0; i < n; i++) {
+		size_t d;
+		if (!cands[i])
+			continue;
+		d = lm_edit_distance(cands[i], word);
+		if (d < bestd) {
+			bestd = d;
+			best = cands[i];
+		}
+	}
+	if (!best || bestd == 0 || bestd > 2 || bestd >= strlen(word))
+		return NULL;
+	return best;
 }

@@ -25,4 +25,11 @@ int lm_str_nonascii(const char *s);
 /* Formats a byte count for people: "1.5 MiB". buf of at least 32 bytes; returns buf. */
 const char *lm_human_bytes(uint64_t n, char *buf, size_t bufsz);
 
+/* Levenshtein distance between a and b (for "did you mean"). Pure. */
+size_t lm_edit_distance(const char *a, const char *b);
+/* The candidate nearest to word (at most 2 edits, fewer than word's length), for a
+ * "did you mean"; NULL when none is near or word is one of them. NULL entries are
+ * skipped. Borrowed from cands. Pure. */
+const char *lm_str_nearest(const char *word, const char *const *cands, size_t n);
+
 #endif

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,7 +27,7 @@ struct progress {
 	struct pslot *slots;
 	size_t n, cap;
 	double last_draw;
-	int drawn;
+	int drawn; /* status lines on the terminal now (the cursor ends the last one) */
 };
 
 static double now_s(void)
@@ -45,12 +47,64 @@ struct progress *progress_new(FILE *f, enum progress_mode mode, const char *verb
 	return p;
 }
 
+/* Erases the status lines: the cursor goes back to the start of the first. */
 static void clear_line(struct progress *p)
 {
-	if (p->drawn) {
-		fputs("\r\033[K", p->f);
-		p->drawn = 0;
+	if (!p->drawn)
+		return;
+	fputs("\r\033[K", p->f);
+	for (int i = 1; i < p->drawn; i++)
+		fputs("\033[1A\033[K", p->f);
+	p->drawn = 0;
+}
+
+static int term_width(FILE *f)
+{
+	struct winsize ws;
+	const char *c;
+	if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	c = getenv("COLUMNS");
+	if (c && atoi(c) > 0)
+		return atoi(c);
+	return 80;
+}
+
+/* "sha256:" and 12 hex digits: enough to tell blobs apart, as docker shows them */
+static const char *short_digest(const char *d, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%.19s", d ? d : "");
+	return buf;
+}
+
+size_t progress_format(char *buf, size_t cap, int width, const char *verb, const char *digest, uint64_t done,
+		       int64_t total, double rate)
+{
+	char a[32], b[32], r[32], pct[8] = "", d[24];
+	size_t max, n;
+	int k;
+	if (width < 20)
+		width = 20;
+	max = (size_t)width - 1 < cap - 1 ? (size_t)width - 1 : cap - 1;
+	lm_human_bytes(done, a, sizeof(a));
+	if (total > 0) {
+		lm_human_bytes((uint64_t)total, b, sizeof(b));
+		snprintf(pct, sizeof(pct), " %3d%%", (int)(done >= (uint64_t)total ? 100 : done * 100 / (uint64_t)total));
+	} else {
+		snprintf(b, sizeof(b), "?");
 	}
+	lm_human_bytes(rate > 0 ? (uint64_t)rate : 0, r, sizeof(r));
+	/* sizes padded: the lines of several blobs stay aligned as they change */
+	k = snprintf(buf, cap, "%s: %s %10s / %-10s%s %10s/s", verb, short_digest(digest, d, sizeof(d)), a, b, pct, r);
+	n = k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
+	if (n > max) {
+		/* cut, and say so */
+		n = max;
+		if (n >= 3)
+			memcpy(buf + n - 3, "...", 3);
+		buf[n] = '\0';
+	}
+	return n;
 }
 
 void progress_free(struct progress *p)
@@ -68,26 +122,27 @@ void progress_free(struct progress *p)
 static void draw(struct progress *p, double t)
 {
 	char line[512];
-	size_t off = 0;
-	int shown = 0;
-	for (size_t i = 0; i < p->n && off + 80 < sizeof(line); i++) {
+	int width = term_width(p->f), shown = 0, active = 0;
+	clear_line(p);
+	for (size_t i = 0; i < p->n; i++)
+		active += p->slots[i].active;
+	for (size_t i = 0; i < p->n && shown < PROGRESS_MAX_LINES; i++) {
 		struct pslot *s = &p->slots[i];
-		char a[32], b[32], r[32];
 		double el = t - s->start;
 		if (!s->active)
 			continue;
-		lm_human_bytes(s->done, a, sizeof(a));
-		lm_human_bytes(s->total > 0 ? (uint64_t)s->total : 0, b, sizeof(b));
-		lm_human_bytes(el > 0.05 ? (uint64_t)((double)s->done / el) : 0, r, sizeof(r));
-		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%.19s %s/%s %s/s", shown ? " | " : "",
-					s->digest, a, b, r);
+		if (shown == PROGRESS_MAX_LINES - 1 && active > PROGRESS_MAX_LINES) {
+			snprintf(line, sizeof(line), "%s: ... and %d more", p->verb, active - shown);
+			if (strlen(line) > (size_t)width - 1 && width > 1)
+				line[width - 1] = '\0';
+		} else {
+			progress_format(line, sizeof(line), width, p->verb, s->digest, s->done, s->total,
+					el > 0.05 ? (double)s->done / el : 0);
+		}
+		fprintf(p->f, "%s%s", shown ? "\n" : "", line);
 		shown++;
 	}
-	clear_line(p);
-	if (shown) {
-		fprintf(p->f, "%s: %s", p->verb, line);
-		p->drawn = 1;
-	}
+	p->drawn = shown;
 	fflush(p->f);
 	p->last_draw = t;
 }
@@ -131,15 +186,23 @@ void progress_end(struct progress *p, int slot, const char *what)
 	s = &p->slots[slot];
 	s->active = 0;
 	if (p->mode != PROGRESS_QUIET) {
+		char d[24];
+		/* on a terminal the short digest keeps the line within the width */
+		const char *dg = p->mode == PROGRESS_TTY ? short_digest(s->digest, d, sizeof(d)) : s->digest;
 		t = now_s();
 		clear_line(p);
 		lm_human_bytes(s->total > 0 ? (uint64_t)s->total : s->done, a, sizeof(a));
+		char line[256];
+		int w = p->mode == PROGRESS_TTY ? term_width(p->f) : 0;
 		if (strcmp(what, "done") == 0 && t - s->start > 0.001) {
 			lm_human_bytes((uint64_t)((double)s->done / (t - s->start)), r, sizeof(r));
-			fprintf(p->f, "%s: %s %s %s (%s/s)\n", p->verb, s->digest, a, what, r);
+			snprintf(line, sizeof(line), "%s: %s %s %s (%s/s)", p->verb, dg, a, what, r);
 		} else {
-			fprintf(p->f, "%s: %s %s %s\n", p->verb, s->digest, a, what);
+			snprintf(line, sizeof(line), "%s: %s %s %s", p->verb, dg, a, what);
 		}
+		if (w > 20 && strlen(line) > (size_t)w - 1)
+			line[w - 1] = '\0'; /* a narrow terminal: cut, do not wrap */
+		fprintf(p->f, "%s\n", line);
 		if (p->mode == PROGRESS_TTY)
 			draw(p, t);
 		fflush(p->f);

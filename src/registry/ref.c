@@ -215,6 +215,23 @@ out:
 	return ret;
 }
 
+int ref_check_name(const char *s, struct lm_err *err)
+{
+	struct ref r;
+	int digest;
+	if (ref_parse(s, &r, err) < 0)
+		return -1;
+	digest = r.digest[0] != '\0';
+	ref_release(&r);
+	if (digest) {
+		char *q = lm_str_quote(s, REF_QUOTE_MAX);
+		lm_err_set(err, LM_E_INPUT, "image name '%s' has a digest: expected NAME[:TAG]", q);
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
 void ref_release(struct ref *r)
 {
 	if (!r)

@@ -22,6 +22,11 @@ struct ref {
  * returns -1 with LM_E_INPUT and a message saying what is wrong; out is untouched. */
 int ref_parse(const char *s, struct ref *out, struct lm_err *err);
 void ref_release(struct ref *r);
+/* Checks s as an image name to record in an archive (a tag, as `docker load` and
+ * `docker tag` take it): a reference by ref_parse's grammar (lowercase repository path
+ * components, tag [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) without a digest. 0, or -1 with
+ * LM_E_INPUT and one line saying what is wrong. */
+int ref_check_name(const char *s, struct lm_err *err);
 
 /* The normalised reference "host/repo[:tag][@digest]". Caller frees. */
 char *ref_string(const struct ref *r);

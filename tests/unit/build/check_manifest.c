@@ -227,7 +227,8 @@ START_TEST(test_bad_manifests)
 		{ "{\"platform\": \"windows/amd64\"}", { "platform:", "Lambda runs linux/amd64 or linux/arm64" }, NULL },
 		{ "{\"platform\": \"linux\"}", { "platform:", "os/arch" }, NULL },
 		{ "{\"platform\": \"linux/s390x\"}", { "platform:", "linux/s390x" }, NULL },
-		{ "{\"tag\": \"hello world\"}", { "tag: 'hello world' is not a valid image name" }, NULL },
+		{ "{\"tag\": \"hello world\"}", { "tag: image reference 'hello world' contains a space" }, NULL },
+		{ "{\"tag\": \"UPPER/Case:tag\"}", { "tag: image reference 'UPPER/Case:tag': bad repository name component 'UPPER' (must be lowercase)" }, NULL },
 		{ "{\"config\": {\"workdir\": \"srv\"}}", { "config.workdir: must be an absolute path" }, NULL },
 		{ "{\"config\": {\"entrypoint\": \"python3\"}}", { "config.entrypoint: must start with an absolute path" },
 		  NULL },
@@ -249,6 +250,35 @@ START_TEST(test_bad_manifests)
 		manifest_release(&m);
 		lm_err_release(&err);
 	}
+}
+END_TEST
+
+/* Every error of a manifest in one run, one line each, in the manifest's order. */
+START_TEST(test_errors_collected)
+{
+	static const char json[] = "{\"bsae\": \"x\", \"tga\": \"y\", \"tag\": \"Bad Tag\",\n"
+				   " \"layers\": [{\"from\": \"a\", \"to\": \"rel\"}, {\"form\": \"b\"}],\n"
+				   " \"verify\": {\"imports\": 1}, \"compression\": {\"level\": 99}}";
+	static const char *const want[] = { "bsae: unknown field (did you mean 'base'?)", "tga: unknown field",
+					     "tag: image reference 'Bad Tag'", "layers[0].to: must be an absolute path",
+					     "layers[1].form: unknown field", "verify.imports:", "compression.level:" };
+	struct lm_manifest m;
+	struct lm_err err = LM_ERR_INIT;
+	const char *at;
+	size_t lines = 1;
+	ck_assert_int_eq(parse(json, &m, &err), -1);
+	ck_assert_int_eq(err.code, LM_E_INPUT);
+	at = err.msg;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *f = strstr(at, want[i]);
+		ck_assert_msg(f, "'%s' lacks '%s' (in order)", err.msg, want[i]);
+		at = f;
+	}
+	for (const char *p = err.msg; *p; p++)
+		lines += *p == '\n';
+	ck_assert_uint_eq(lines, sizeof(want) / sizeof(want[0]));
+	ck_assert_ptr_null(m.layers);
+	lm_err_release(&err);
 }
 END_TEST
 
@@ -314,6 +344,7 @@ SUITE(manifest)
 	TCASE(s, test_cmd_string_and_switches);
 	TCASE(s, test_bad_manifests);
 	TCASE(s, test_edit_distance_table);
+	TCASE(s, test_errors_collected);
 	TCASE(s, test_load_resolves_against_file_dir);
 	return s;
 }

@@ -44,7 +44,10 @@ START_TEST(test_enum)
 	ck_assert_int_eq(cli_enum("--kind", "layer", kinds, &k, &err), 0);
 	ck_assert_int_eq(k, 1);
 	ck_assert_int_eq(cli_enum("--kind", "Layer", kinds, &k, &err), -1);
-	ck_assert_str_eq(err.msg, "--kind 'Layer' must be function or layer");
+	ck_assert_str_eq(err.msg, "--kind 'Layer' must be function or layer (did you mean 'layer'?)");
+	lm_err_release(&err);
+	ck_assert_int_eq(cli_enum("--kind", "library", kinds, &k, &err), -1);
+	ck_assert_str_eq(err.msg, "--kind 'library' must be function or layer");
 	lm_err_release(&err);
 	static const char *const three[] = { "a", "b", "c", NULL };
 	ck_assert_int_eq(cli_enum("--x", "", three, &k, &err), -1);
@@ -94,6 +97,73 @@ START_TEST(test_globals_anywhere)
 }
 END_TEST
 
+/* The same under POSIXLY_CORRECT (GNU getopt would stop at the first operand), with
+ * operands after "--" kept in order. */
+START_TEST(test_globals_anywhere_posix)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *argv[] = { "push", "a.tar", "-q", "-o", "x", "b", "--", "-c", NULL };
+	struct lm_opts o = { 0 };
+	struct lm_err err = LM_ERR_INIT;
+	struct cli_getopt g;
+	int c, n = 0;
+	setenv("POSIXLY_CORRECT", "1", 1);
+	optind = 0;
+	cli_getopt_init(&g, "o:", longopts);
+	while ((c = cli_getopt_next(&g, 8, argv, &o, &err)) != -1) {
+		ck_assert_int_eq(c, 'o');
+		n++;
+	}
+	unsetenv("POSIXLY_CORRECT");
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(o.quiet, 1);
+	ck_assert_int_eq(8 - optind, 3);
+	ck_assert_str_eq(argv[optind], "a.tar");
+	ck_assert_str_eq(argv[optind + 1], "b");
+	ck_assert_str_eq(argv[optind + 2], "-c");
+}
+END_TEST
+
+/* Refused options: one line each, a "did you mean" for a misspelt long one. */
+START_TEST(test_option_errors)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "no-verify", no_argument, NULL, 0x100 },
+		{ "no-cache", no_argument, NULL, 0x101 },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct {
+		const char *arg, *msg;
+	} t[] = {
+		{ "--outptu", "unknown option '--outptu' (did you mean '--output'?)" },
+		{ "--verbsoe", "unknown option '--verbsoe' (did you mean '--verbose'?)" },
+		{ "--frobnicate", "unknown option '--frobnicate'" },
+		{ "--no", "option '--no' is ambiguous: --no-verify, --no-cache" },
+		{ "--help=x", "option '--help' takes no value" },
+		{ "--output", "option '--output' needs a value" },
+		{ "-Z", "unknown option '-Z'" },
+		{ "-o", "option '-o' needs a value" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *argv[] = { "build", (char *)t[i].arg, NULL };
+		struct lm_opts o = { 0 };
+		struct lm_err err = LM_ERR_INIT;
+		struct cli_getopt g;
+		optind = 0;
+		cli_getopt_init(&g, "o:h", longopts);
+		ck_assert_int_eq(cli_getopt_next(&g, 2, argv, &o, &err), CLI_GETOPT_ERROR);
+		ck_assert_int_eq(err.code, LM_E_USAGE);
+		ck_assert_msg(strcmp(err.msg, t[i].msg) == 0, "%s: '%s'", t[i].arg, err.msg);
+		lm_err_release(&err);
+	}
+}
+END_TEST
+
 START_TEST(test_registry_options)
 {
 	struct regcli rc;
@@ -136,6 +206,8 @@ SUITE(options)
 	TCASE(s, test_int_table);
 	TCASE(s, test_enum);
 	TCASE(s, test_globals_anywhere);
+	TCASE(s, test_globals_anywhere_posix);
+	TCASE(s, test_option_errors);
 	TCASE(s, test_registry_options);
 	TCASE(s, test_exit_status_text);
 	return s;

@@ -55,11 +55,28 @@ START_TEST(test_printable)
 }
 END_TEST
 
+START_TEST(test_nearest)
+{
+	static const char *const cmds[] = { "build", "cache", "inspect", NULL, "push", "pull", "zip" };
+	size_t n = sizeof(cmds) / sizeof(cmds[0]);
+	ck_assert_uint_eq(lm_edit_distance("biuld", "build"), 2);
+	ck_assert_uint_eq(lm_edit_distance("", "abc"), 3);
+	ck_assert_str_eq(lm_str_nearest("biuld", cmds, n), "build");
+	ck_assert_str_eq(lm_str_nearest("inspet", cmds, n), "inspect");
+	ck_assert_str_eq(lm_str_nearest("zpi", cmds, n), "zip");
+	ck_assert_ptr_null(lm_str_nearest("build", cmds, n)); /* itself: nothing to suggest */
+	ck_assert_ptr_null(lm_str_nearest("frobnicate", cmds, n));
+	ck_assert_ptr_null(lm_str_nearest("x", cmds, n)); /* one letter is no evidence */
+	ck_assert_ptr_null(lm_str_nearest("zip", cmds, 0));
+}
+END_TEST
+
 SUITE(str)
 {
 	Suite *s = suite_create("str");
 	TCASE(s, test_utf8_valid);
 	TCASE(s, test_quote);
 	TCASE(s, test_printable);
+	TCASE(s, test_nearest);
 	return s;
 }

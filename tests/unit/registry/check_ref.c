@@ -99,11 +99,59 @@ START_TEST(test_ref_helpers)
 }
 END_TEST
 
+/* --tag and the manifest's "tag": what docker load would take as a name */
+START_TEST(test_ref_check_name)
+{
+	static const struct {
+		const char *s;
+		int ok;
+		const char *msg;
+	} t[] = {
+		{ "hello", 1, NULL },
+		{ "hello:latest", 1, NULL },
+		{ "my-org/app_x:v1.2-rc_3", 1, NULL },
+		{ "localhost:5000/a/b:t", 1, NULL },
+		{ "Registry.Example.com/app:Tag_1", 1, NULL }, /* hosts and tags may have capitals */
+		{ "a__b/c--d:_x", 1, NULL },
+		{ "UPPER/Case:tag", 0, "bad repository name component 'UPPER' (must be lowercase)" },
+		{ "Bad Tag", 0, "contains a space" },
+		{ "app:.hidden", 0, "bad tag '.hidden'" },
+		{ "app:-x", 0, "bad tag" },
+		{ "a___b", 0, "bad repository name component" },
+		{ "app/", 0, "bad repository name component" },
+		{ "app:", 0, "bad tag" },
+		{ "", 0, "empty image reference" },
+		{ "app@sha256:" D64, 0, "has a digest" },
+		{ "https://x.io/app", 0, "URL scheme" },
+	};
+	char longtag[140];
+	struct lm_err err = LM_ERR_INIT;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int r = ref_check_name(t[i].s, &err);
+		ck_assert_msg((r == 0) == t[i].ok, "'%s': %d %s", t[i].s, r, err.msg ? err.msg : "");
+		if (!t[i].ok) {
+			ck_assert_int_eq(err.code, LM_E_INPUT);
+			ck_assert_msg(strstr(err.msg, t[i].msg) && !strchr(err.msg, '\n'), "'%s': %s", t[i].s, err.msg);
+			lm_err_release(&err);
+		}
+	}
+	memset(longtag, 'x', sizeof(longtag));
+	memcpy(longtag, "a:", 2);
+	longtag[2 + 128] = '\0'; /* a 128-character tag is the longest */
+	ck_assert_int_eq(ref_check_name(longtag, &err), 0);
+	longtag[2 + 128] = 'x';
+	longtag[2 + 129] = '\0';
+	ck_assert_int_eq(ref_check_name(longtag, &err), -1);
+	lm_err_release(&err);
+}
+END_TEST
+
 SUITE(ref)
 {
 	Suite *s = suite_create("ref");
 	TCASE(s, test_ref_good);
 	TCASE(s, test_ref_bad);
 	TCASE(s, test_ref_helpers);
+	TCASE(s, test_ref_check_name);
 	return s;
 }
