@@ -111,6 +111,13 @@ void check_layer_add(struct check_layer *l, const struct layer_entry *e);
 int check_image_load(struct check_image *ci, const struct lm_image *img, struct cache *c,
 		     const unsigned char *docker_uncompressed, struct lm_err *err);
 
+/* check_image_load for a build: a layer's entries, diff_id and size are taken from the
+ * action cache when a build checked the same layer blob before (and recorded there), so
+ * the base layers are read once, not at every build. Then every image rule but
+ * single-manifest (lamina writes one manifest). */
+int check_image_built(const struct lm_image *img, struct cache *c, const struct check_opts *o,
+		      struct check_report *r, struct lm_err *err);
+
 /* The document at the reference: an index (a layout's index.json when layout is 1) or a
  * manifest. get returns a copy of a blob it names (a nested index), or NULL when it
  * cannot (then the nested index's entries are not looked at). Rule "single-manifest". */
