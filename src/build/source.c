@@ -183,7 +183,7 @@ static int resolve(struct cache *c, const char *digest, const struct oci_platfor
 }
 
 static int open_oci_archive(const char *path, const char *ref, const struct oci_platform *plat, struct cache *c,
-			    struct lm_image *img, struct source_info *info, struct lm_err *err)
+			    struct lm_image *img, struct source_info *info, int verify_all, struct lm_err *err)
 {
 	struct archive *a = open_archive(path, err);
 	struct archive_entry *e;
@@ -210,7 +210,7 @@ static int open_oci_archive(const char *path, const char *ref, const struct oci_
 				free(dg);
 				goto out;
 			}
-			if (cache_has(c, dg, sz)) {
+			if (!verify_all && cache_has(c, dg, sz)) {
 				free(dg);
 				continue;
 			}
@@ -282,12 +282,13 @@ fail:
 	return -1;
 }
 
-/* Copies a blob of an OCI layout into the cache (verified) unless present. */
-static int layout_blob(const char *dir, const char *digest, int64_t size, struct cache *c, struct lm_err *err)
+/* Copies a blob of an OCI layout into the cache (verified) unless present (or verify_all). */
+static int layout_blob(const char *dir, const char *digest, int64_t size, struct cache *c, int verify_all,
+		       struct lm_err *err)
 {
 	char *p;
 	int r;
-	if (cache_has(c, digest, size))
+	if (!verify_all && cache_has(c, digest, size))
 		return 0;
 	p = lm_asprintf("%s/blobs/sha256/%s", dir, digest_hex(digest));
 	r = file_to_cache(p, c, digest, size, err);
@@ -296,7 +297,7 @@ static int layout_blob(const char *dir, const char *digest, int64_t size, struct
 }
 
 static int open_oci_dir(const char *dir, const char *ref, const struct oci_platform *plat, struct cache *c,
-			struct lm_image *img, struct source_info *info, struct lm_err *err)
+			struct lm_image *img, struct source_info *info, int verify_all, struct lm_err *err)
 {
 	char *ipath = lm_path_join(dir, "index.json"), *index = NULL, pick[LM_DIGEST_LEN];
 	size_t ilen;
@@ -311,7 +312,7 @@ static int open_oci_dir(const char *dir, const char *ref, const struct oci_platf
 	for (int depth = 0; depth < 3; depth++) {
 		char *buf = NULL;
 		size_t len;
-		if (layout_blob(dir, pick, -1, c, err) < 0 || cache_read_blob(c, pick, OCI_JSON_MAX, &buf, &len, err) < 0) {
+		if (layout_blob(dir, pick, -1, c, verify_all, err) < 0 || cache_read_blob(c, pick, OCI_JSON_MAX, &buf, &len, err) < 0) {
 			lm_err_wrap(err, "OCI layout '%s'", dir);
 			goto out;
 		}
@@ -330,9 +331,9 @@ static int open_oci_dir(const char *dir, const char *ref, const struct oci_platf
 				lm_err_wrap(err, "OCI layout '%s'", dir);
 				goto out;
 			}
-			r = layout_blob(dir, m.config.digest, m.config.size, c, err);
+			r = layout_blob(dir, m.config.digest, m.config.size, c, verify_all, err);
 			for (size_t i = 0; r == 0 && i < m.nlayers; i++)
-				r = layout_blob(dir, m.layers[i].digest, m.layers[i].size, c, err);
+				r = layout_blob(dir, m.layers[i].digest, m.layers[i].size, c, verify_all, err);
 			oci_manifest_release(&m);
 			if (r < 0) {
 				lm_err_wrap(err, "OCI layout '%s'", dir);
@@ -699,10 +700,10 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 	}
 	switch (k) {
 	case SRC_OCI_ARCHIVE:
-		r = open_oci_archive(path, ref, &plat, c, &img, so ? so->info : NULL, err);
+		r = open_oci_archive(path, ref, &plat, c, &img, so ? so->info : NULL, so && so->verify_all, err);
 		break;
 	case SRC_OCI_DIR:
-		r = open_oci_dir(path, ref, &plat, c, &img, so ? so->info : NULL, err);
+		r = open_oci_dir(path, ref, &plat, c, &img, so ? so->info : NULL, so && so->verify_all, err);
 		break;
 	case SRC_DOCKER_ARCHIVE:
 		r = open_docker_archive(path, ref, &plat, c, &img, 2, so ? so->info : NULL, err);

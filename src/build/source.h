@@ -27,6 +27,9 @@ struct source_opts {
 	struct source_info *info;   /* filled when non-NULL (zeroed first) */
 	int any_platform;           /* do not refuse an image of another platform (an index of
 				       one image gives it whatever its platform) */
+	int verify_all;             /* hash every blob of an archive or layout, also those the
+				       cache has already (lamina check: the archive's bytes, not
+				       the cache's, are what is checked) */
 };
 
 /* spec: "oci-archive:PATH[:REF]", "oci:DIR[:TAG]", "docker-archive:PATH[:REF]", or a

@@ -75,7 +75,7 @@ void check_add(struct check_report *r, const char *rule, enum check_sev sev, con
 
 static const char *rule_status(const struct check_report *r, const char *rule)
 {
-	const char *st = "ok";
+	const char *st = r->partial ? "skipped" : "ok";
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->v[i].rule, rule) == 0) {
 			if (r->v[i].sev == CHECK_FAIL)
@@ -101,7 +101,7 @@ char *check_report_text(const struct check_report *r, const char *source)
 				      *f->where ? ": " : "", f->msg);
 		}
 		if (!any)
-			bprintf(&b, "ok   %s\n", *rule);
+			bprintf(&b, "%-4s %s\n", r->partial ? "skip" : "ok", *rule);
 	}
 	if (r->nfail)
 		bprintf(&b, "%s: %zu failed, %zu warning%s: Lambda will refuse it\n", source, r->nfail, r->nwarn,

@@ -46,6 +46,8 @@ struct check_report {
 	size_t n, cap;
 	size_t nfail, nwarn;
 	int is_zip; /* which rule table the "ok" lines come from */
+	int partial; /* the source could not be read whole: rules without a finding were not
+			checked ("skip", not "ok") */
 };
 
 void check_report_init(struct check_report *r, int is_zip);
@@ -55,7 +57,8 @@ void check_add(struct check_report *r, const char *rule, enum check_sev sev, con
 	LM_PRINTF(5, 6);
 /* The rules of an image (is_zip 0) or a zip (1), NULL-terminated, in report order. */
 const char *const *check_rules(int is_zip);
-/* One line per rule: "FAIL RULE: WHERE: MESSAGE", "warn RULE: ...", or "ok   RULE", then
+/* One line per rule: "FAIL RULE: WHERE: MESSAGE", "warn RULE: ...", "ok   RULE" (or "skip
+ * RULE" in a partial report), then
  * "SOURCE: N failed, N warnings" (or "passed"). Caller frees. */
 char *check_report_text(const struct check_report *r, const char *source);
 /* The same as JSON (camelCase keys, as inspect's): {"source", "kind", "passed", "failures",

@@ -128,7 +128,7 @@ static int check_source(const char *arg, const char *spec, const struct reg_opts
 			const struct lm_opts *o, int as_json, struct lm_err *err)
 {
 	struct source_info info = { 0 };
-	struct source_opts so = { NULL, reg, &info, 1 };
+	struct source_opts so = { NULL, reg, &info, 1, 1 };
 	struct check_report rep;
 	struct check_image ci;
 	struct lm_image img;
@@ -159,6 +159,7 @@ static int check_source(const char *arg, const char *spec, const struct reg_opts
 		}
 		/* a blob that is not what its name says: a finding, not a read error */
 		check_add(&rep, "layer-digest", CHECK_FAIL, "source", "%s", err->msg);
+		rep.partial = 1;
 		lm_err_release(err);
 		ret = print_report(&rep, arg, as_json, err);
 		goto out;
