@@ -810,7 +810,7 @@ static int bad_zip_path(const char *n)
 	return 0;
 }
 
-static void zip_each(struct check_report *r, const struct check_zip *z)
+static void zip_each(struct check_report *r, const struct check_zip *z, int via_s3)
 {
 	struct names bad = { 0 }, sl = { 0 }, pf = { 0 };
 	char h[32];
@@ -818,7 +818,7 @@ static void zip_each(struct check_report *r, const struct check_zip *z)
 	buf_init(&sl.b, 0);
 	buf_init(&pf.b, 0);
 	if (z->size > CHECK_ZIP_UPLOAD_MAX)
-		check_add(r, "zip-size", CHECK_FAIL, z->path,
+		check_add(r, "zip-size", via_s3 ? CHECK_WARN : CHECK_FAIL, z->path,
 			  "%s (%llu bytes) zipped: more than the 50 MiB (%llu bytes) of a direct upload; upload it "
 			  "through S3",
 			  lm_human_bytes(z->size, h, sizeof(h)), (unsigned long long)z->size,
@@ -915,14 +915,14 @@ static void zip_handler(struct check_report *r, const struct check_zip *fn, cons
 }
 
 void check_zip_rules(struct check_report *r, const struct check_zip *fn, const struct check_zip *layers,
-		     size_t nlayers, const char *handler, enum lm_runtime rt)
+		     size_t nlayers, const char *handler, enum lm_runtime rt, int via_s3)
 {
 	uint64_t total = 0;
 	char h[32];
 	if (fn)
-		zip_each(r, fn);
+		zip_each(r, fn, via_s3);
 	for (size_t i = 0; i < nlayers; i++)
-		zip_each(r, &layers[i]);
+		zip_each(r, &layers[i], via_s3);
 	if (nlayers > CHECK_ZIP_LAYERS_MAX)
 		check_add(r, "layer-count", CHECK_FAIL, "--with-layer", "%zu layers: a function takes at most %d", nlayers,
 			  CHECK_ZIP_LAYERS_MAX);

@@ -160,8 +160,9 @@ int check_zip_load(struct check_zip *z, const char *path, struct lm_err *err);
 
 /* The zip rules on a function zip fn (NULL when only layers are checked) and its layers.
  * handler (may be NULL: not checked) is resolved for rt (AUTO: Python or Node.js, either
- * found). Pure. */
+ * found). via_s3: the zips go up through S3, where 50 MiB is no limit (zip-size is then a
+ * warning, not a failure). Pure. */
 void check_zip_rules(struct check_report *r, const struct check_zip *fn, const struct check_zip *layers,
-		     size_t nlayers, const char *handler, enum lm_runtime rt);
+		     size_t nlayers, const char *handler, enum lm_runtime rt, int via_s3);
 
 #endif

@@ -70,9 +70,10 @@ int check_zip_load(struct check_zip *z, const char *path, struct lm_err *err)
 		lm_err_set(err, LM_E_INPUT, "'%s' is not a zip: %s", path, archive_error_string(a));
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+	/* ARCHIVE_WARN: a name this locale cannot show, not a broken zip */
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		mode_t ft = archive_entry_filetype(e);
-		const char *name = archive_entry_pathname(e);
+		const char *name = archive_entry_pathname_utf8(e) ? archive_entry_pathname_utf8(e) : archive_entry_pathname(e);
 		enum check_zip_type t = ft == AE_IFDIR ? CHECK_ZDIR : ft == AE_IFLNK ? CHECK_ZSYMLINK : CHECK_ZFILE;
 		/* a zip made on Unix carries the mode in its external attributes */
 		unsigned mode = (unsigned)archive_entry_perm(e);

@@ -43,6 +43,8 @@ static const char usage[] =
 	"  --with-layer ZIP        a layer zip the function uses (repeatable; zips only)\n"
 	"  --handler H             the function's handler (zips; an image's comes from its CMD)\n"
 	"  --runtime RT            python or node (default: the image's, or either for a zip)\n"
+	"  --s3                    the zips go up through S3: more than 50 MiB is a warning\n"
+	"                          (lamina build and zip check their zips this way)\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
@@ -50,7 +52,7 @@ static const char usage[] =
 	"A rule failed: exit status 8. A source that cannot be read: 3, 4 or 5 as below.\n"
 	"%s";
 
-enum { OPT_JSON = 0x3000, OPT_ARCH, OPT_WITH_LAYER, OPT_HANDLER, OPT_RUNTIME };
+enum { OPT_JSON = 0x3000, OPT_ARCH, OPT_WITH_LAYER, OPT_HANDLER, OPT_RUNTIME, OPT_S3 };
 
 static int is_zip_path(const char *p)
 {
@@ -96,7 +98,7 @@ static int print_report(const struct check_report *rep, const char *source, int 
 }
 
 static int check_zips(const char *path, const char *const *layers, size_t nlayers, const char *handler,
-		      enum lm_runtime rt, int as_json, struct lm_err *err)
+		      enum lm_runtime rt, int via_s3, int as_json, struct lm_err *err)
 {
 	struct check_report rep;
 	struct check_zip fn;
@@ -113,7 +115,7 @@ static int check_zips(const char *path, const char *const *layers, size_t nlayer
 			lm_err_wrap(err, "--with-layer");
 			goto out;
 		}
-	check_zip_rules(&rep, &fn, lz, nlayers, handler, rt);
+	check_zip_rules(&rep, &fn, lz, nlayers, handler, rt, via_s3);
 	ret = print_report(&rep, path, as_json, err);
 out:
 	check_zip_release(&fn);
@@ -190,6 +192,7 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		{ "with-layer", required_argument, NULL, OPT_WITH_LAYER },
 		{ "handler", required_argument, NULL, OPT_HANDLER },
 		{ "runtime", required_argument, NULL, OPT_RUNTIME },
+		{ "s3", no_argument, NULL, OPT_S3 },
 		REGCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -204,7 +207,7 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	size_t nlayers = 0, cap = 0;
 	struct stat st;
 	char *spec = NULL;
-	int ch, as_json = 0, ret = -1, a;
+	int ch, as_json = 0, ret = -1, a, via_s3 = 0;
 
 	regcli_init(&rc);
 	cli_getopt_init(&gopt, "h", longopts);
@@ -226,6 +229,9 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case OPT_WITH_LAYER:
 			lm_grow((void **)&layers, &cap, nlayers + 1, sizeof(*layers));
 			layers[nlayers++] = optarg;
+			break;
+		case OPT_S3:
+			via_s3 = 1;
 			break;
 		case OPT_HANDLER:
 			handler = optarg;
@@ -255,11 +261,11 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	if (regcli_check(&rc, err) < 0)
 		goto out;
 	if (is_zip_path(argv[optind])) {
-		ret = check_zips(argv[optind], layers, nlayers, handler, co.runtime, as_json, err);
+		ret = check_zips(argv[optind], layers, nlayers, handler, co.runtime, via_s3, as_json, err);
 		goto out;
 	}
-	if (nlayers || handler) {
-		lm_err_set(err, LM_E_USAGE, "--with-layer and --handler are for zips; an image's handler is its CMD");
+	if (nlayers || handler || via_s3) {
+		lm_err_set(err, LM_E_USAGE, "--with-layer, --handler and --s3 are for zips; an image's handler is its CMD");
 		goto out;
 	}
 	regcli_global(&reg, o);

@@ -63,19 +63,22 @@ static void entry_report(struct archive_entry *e, layer_entry_fn fn, void *ctx)
 {
 	struct layer_entry le = { 0 };
 	mode_t ft = archive_entry_filetype(e);
-	le.path = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+	/* names as stored (pax: UTF-8), whatever the locale */
+	le.path = archive_entry_pathname_utf8(e)	? archive_entry_pathname_utf8(e)
+		  : archive_entry_pathname(e) ? archive_entry_pathname(e)
+						: "";
 	le.mode = (unsigned)archive_entry_perm(e);
 	le.size = archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
-	if (archive_entry_hardlink(e)) {
+	if (archive_entry_hardlink_utf8(e) || archive_entry_hardlink(e)) {
 		le.type = LAYER_ENT_HARDLINK;
-		le.link = archive_entry_hardlink(e);
+		le.link = archive_entry_hardlink_utf8(e) ? archive_entry_hardlink_utf8(e) : archive_entry_hardlink(e);
 	} else if (ft == AE_IFREG) {
 		le.type = LAYER_ENT_FILE;
 	} else if (ft == AE_IFDIR) {
 		le.type = LAYER_ENT_DIR;
 	} else if (ft == AE_IFLNK) {
 		le.type = LAYER_ENT_SYMLINK;
-		le.link = archive_entry_symlink(e);
+		le.link = archive_entry_symlink_utf8(e) ? archive_entry_symlink_utf8(e) : archive_entry_symlink(e);
 	} else {
 		le.type = LAYER_ENT_OTHER;
 	}
@@ -130,7 +133,9 @@ int layer_check_walk(struct cache *c, const struct oci_descriptor *d, struct lay
 		lm_err_set(err, LM_E_INPUT, "not a tar: %s", archive_error_string(tar));
 		goto out;
 	}
-	while ((r = archive_read_next_header(tar, &e)) == ARCHIVE_OK) {
+	/* ARCHIVE_WARN: a name this locale cannot show (a UTF-8 pax name in the C locale), not
+	 * a broken tar */
+	while ((r = archive_read_next_header(tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		out->entries++;
 		if (fn)
 			entry_report(e, fn, ctx);

@@ -448,6 +448,7 @@ START_TEST(test_zip_rules)
 		{ "good node", "", "", "lib/util.handler", 0 },
 		{ "no handler given", "", "", NULL, 0 },
 		{ "big", "zip-size", "", "app.handler", 0 },
+		{ "big via S3", "", "zip-size", "app.handler", 0 },
 		{ "unzipped", "unzipped-size", "", "app.handler", 0 },
 		{ "unzipped with layers", "unzipped-size", "", "app.handler", 2 },
 		{ "six layers", "layer-count", "", "app.handler", 6 },
@@ -473,7 +474,7 @@ START_TEST(test_zip_rules)
 			check_zip_add(&layers[k], "python/x.py", CHECK_ZFILE, 0644, 1,
 				      strcmp(w, "unzipped with layers") == 0 ? 150000000 : 10);
 		}
-		if (strcmp(w, "big") == 0)
+		if (strcmp(w, "big") == 0 || strcmp(w, "big via S3") == 0)
 			fn.size = CHECK_ZIP_UPLOAD_MAX + 1;
 		else if (strcmp(w, "unzipped") == 0)
 			fn.v[0].usize = CHECK_ZIP_UNZIPPED_MAX;
@@ -491,7 +492,8 @@ START_TEST(test_zip_rules)
 			for (size_t k = 0; k < fn.n; k++)
 				fn.v[k].mode = 0, fn.v[k].has_mode = 0;
 		check_report_init(&r, 1);
-		check_zip_rules(&r, &fn, layers, (size_t)cases[i].nlayers, cases[i].handler, LM_RUNTIME_AUTO);
+		check_zip_rules(&r, &fn, layers, (size_t)cases[i].nlayers, cases[i].handler, LM_RUNTIME_AUTO,
+				strcmp(w, "big via S3") == 0);
 		f = rules_of(&r, CHECK_FAIL);
 		wa = rules_of(&r, CHECK_WARN);
 		ck_assert_msg(strcmp(f, cases[i].fails) == 0 && strcmp(wa, cases[i].warns) == 0,
