@@ -21,8 +21,8 @@ static const struct cmd {
 	const char *summary;
 } cmds[] = {
 	{ "build", cmd_build, "build an image archive (and optionally push it) from a manifest" },
-	{ "check", cmd_check, "will Lambda take it? check an image or a zip against Lambda's rules" },
 	{ "cache", cmd_cache, "show what the cache holds (du) and clean it (prune)" },
+	{ "check", cmd_check, "will Lambda take it? check an image or a zip against Lambda's rules" },
 	{ "inspect", cmd_inspect, "show an image archive's manifest, config and layers" },
 	{ "pull", cmd_pull, "pull an image from a registry into the cache" },
 	{ "push", cmd_push, "push an image archive to a registry" },
