@@ -7,6 +7,8 @@
 #  - images from other tools: a `docker save` of the local engine (Docker 20.10: its
 #    layers are uncompressed tars, flagged), buildah's manifest list pushed to an OCI
 #    archive (an index at the reference, flagged) and buildah's single image (passes);
+#  - a registry reference: lamina's pushed image passes, mkbad's buildx-style index with an
+#    attestation manifest (copied by skopeo) is flagged at the reference;
 #  - lamina build and lamina zip stop with exit 8 and write nothing when the output
 #    breaks a rule (a CMD naming no module); --no-check writes it.
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +130,19 @@ if command -v buildah >/dev/null; then
 else
 	echo "note: buildah is missing (scripts/deps.sh installs it): its index not checked"
 fi
+
+# a registry reference: the document at the reference is what Lambda gets
+. "$(dirname "$0")/lib-registry.sh"
+start_registry none
+"$LAMINA" -q push "$T/hello.tar" "$REG/hello:1" --insecure-registry "$REG" >/dev/null || fail "push hello"
+run_lamina check "$REG/hello:1" --insecure-registry "$REG" || fail "registry reference: $(cat "$T/out" "$T/err")"
+assert_contains "$T/out" "^ok   single-manifest$"
+skopeo copy -q --all --dest-tls-verify=false "oci-archive:$T/bad/attestation.tar" "docker://$REG/attested:1" ||
+	fail "skopeo copy the attestation index"
+lam check "$REG/attested:1" --insecure-registry "$REG"
+[ $rc -eq 8 ] || fail "an index with an attestation at a registry reference: exit $rc: $(cat "$T/out" "$T/err")"
+assert_contains "$T/out" "^FAIL single-manifest: reference: an image index \(manifest list\) of 2 manifests"
+assert_contains "$T/out" "attestation manifest"
 
 # docker save from the local engine (20.10): uncompressed layers in a docker save archive
 . "$(dirname "$0")/lib-docker.sh"
