@@ -83,6 +83,12 @@ static char *blob_from_cache(void *ctx, const char *digest, size_t *len)
 static int print_report(const struct check_report *rep, const char *source, int as_json, struct lm_err *err)
 {
 	char *out = as_json ? check_report_json(rep, source) : check_report_text(rep, source);
+	if (!as_json) {
+		/* entry names come from the image: no control sequences to the terminal */
+		char *clean = lm_str_printable(out);
+		free(out);
+		out = clean;
+	}
 	fputs(out, stdout);
 	if (as_json)
 		fputc('\n', stdout);
