@@ -141,7 +141,10 @@ static int check_source(const char *arg, const char *spec, const struct reg_opts
 	struct check_image ci;
 	struct lm_image img;
 	struct cache *c = NULL;
-	char *plat = lm_asprintf("linux/%s", co->arch ? co->arch : "amd64");
+	/* which image of an index: --arch, else --platform, else amd64 */
+	char *plat = co->arch		? lm_asprintf("linux/%s", co->arch)
+		     : reg && reg->platform ? lm_xstrdup(reg->platform)
+					    : lm_xstrdup("linux/amd64");
 	char *alt = NULL;
 	int ret = -1, r;
 
