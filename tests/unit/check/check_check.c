@@ -197,6 +197,7 @@ static void mutate(struct check_image *ci, enum mut m, struct check_opts *o)
 		ci->cfg.diff_ids[1][10] = 'f';
 		break;
 	case M_DIFFCOUNT:
+		free(ci->cfg.diff_ids[1]);
 		ci->cfg.ndiff_ids = 1;
 		break;
 	case M_PROBLEM:
