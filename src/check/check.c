@@ -14,8 +14,8 @@
 #include "common/strset.h"
 
 static const char *const image_rules[] = {
-	"single-manifest", "platform", "layer-media-type", "layer-digest", "hardlink",   "parent-dir", "whiteout",
-	"permissions",     "entrypoint", "handler",        "size",         "layer-count", NULL,
+	"single-manifest", "platform",	 "layer-media-type", "layer-digest", "hardlink",    "parent-dir", "whiteout",
+	"permissions",	   "entrypoint", "handler",	     "size",	     "layer-count", NULL,
 };
 static const char *const zip_rules[] = {
 	"zip-size", "unzipped-size", "layer-count", "paths", "handler", "permissions", "symlinks", NULL,
@@ -98,14 +98,14 @@ char *check_report_text(const struct check_report *r, const char *source)
 				continue;
 			any = 1;
 			bprintf(&b, "%-4s %s: %s%s%s\n", f->sev == CHECK_FAIL ? "FAIL" : "warn", f->rule, f->where,
-				      *f->where ? ": " : "", f->msg);
+				*f->where ? ": " : "", f->msg);
 		}
 		if (!any)
 			bprintf(&b, "%-4s %s\n", r->partial ? "skip" : "ok", *rule);
 	}
 	if (r->nfail)
 		bprintf(&b, "%s: %zu failed, %zu warning%s: Lambda will refuse it\n", source, r->nfail, r->nwarn,
-			      r->nwarn == 1 ? "" : "s");
+			r->nwarn == 1 ? "" : "s");
 	else
 		bprintf(&b, "%s: passed, %zu warning%s\n", source, r->nwarn, r->nwarn == 1 ? "" : "s");
 	s = buf_steal(&b, NULL);
@@ -345,7 +345,8 @@ again:
 						*s = '\0';
 					else
 						dir[0] = '\0';
-					joined = e->link[0] == '/' ? lm_xstrdup(e->link) : lm_asprintf("%s/%s", dir, e->link);
+					joined = e->link[0] == '/' ? lm_xstrdup(e->link)
+								   : lm_asprintf("%s/%s", dir, e->link);
 					next = lm_asprintf("%s%s", joined, cur + i);
 					free(dir);
 					free(joined);
@@ -431,7 +432,8 @@ static void rule_layer_media(struct check_report *r, const struct check_image *c
 				  mt);
 		else if (strcmp(mt, OCI_MT_LAYER_TAR) == 0)
 			check_add(r, "layer-media-type", CHECK_FAIL, w,
-				  "uncompressed layer '%s': Lambda takes gzip layers (UnsupportedImageLayerDetected)", mt);
+				  "uncompressed layer '%s': Lambda takes gzip layers (UnsupportedImageLayerDetected)",
+				  mt);
 		else if (strcmp(mt, OCI_MT_LAYER_ZSTD) == 0)
 			check_add(r, "layer-media-type", CHECK_WARN, w,
 				  "zstd layer '%s': Lambda documents gzip; zstd is unconfirmed", mt);
@@ -449,8 +451,9 @@ static void rule_digest(struct check_report *r, const struct check_image *ci)
 		if (l->problem)
 			check_add(r, "layer-digest", CHECK_FAIL, w, "%s", l->problem);
 		else if (i < ci->cfg.ndiff_ids && strcmp(l->diff_id, ci->cfg.diff_ids[i]) != 0)
-			check_add(r, "layer-digest", CHECK_FAIL, w, "its uncompressed content is %s, config.rootfs.diff_ids[%zu] says %s",
-				  l->diff_id, i, ci->cfg.diff_ids[i]);
+			check_add(r, "layer-digest", CHECK_FAIL, w,
+				  "its uncompressed content is %s, config.rootfs.diff_ids[%zu] says %s", l->diff_id, i,
+				  ci->cfg.diff_ids[i]);
 	}
 	if (ci->nlayers != ci->cfg.ndiff_ids)
 		check_add(r, "layer-digest", CHECK_FAIL, "config.rootfs.diff_ids", "lists %zu layers, the manifest %zu",
@@ -519,8 +522,8 @@ static void rules_entries(struct check_report *r, const struct check_image *ci)
 		if (pd.n) {
 			char *s = names_take(&pd);
 			check_add(r, "parent-dir", CHECK_FAIL, w,
-				  "%zu entr%s before (or without) their parent directory (MissingParentDirectory): %s", pd.n,
-				  pd.n == 1 ? "y" : "ies", s);
+				  "%zu entr%s before (or without) their parent directory (MissingParentDirectory): %s",
+				  pd.n, pd.n == 1 ? "y" : "ies", s);
 			free(s);
 		}
 		if (wh.n) {
@@ -581,8 +584,8 @@ static void rule_entrypoint(struct check_report *r, const struct check_image *ci
 	else if (e->type != LAYER_ENT_FILE)
 		check_add(r, "entrypoint", CHECK_FAIL, field, "'%s' is not a regular file", prog);
 	else if ((e->mode & 0001) == 0)
-		check_add(r, "entrypoint", CHECK_FAIL, field, "'%s' (/%s, mode %04o) is not executable by the Lambda user",
-			  prog, real, e->mode);
+		check_add(r, "entrypoint", CHECK_FAIL, field,
+			  "'%s' (/%s, mode %04o) is not executable by the Lambda user", prog, real, e->mode);
 	free(real);
 }
 
@@ -617,7 +620,8 @@ static void rule_handler(struct check_report *r, const struct check_image *ci, c
 			found = 1;
 			if ((e->mode & 0004) == 0)
 				check_add(r, "handler", CHECK_FAIL, "config.Cmd[0]",
-					  "'%s': %s (mode %04o) is not readable by the Lambda user", v->cmd[0], p, e->mode);
+					  "'%s': %s (mode %04o) is not readable by the Lambda user", v->cmd[0], p,
+					  e->mode);
 		}
 		free(p);
 	}
@@ -628,9 +632,10 @@ static void rule_handler(struct check_report *r, const struct check_image *ci, c
 		free(p);
 	}
 	if (!found)
-		check_add(r, "handler", CHECK_FAIL, "config.Cmd[0]", "'%s': %s module '%s' is not in %s (looked for %s%s%s)",
-			  v->cmd[0], lm_runtime_name(rt), h.module, root, h.files[0] ? h.files[0] : "",
-			  h.files[1] ? ", " : "", h.files[1] ? h.files[1] : "");
+		check_add(r, "handler", CHECK_FAIL, "config.Cmd[0]",
+			  "'%s': %s module '%s' is not in %s (looked for %s%s%s)", v->cmd[0], lm_runtime_name(rt),
+			  h.module, root, h.files[0] ? h.files[0] : "", h.files[1] ? ", " : "",
+			  h.files[1] ? h.files[1] : "");
 	handler_ref_release(&h);
 }
 
@@ -641,7 +646,8 @@ static void rule_size(struct check_report *r, const struct check_image *ci)
 	for (size_t i = 0; i < ci->nlayers; i++)
 		total += ci->layers[i].usize;
 	if (total > CHECK_IMAGE_MAX)
-		check_add(r, "size", CHECK_FAIL, "layers", "%s (%llu bytes) uncompressed; Lambda's limit is 10 GiB (%llu)",
+		check_add(r, "size", CHECK_FAIL, "layers",
+			  "%s (%llu bytes) uncompressed; Lambda's limit is 10 GiB (%llu)",
 			  lm_human_bytes(total, h, sizeof(h)), (unsigned long long)total,
 			  (unsigned long long)CHECK_IMAGE_MAX);
 }
@@ -695,7 +701,10 @@ static void attestations(struct check_report *r, json_t *ix, const char *where)
 			check_add(r, "single-manifest", CHECK_FAIL, where,
 				  "manifests[%zu] %s is an attestation manifest (platform unknown/unknown, as buildx "
 				  "makes for provenance): Lambda refuses the index that carries it",
-				  i, json_string_value(json_object_get(m, "digest")) ? json_string_value(json_object_get(m, "digest")) : "?");
+				  i,
+				  json_string_value(json_object_get(m, "digest"))
+					  ? json_string_value(json_object_get(m, "digest"))
+					  : "?");
 	}
 }
 
@@ -747,10 +756,11 @@ void check_top_rules(struct check_report *r, const char *top, size_t len, int la
 		if (!is_index_mt(emt))
 			continue;
 		snprintf(w, sizeof(w), "index.json manifests[%zu]", i);
-		check_add(r, "single-manifest", CHECK_FAIL, w,
-			  "%s is an image index (manifest list), not an image manifest: the reference Lambda uses would "
-			  "name an index",
-			  dg ? dg : "?");
+		check_add(
+			r, "single-manifest", CHECK_FAIL, w,
+			"%s is an image index (manifest list), not an image manifest: the reference Lambda uses would "
+			"name an index",
+			dg ? dg : "?");
 		if (dg && get && (sub = get(ctx, dg, &sublen))) {
 			json_t *sj = json_loadb(sub, sublen, 0, NULL);
 			snprintf(w, sizeof(w), "index %.71s", dg);
@@ -836,8 +846,8 @@ static void zip_each(struct check_report *r, const struct check_zip *z, int via_
 	}
 	if (bad.n) {
 		char *s = names_take(&bad);
-		check_add(r, "paths", CHECK_FAIL, z->path, "%zu absolute or '..' path%s: %s", bad.n, bad.n == 1 ? "" : "s",
-			  s);
+		check_add(r, "paths", CHECK_FAIL, z->path, "%zu absolute or '..' path%s: %s", bad.n,
+			  bad.n == 1 ? "" : "s", s);
 		free(s);
 	}
 	if (sl.n) {
@@ -891,15 +901,16 @@ static void zip_handler(struct check_report *r, const struct check_zip *fn, cons
 			if (e && e->type != CHECK_ZDIR) {
 				if (e->has_mode && (e->mode & 0004) == 0)
 					check_add(r, "handler", CHECK_FAIL, fn->path,
-						  "handler '%s': '%s' (mode %04o) is not readable by the Lambda user", handler,
-						  e->name, e->mode);
+						  "handler '%s': '%s' (mode %04o) is not readable by the Lambda user",
+						  handler, e->name, e->mode);
 				handler_ref_release(&h);
 				free(why);
 				free(looked);
 				return;
 			}
 			{
-				char *l2 = lm_asprintf("%s%s'%s'", looked ? looked : "", looked ? ", " : "", h.files[i]);
+				char *l2 =
+					lm_asprintf("%s%s'%s'", looked ? looked : "", looked ? ", " : "", h.files[i]);
 				free(looked);
 				looked = l2;
 			}
@@ -914,8 +925,8 @@ static void zip_handler(struct check_report *r, const struct check_zip *fn, cons
 	free(looked);
 }
 
-void check_zip_rules(struct check_report *r, const struct check_zip *fn, const struct check_zip *layers,
-		     size_t nlayers, const char *handler, enum lm_runtime rt, int via_s3)
+void check_zip_rules(struct check_report *r, const struct check_zip *fn, const struct check_zip *layers, size_t nlayers,
+		     const char *handler, enum lm_runtime rt, int via_s3)
 {
 	uint64_t total = 0;
 	char h[32];
@@ -924,8 +935,8 @@ void check_zip_rules(struct check_report *r, const struct check_zip *fn, const s
 	for (size_t i = 0; i < nlayers; i++)
 		zip_each(r, &layers[i], via_s3);
 	if (nlayers > CHECK_ZIP_LAYERS_MAX)
-		check_add(r, "layer-count", CHECK_FAIL, "--with-layer", "%zu layers: a function takes at most %d", nlayers,
-			  CHECK_ZIP_LAYERS_MAX);
+		check_add(r, "layer-count", CHECK_FAIL, "--with-layer", "%zu layers: a function takes at most %d",
+			  nlayers, CHECK_ZIP_LAYERS_MAX);
 	for (size_t i = 0; fn && i < fn->n; i++)
 		total += fn->v[i].usize;
 	for (size_t k = 0; k < nlayers; k++)

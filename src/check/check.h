@@ -25,9 +25,9 @@
 #include "run/handler.h"
 
 /* Lambda's numbers (docs/check.md gives the source of each). */
-#define CHECK_IMAGE_MAX 10737418240ULL   /* 10 GiB uncompressed, all layers */
-#define CHECK_LAYERS_WARN 127            /* more layers than overlay-based unpackers take */
-#define CHECK_ZIP_UPLOAD_MAX 52428800ULL /* 50 MiB zipped, direct upload */
+#define CHECK_IMAGE_MAX 10737418240ULL	    /* 10 GiB uncompressed, all layers */
+#define CHECK_LAYERS_WARN 127		    /* more layers than overlay-based unpackers take */
+#define CHECK_ZIP_UPLOAD_MAX 52428800ULL    /* 50 MiB zipped, direct upload */
 #define CHECK_ZIP_UNZIPPED_MAX 262144000ULL /* function and its layers, unzipped */
 #define CHECK_ZIP_LAYERS_MAX 5
 #define CHECK_NAMES 5 /* how many offending names a line lists */
@@ -45,7 +45,7 @@ struct check_report {
 	struct check_finding *v;
 	size_t n, cap;
 	size_t nfail, nwarn;
-	int is_zip; /* which rule table the "ok" lines come from */
+	int is_zip;  /* which rule table the "ok" lines come from */
 	int partial; /* the source could not be read whole: rules without a finding were not
 			checked ("skip", not "ok") */
 };
@@ -82,8 +82,8 @@ struct check_entry {
 struct check_layer {
 	char digest[LM_DIGEST_LEN];
 	char *media_type;
-	int docker_uncompressed; /* a docker save archive held it as an uncompressed tar */
-	char *problem;           /* why it could not be read as its media type says, or NULL */
+	int docker_uncompressed;     /* a docker save archive held it as an uncompressed tar */
+	char *problem;		     /* why it could not be read as its media type says, or NULL */
 	char diff_id[LM_DIGEST_LEN]; /* of its uncompressed stream ("" when unread) */
 	uint64_t usize;
 	struct check_entry *v;
@@ -97,8 +97,8 @@ struct check_image {
 };
 
 struct check_opts {
-	const char *arch;         /* "amd64" or "arm64" (--arch), or NULL: either */
-	enum lm_runtime runtime;  /* AUTO: decided by the image (node or python3 in it) */
+	const char *arch;	 /* "amd64" or "arm64" (--arch), or NULL: either */
+	enum lm_runtime runtime; /* AUTO: decided by the image (node or python3 in it) */
 };
 
 void check_image_init(struct check_image *ci);
@@ -118,15 +118,14 @@ int check_image_load(struct check_image *ci, const struct lm_image *img, struct 
  * action cache when a build checked the same layer blob before (and recorded there), so
  * the base layers are read once, not at every build. Then every image rule but
  * single-manifest (lamina writes one manifest). */
-int check_image_built(const struct lm_image *img, struct cache *c, const struct check_opts *o,
-		      struct check_report *r, struct lm_err *err);
+int check_image_built(const struct lm_image *img, struct cache *c, const struct check_opts *o, struct check_report *r,
+		      struct lm_err *err);
 
 /* The document at the reference: an index (a layout's index.json when layout is 1) or a
  * manifest. get returns a copy of a blob it names (a nested index), or NULL when it
  * cannot (then the nested index's entries are not looked at). Rule "single-manifest". */
 typedef char *(*check_blob_fn)(void *ctx, const char *digest, size_t *len);
-void check_top_rules(struct check_report *r, const char *top, size_t len, int layout, check_blob_fn get,
-		     void *ctx);
+void check_top_rules(struct check_report *r, const char *top, size_t len, int layout, check_blob_fn get, void *ctx);
 
 /* Every image rule but single-manifest, on ci. Pure. */
 void check_image_rules(struct check_report *r, const struct check_image *ci, const struct check_opts *o);
@@ -144,7 +143,7 @@ struct check_zip_entry {
 };
 
 struct check_zip {
-	char *path; /* for messages */
+	char *path;    /* for messages */
 	uint64_t size; /* bytes of the .zip */
 	struct check_zip_entry *v;
 	size_t n, cap;
@@ -162,7 +161,7 @@ int check_zip_load(struct check_zip *z, const char *path, struct lm_err *err);
  * handler (may be NULL: not checked) is resolved for rt (AUTO: Python or Node.js, either
  * found). via_s3: the zips go up through S3, where 50 MiB is no limit (zip-size is then a
  * warning, not a failure). Pure. */
-void check_zip_rules(struct check_report *r, const struct check_zip *fn, const struct check_zip *layers,
-		     size_t nlayers, const char *handler, enum lm_runtime rt, int via_s3);
+void check_zip_rules(struct check_report *r, const struct check_zip *fn, const struct check_zip *layers, size_t nlayers,
+		     const char *handler, enum lm_runtime rt, int via_s3);
 
 #endif

@@ -73,13 +73,16 @@ int check_zip_load(struct check_zip *z, const char *path, struct lm_err *err)
 	/* ARCHIVE_WARN: a name this locale cannot show, not a broken zip */
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		mode_t ft = archive_entry_filetype(e);
-		const char *name = archive_entry_pathname_utf8(e) ? archive_entry_pathname_utf8(e) : archive_entry_pathname(e);
+		const char *name =
+			archive_entry_pathname_utf8(e) ? archive_entry_pathname_utf8(e) : archive_entry_pathname(e);
 		enum check_zip_type t = ft == AE_IFDIR ? CHECK_ZDIR : ft == AE_IFLNK ? CHECK_ZSYMLINK : CHECK_ZFILE;
 		/* a zip made on Unix carries the mode in its external attributes */
 		unsigned mode = (unsigned)archive_entry_perm(e);
 		int has_mode = mode != 0;
 		check_zip_add(z, name ? name : "", t, mode, has_mode,
-			      archive_entry_size_is_set(e) && archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0);
+			      archive_entry_size_is_set(e) && archive_entry_size(e) > 0
+				      ? (uint64_t)archive_entry_size(e)
+				      : 0);
 	}
 	if (r != ARCHIVE_EOF) {
 		lm_err_set(err, LM_E_INPUT, "'%s': %s", path, archive_error_string(a));
@@ -111,7 +114,7 @@ static char *layer_record(const struct check_layer *l, size_t *len)
 	for (size_t i = 0; i < l->n; i++) {
 		const struct check_entry *e = &l->v[i];
 		json_array_append_new(es, json_pack("[s,i,i,I,s?]", e->path, (int)e->type, (int)e->mode,
-						     (json_int_t)e->size, e->link));
+						    (json_int_t)e->size, e->link));
 	}
 	json_object_set_new(j, "entries", es);
 	s = json_dumps(j, JSON_COMPACT);
@@ -150,8 +153,8 @@ static int layer_from_record(struct check_layer *l, const char *data, size_t len
 	return ok;
 }
 
-int check_image_built(const struct lm_image *img, struct cache *c, const struct check_opts *o,
-		      struct check_report *r, struct lm_err *err)
+int check_image_built(const struct lm_image *img, struct cache *c, const struct check_opts *o, struct check_report *r,
+		      struct lm_err *err)
 {
 	struct check_image ci;
 	struct oci_config *cfg = NULL;

@@ -142,7 +142,7 @@ static int check_source(const char *arg, const char *spec, const struct reg_opts
 	struct lm_image img;
 	struct cache *c = NULL;
 	/* which image of an index: --arch, else --platform, else amd64 */
-	char *plat = co->arch		? lm_asprintf("linux/%s", co->arch)
+	char *plat = co->arch		    ? lm_asprintf("linux/%s", co->arch)
 		     : reg && reg->platform ? lm_xstrdup(reg->platform)
 					    : lm_xstrdup("linux/amd64");
 	char *alt = NULL;
@@ -274,7 +274,8 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		goto out;
 	}
 	if (nlayers || handler || via_s3) {
-		lm_err_set(err, LM_E_USAGE, "--with-layer, --handler and --s3 are for zips; an image's handler is its CMD");
+		lm_err_set(err, LM_E_USAGE,
+			   "--with-layer, --handler and --s3 are for zips; an image's handler is its CMD");
 		goto out;
 	}
 	regcli_global(&reg, o);

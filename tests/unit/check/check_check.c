@@ -61,7 +61,8 @@ static void add_layer(struct check_image *ci, const struct ent *e, const char *e
 		check_layer_add(l, &le);
 	}
 	if (extra_path) {
-		struct layer_entry le = { extra_path, extra_type, extra_mode, extra_type == LAYER_ENT_HARDLINK ? "var/task/app.py" : NULL, 0 };
+		struct layer_entry le = { extra_path, extra_type, extra_mode,
+					  extra_type == LAYER_ENT_HARDLINK ? "var/task/app.py" : NULL, 0 };
 		check_layer_add(l, &le);
 	}
 	ci->cfg.diff_ids = lm_xrealloc(ci->cfg.diff_ids, ci->nlayers * sizeof(char *));
@@ -272,7 +273,8 @@ static void mutate(struct check_image *ci, enum mut m, struct check_opts *o)
 		break;
 	case M_LAYERS:
 		for (int i = 0; i < CHECK_LAYERS_WARN; i++) {
-			static const struct ent tmp[] = { { "tmp/", LAYER_ENT_DIR, 01777, NULL }, { NULL, 0, 0, NULL } };
+			static const struct ent tmp[] = { { "tmp/", LAYER_ENT_DIR, 01777, NULL },
+							  { NULL, 0, 0, NULL } };
 			add_layer(ci, tmp, NULL, 0, 0);
 		}
 		break;
@@ -316,7 +318,8 @@ START_TEST(test_image_where)
 	check_report_init(&r, 0);
 	check_image_rules(&r, &ci, &o);
 	ck_assert_uint_eq(r.nfail, 1);
-	ck_assert_str_eq(r.v[0].where, "layer 2 sha256:0000000000000000000000000000000000000000000000000000000000000001");
+	ck_assert_str_eq(r.v[0].where,
+			 "layer 2 sha256:0000000000000000000000000000000000000000000000000000000000000001");
 	ck_assert_ptr_nonnull(strstr(r.v[0].msg, "'var/task/copy.py'"));
 	text = check_report_text(&r, "img.tar");
 	ck_assert_ptr_nonnull(strstr(text, "FAIL hardlink: layer 2 sha256:"));
@@ -361,12 +364,15 @@ END_TEST
 
 static const char *const tops[][2] = {
 	/* document, failing findings ("" none) */
-	{ "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{},\"layers\":[]}",
+	{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
+	  "vnd.oci.image.manifest.v1+json\",\"config\":{},\"layers\":[]}",
 	  "" },
-	{ "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{\"mediaType\":"
+	{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
+	  "vnd.oci.image.index.v1+json\",\"manifests\":[{\"mediaType\":"
 	  "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:aa\",\"size\":1}]}",
 	  "single-manifest" },
-	{ "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.list.v2+json\",\"manifests\":[]}",
+	{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
+	  "vnd.docker.distribution.manifest.list.v2+json\",\"manifests\":[]}",
 	  "single-manifest" },
 };
 
@@ -385,11 +391,13 @@ START_TEST(test_top_registry)
 }
 END_TEST
 
-#define IMG_DESC "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:11\",\"size\":1," \
-		 "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}"
-#define ATT_DESC "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:22\",\"size\":1," \
-		 "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"},\"annotations\":{" \
-		 "\"vnd.docker.reference.type\":\"attestation-manifest\"}}"
+#define IMG_DESC                                                                                                       \
+	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:11\",\"size\":1,"           \
+	"\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}"
+#define ATT_DESC                                                                                                       \
+	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:22\",\"size\":1,"           \
+	"\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"},\"annotations\":{"                             \
+	"\"vnd.docker.reference.type\":\"attestation-manifest\"}}"
 
 static char *nested_get(void *ctx, const char *digest, size_t *len)
 {
@@ -405,8 +413,9 @@ START_TEST(test_top_layout)
 	static const char one[] = "{\"schemaVersion\":2,\"manifests\":[" IMG_DESC "]}";
 	static const char two[] = "{\"schemaVersion\":2,\"manifests\":[" IMG_DESC "," IMG_DESC "]}";
 	static const char att[] = "{\"schemaVersion\":2,\"manifests\":[" IMG_DESC "," ATT_DESC "]}";
-	static const char nested[] = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
-				     "\"application/vnd.oci.image.index.v1+json\",\"digest\":\"sha256:33\",\"size\":9}]}";
+	static const char nested[] =
+		"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+		"\"application/vnd.oci.image.index.v1+json\",\"digest\":\"sha256:33\",\"size\":9}]}";
 	struct check_report r;
 	check_report_init(&r, 0);
 	check_top_rules(&r, one, strlen(one), 1, NULL, NULL);
