@@ -2,7 +2,8 @@
 # lamina check: Lambda's rules on images and zips (docs/check.md).
 #  - tests/tools/mkbad.py's hand-made images and zips, each breaking one rule: check names
 #    that rule (FAIL, or warn for the warnings) and exits 8 (0 for a warning);
-#  - what lamina builds passes: images/python-hello as an image and a function zip
+#  - what lamina builds passes: images/python-hello as an image (archive, oci-archive:,
+#    and an OCI layout copied by skopeo, oci:DIR) and a function zip
 #    (with a layer zip, --with-layer); --json;
 #  - images from other tools: a `docker save` of the local engine (Docker 20.10: its
 #    layers are uncompressed tars, flagged), buildah's manifest list pushed to an OCI
@@ -12,7 +13,7 @@
 #  - lamina build and lamina zip stop with exit 8 and write nothing when the output
 #    breaks a rule (a CMD naming no module); --no-check writes it.
 . "$(dirname "$0")/lib.sh"
-command -v python3 >/dev/null || skip "python3 is missing"
+for t in python3 skopeo; do command -v $t >/dev/null || skip "$t is missing"; done
 base=$(fixture_base) || skip "fixture base could not be built"
 # lam ARGS...: run_lamina, its status in $rc (lib.sh runs under set -e)
 lam() { rc=0; run_lamina "$@" || rc=$?; }
@@ -90,6 +91,8 @@ hello="$REPO/images/python-hello/lamina.json"
 run_lamina check "$T/hello.tar" || fail "python-hello: $(cat "$T/out" "$T/err")"
 assert_contains "$T/out" "^ok   handler$"
 run_lamina check "oci-archive:$T/hello.tar" || fail "oci-archive:: $(cat "$T/err")"
+skopeo copy -q "oci-archive:$T/hello.tar" "oci:$T/layout:latest" || fail "skopeo copy to an OCI layout"
+run_lamina check "oci:$T/layout:latest" || fail "oci: layout: $(cat "$T/out" "$T/err")"
 "$LAMINA" -q zip "$hello" --base "oci-archive:$base" -o "$T/hello.zip" >/dev/null || fail "zip python-hello"
 run_lamina check "$T/hello.zip" --handler app.handler --with-layer "$T/bad/zip-layer.zip" ||
 	fail "python-hello zip: $(cat "$T/out" "$T/err")"
