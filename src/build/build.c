@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "build/buildzip.h"
 #include "build/prepcache.h"
@@ -17,7 +16,6 @@
 #include "build/stages.h"
 #include "check/check.h"
 #include "common/alloc.h"
-#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/str.h"
 #include "image/compress.h"
@@ -126,10 +124,21 @@ out:
 	return ret;
 }
 
-/* The same for a zip written at path (not yet at its name). */
-static int check_built_zip(const char *path, const char *shown, const struct lm_manifest *m, int kind,
-			   struct build_notes *notes, struct lm_err *err)
+/* The same for a zip written at path (not yet at its name shown). */
+struct zip_check {
+	const char *shown;
+	const struct lm_manifest *m;
+	int kind;
+	struct build_notes *notes;
+};
+
+static int check_zip_hook(void *ctx, const char *path, struct lm_err *err)
 {
+	const struct zip_check *zc = ctx;
+	const char *shown = zc->shown;
+	const struct lm_manifest *m = zc->m;
+	int kind = zc->kind;
+	struct build_notes *notes = zc->notes;
 	struct check_report rep;
 	struct check_zip z;
 	int ret = -1;
@@ -355,35 +364,17 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
 	if (r->zip) {
-		struct zip_opts zo = { o->epoch, zs.level, build_threads(o) };
-		struct build_zip zc = *r->zip;
-		char hb[32], *tmp = NULL;
+		struct zip_check zc = { r->zip->out, m, zs.kind, &notes };
+		struct zip_opts zo = { o->epoch, zs.level, build_threads(o), NULL, NULL };
+		char hb[32];
 		int zr;
-		/* a zip output is written under a temporary name beside it, checked, then renamed */
+		/* the zip output is checked at its temporary name, before the rename */
 		if (zip_output(r) && r->zip->out && !r->no_check) {
-			int fd = lm_tmpfile_beside(r->zip->out, &tmp, err);
-			if (fd < 0)
-				goto out;
-			close(fd);
-			zc.out = tmp;
+			zo.before_commit = check_zip_hook;
+			zo.ctx = &zc;
 		}
-		zr = buildzip_write(&zc, &zs, m, trees, &zo, workdir, r->report ? &res->report : NULL, err);
-		if (zr == 0 && tmp) {
-			zr = check_built_zip(tmp, r->zip->out, m, zs.kind, &notes, err);
-			flush_notes(&notes, note, ctx);
-			if (zr == 0 && rename(tmp, r->zip->out) < 0)
-				zr = lm_err_sys(err, "rename '%s' to '%s'", tmp, r->zip->out);
-			if (zr == 0) {
-				lm_cleanup_forget(tmp);
-				if (r->report && res->report.zip_path) {
-					free(res->report.zip_path);
-					res->report.zip_path = lm_xstrdup(r->zip->out);
-				}
-			}
-		}
-		if (tmp && zr < 0)
-			lm_tmpfile_discard(tmp);
-		free(tmp);
+		zr = buildzip_write(r->zip, &zs, m, trees, &zo, workdir, r->report ? &res->report : NULL, err);
+		flush_notes(&notes, note, ctx);
 		if (zr < 0)
 			goto out;
 		if (zip_output(r) && r->report && r->zip->out)
