@@ -595,7 +595,8 @@ static void rule_handler(struct check_report *r, const struct check_image *ci, c
 	enum lm_runtime rt = o->runtime;
 	struct handler_ref h;
 	char *why = NULL;
-	const char *root;
+	const char *roots[2] = { NULL, NULL };
+	size_t nroots = 0;
 	int found = 0;
 	/* the handler is CMD[0] only when an ENTRYPOINT (the runtime's bootstrap) takes it */
 	if (!v->entrypoint || v->nentrypoint == 0 || !v->cmd || v->ncmd == 0)
@@ -610,32 +611,42 @@ static void rule_handler(struct check_report *r, const struct check_image *ci, c
 		free(why);
 		return;
 	}
-	root = env_get(v, "LAMBDA_TASK_ROOT");
-	if (!root)
-		root = "/var/task";
-	for (size_t i = 0; h.files[i] && !found; i++) {
-		char *p = lm_asprintf("%s/%s", root, h.files[i]);
-		const struct check_entry *e = resolve(ci, p, NULL);
-		if (e && e->type == LAYER_ENT_FILE) {
-			found = 1;
-			if ((e->mode & 0004) == 0)
-				check_add(r, "handler", CHECK_FAIL, "config.Cmd[0]",
-					  "'%s': %s (mode %04o) is not readable by the Lambda user", v->cmd[0], p,
-					  e->mode);
-		}
-		free(p);
+	/* where the runtime looks: LAMBDA_TASK_ROOT (Lambda's bases set it), else the working
+	 * directory (awslambdaric and the Node client started from WORKDIR, as AWS's
+	 * non-AWS-base examples do), else /var/task */
+	roots[nroots++] = env_get(v, "LAMBDA_TASK_ROOT");
+	if (!roots[0]) {
+		nroots = 0;
+		if (v->workdir && v->workdir[0] == '/' && strcmp(v->workdir, "/") != 0)
+			roots[nroots++] = v->workdir;
+		roots[nroots++] = "/var/task";
 	}
-	if (!found && rt == LM_RUNTIME_NODE) {
-		/* not a file of the task root: Node resolves the name as a package */
-		char *p = lm_asprintf("%s/node_modules/%s", root, h.module);
-		found = resolve(ci, p, NULL) != NULL;
-		free(p);
+	for (size_t k = 0; k < nroots && !found; k++) {
+		const char *root = roots[k];
+		for (size_t i = 0; h.files[i] && !found; i++) {
+			char *p = lm_asprintf("%s/%s", root, h.files[i]);
+			const struct check_entry *e = resolve(ci, p, NULL);
+			if (e && e->type == LAYER_ENT_FILE) {
+				found = 1;
+				if ((e->mode & 0004) == 0)
+					check_add(r, "handler", CHECK_FAIL, "config.Cmd[0]",
+						  "'%s': %s (mode %04o) is not readable by the Lambda user", v->cmd[0],
+						  p, e->mode);
+			}
+			free(p);
+		}
+		if (!found && rt == LM_RUNTIME_NODE) {
+			/* not a file of the task root: Node resolves the name as a package */
+			char *p = lm_asprintf("%s/node_modules/%s", root, h.module);
+			found = resolve(ci, p, NULL) != NULL;
+			free(p);
+		}
 	}
 	if (!found)
 		check_add(r, "handler", CHECK_FAIL, "config.Cmd[0]",
-			  "'%s': %s module '%s' is not in %s (looked for %s%s%s)", v->cmd[0], lm_runtime_name(rt),
-			  h.module, root, h.files[0] ? h.files[0] : "", h.files[1] ? ", " : "",
-			  h.files[1] ? h.files[1] : "");
+			  "'%s': %s module '%s' is not in %s%s%s (looked for %s%s%s)", v->cmd[0], lm_runtime_name(rt),
+			  h.module, roots[0], nroots > 1 ? " or " : "", nroots > 1 ? roots[1] : "",
+			  h.files[0] ? h.files[0] : "", h.files[1] ? ", " : "", h.files[1] ? h.files[1] : "");
 	handler_ref_release(&h);
 }
 

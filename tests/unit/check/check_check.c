@@ -125,6 +125,8 @@ enum mut {
 	M_HANDLER_MISSING,
 	M_HANDLER_BAD,
 	M_HANDLER_PKG,
+	M_HANDLER_WORKDIR,
+	M_HANDLER_TASKROOT,
 	M_SIZE,
 	M_LAYERS,
 };
@@ -158,6 +160,8 @@ static const struct {
 	{ M_HANDLER_MISSING, "handler", "" },
 	{ M_HANDLER_BAD, "handler", "" },
 	{ M_HANDLER_PKG, "", "" },
+	{ M_HANDLER_WORKDIR, "", "" },
+	{ M_HANDLER_TASKROOT, "handler", "" },
 	{ M_SIZE, "size", "" },
 	{ M_LAYERS, "", "layer-count" },
 };
@@ -267,6 +271,22 @@ static void mutate(struct check_image *ci, enum mut m, struct check_opts *o)
 	case M_HANDLER_PKG:
 		free(ci->cfg.cmd[0]);
 		ci->cfg.cmd[0] = lm_xstrdup("pkg.handler");
+		break;
+	case M_HANDLER_WORKDIR: {
+		/* awslambdaric from WORKDIR /function, no LAMBDA_TASK_ROOT */
+		struct layer_entry d = { "function/", LAYER_ENT_DIR, 0755, NULL, 0 };
+		struct layer_entry f = { "function/main.py", LAYER_ENT_FILE, 0644, NULL, 0 };
+		check_layer_add(app, &d);
+		check_layer_add(app, &f);
+		ci->cfg.workdir = lm_xstrdup("/function");
+		free(ci->cfg.cmd[0]);
+		ci->cfg.cmd[0] = lm_xstrdup("main.handler");
+		break;
+	}
+	case M_HANDLER_TASKROOT:
+		/* LAMBDA_TASK_ROOT names another directory: app.py is not there */
+		ci->cfg.env = strv("LAMBDA_TASK_ROOT=/srv", NULL);
+		ci->cfg.nenv = 1;
 		break;
 	case M_SIZE:
 		app->usize = CHECK_IMAGE_MAX;
