@@ -589,6 +589,33 @@ static void rule_entrypoint(struct check_report *r, const struct check_image *ci
 	free(real);
 }
 
+/* A Python module without its .py: sourceless (mod.pyc beside where mod.py would be) or
+ * an extension module (mod.so, mod.cpython-312-x86_64-linux-gnu.so, mod.abi3.so). */
+static int python_other_forms(const struct check_image *ci, const char *root, const char *py)
+{
+	char *p, *base;
+	size_t blen;
+	int found;
+	if (!py || !lm_str_endswith(py, ".py"))
+		return 0;
+	p = lm_asprintf("%s/%sc", root, py);
+	found = exists_file(ci, p);
+	free(p);
+	if (found)
+		return 1;
+	/* "ROOT/pkg/mod." without the leading '/', for entries' paths */
+	base = lm_asprintf("%s/%.*s.", root + (root[0] == '/'), (int)(strlen(py) - 3), py);
+	blen = strlen(base);
+	for (size_t li = 0; li < ci->nlayers && !found; li++)
+		for (size_t k = 0; k < ci->layers[li].n && !found; k++) {
+			const struct check_entry *e = &ci->layers[li].v[k];
+			found = e->type == LAYER_ENT_FILE && strncmp(e->path, base, blen) == 0 &&
+				lm_str_endswith(e->path, ".so") && !strchr(e->path + blen, '/');
+		}
+	free(base);
+	return found;
+}
+
 static void rule_handler(struct check_report *r, const struct check_image *ci, const struct check_opts *o)
 {
 	const struct oci_config_view *v = &ci->cfg;
@@ -635,6 +662,8 @@ static void rule_handler(struct check_report *r, const struct check_image *ci, c
 			}
 			free(p);
 		}
+		if (!found && rt == LM_RUNTIME_PYTHON)
+			found = python_other_forms(ci, root, h.files[0]);
 		if (!found && rt == LM_RUNTIME_NODE) {
 			/* not a file of the task root: Node resolves the name as a package */
 			char *p = lm_asprintf("%s/node_modules/%s", root, h.module);
@@ -909,6 +938,12 @@ static void zip_handler(struct check_report *r, const struct check_zip *fn, cons
 		}
 		for (size_t i = 0; h.files[i]; i++) {
 			const struct check_zip_entry *e = zip_find(fn, h.files[i]);
+			if (!e && both[k] == LM_RUNTIME_PYTHON && lm_str_endswith(h.files[i], ".py")) {
+				/* sourceless: the .pyc where the .py would be */
+				char *pyc = lm_asprintf("%sc", h.files[i]);
+				e = zip_find(fn, pyc);
+				free(pyc);
+			}
 			if (e && e->type != CHECK_ZDIR) {
 				if (e->has_mode && (e->mode & 0004) == 0)
 					check_add(r, "handler", CHECK_FAIL, fn->path,

@@ -126,6 +126,8 @@ enum mut {
 	M_HANDLER_BAD,
 	M_HANDLER_PKG,
 	M_HANDLER_WORKDIR,
+	M_HANDLER_PYC,
+	M_HANDLER_SO,
 	M_HANDLER_TASKROOT,
 	M_SIZE,
 	M_LAYERS,
@@ -161,6 +163,8 @@ static const struct {
 	{ M_HANDLER_BAD, "handler", "" },
 	{ M_HANDLER_PKG, "", "" },
 	{ M_HANDLER_WORKDIR, "", "" },
+	{ M_HANDLER_PYC, "", "" },
+	{ M_HANDLER_SO, "", "" },
 	{ M_HANDLER_TASKROOT, "handler", "" },
 	{ M_SIZE, "size", "" },
 	{ M_LAYERS, "", "layer-count" },
@@ -281,6 +285,17 @@ static void mutate(struct check_image *ci, enum mut m, struct check_opts *o)
 		ci->cfg.workdir = lm_xstrdup("/function");
 		free(ci->cfg.cmd[0]);
 		ci->cfg.cmd[0] = lm_xstrdup("main.handler");
+		break;
+	}
+	case M_HANDLER_PYC: {
+		/* sourceless: app.pyc, no app.py */
+		free(app->v[2].path);
+		app->v[2].path = lm_xstrdup("var/task/app.pyc");
+		break;
+	}
+	case M_HANDLER_SO: {
+		free(app->v[2].path);
+		app->v[2].path = lm_xstrdup("var/task/app.cpython-312-x86_64-linux-gnu.so");
 		break;
 	}
 	case M_HANDLER_TASKROOT:
