@@ -89,7 +89,7 @@ static void lap(struct build_stats *s, struct timespec *t0, int next)
 
 /* Lambda's rules on the image about to be written or pushed: warnings become notes, a
  * failed rule fails the build (LM_E_CHECK) before anything is written. */
-static int check_built_image(const struct lm_image *img, struct cache *c, const char *platform,
+static int check_built_image(const struct lm_image *img, size_t nbase, struct cache *c, const char *platform,
 			     struct build_notes *notes, struct lm_err *err)
 {
 	struct check_report rep;
@@ -106,6 +106,10 @@ static int check_built_image(const struct lm_image *img, struct cache *c, const 
 		lm_err_wrap(err, "check");
 		goto out;
 	}
+	/* the base's layers pass through unchanged: an AWS base Lambda runs must not fail */
+	check_report_demote_layers(&rep, nbase,
+				   "in the base image (passed through unchanged; 'lamina check' the base to see "
+				   "whether Lambda takes it)");
 	for (size_t i = 0; i < rep.n; i++)
 		if (rep.v[i].sev == CHECK_WARN)
 			build_notes_add(notes, "warning: check %s: %s: %s", rep.v[i].rule, rep.v[i].where, rep.v[i].msg);
@@ -347,7 +351,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		res->base_size += base.manifest.layers[i].size;
 	/* check: before the verify step and every output */
 	if (!r->no_check && !zip_output(r) && (r->archive || r->push)) {
-		int cr = check_built_image(&res->img, c, platform, &notes, err);
+		int cr = check_built_image(&res->img, base.manifest.nlayers, c, platform, &notes, err);
 		flush_notes(&notes, note, ctx);
 		if (cr < 0)
 			goto out;

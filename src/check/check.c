@@ -142,6 +142,26 @@ char *check_report_json(const struct check_report *r, const char *source)
 	return out;
 }
 
+void check_report_demote_layers(struct check_report *r, size_t nfirst, const char *why)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct check_finding *f = &r->v[i];
+		unsigned long n = 0;
+		char *m;
+		if (f->sev != CHECK_FAIL || sscanf(f->where, "layer %lu ", &n) != 1 || n == 0 || n > nfirst)
+			continue;
+		if (strcmp(f->rule, "hardlink") != 0 && strcmp(f->rule, "parent-dir") != 0 &&
+		    strcmp(f->rule, "whiteout") != 0)
+			continue;
+		f->sev = CHECK_WARN;
+		r->nfail--;
+		r->nwarn++;
+		m = lm_asprintf("%s: %s", why, f->msg);
+		free(f->msg);
+		f->msg = m;
+	}
+}
+
 char *check_report_first_fail(const struct check_report *r)
 {
 	for (size_t i = 0; i < r->n; i++)

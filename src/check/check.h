@@ -65,6 +65,11 @@ char *check_report_text(const struct check_report *r, const char *source);
  * "warnings", "rules": [{"rule", "status"}], "findings": [{"rule", "severity", "where",
  * "message"}]}. Caller frees. */
 char *check_report_json(const struct check_report *r, const char *source);
+/* Turns the failures of the entry rules (hardlink, parent-dir, whiteout) found in layers
+ * 1..nfirst into warnings, their message prefixed with why: lamina build passes a base's
+ * layers through unchanged, and an AWS base that Lambda runs must not fail the build on
+ * a rule lamina cannot confirm for it. */
+void check_report_demote_layers(struct check_report *r, size_t nfirst, const char *why);
 /* "RULE: WHERE: MESSAGE" of the first failure, or NULL (borrowed from nothing: caller frees). */
 char *check_report_first_fail(const struct check_report *r);
 

@@ -397,6 +397,31 @@ START_TEST(test_image_names_capped)
 }
 END_TEST
 
+/* lamina build: what the base's layers break is a warning, what lamina added a failure */
+START_TEST(test_demote_base)
+{
+	struct check_image ci;
+	struct check_report r;
+	struct check_opts o = { NULL, LM_RUNTIME_AUTO };
+	struct layer_entry hl = { "var/lang/py", LAYER_ENT_HARDLINK, 0755, "var/lang/bin/python3.12", 0 };
+	good_image(&ci);
+	check_layer_add(&ci.layers[0], &hl);
+	mutate(&ci, M_NOPARENT, &o);
+	check_report_init(&r, 0);
+	check_image_rules(&r, &ci, &o);
+	ck_assert_uint_eq(r.nfail, 2);
+	check_report_demote_layers(&r, 1, "in the base image");
+	ck_assert_uint_eq(r.nfail, 1);
+	ck_assert_uint_eq(r.nwarn, 1);
+	ck_assert_str_eq(r.v[0].rule, "hardlink");
+	ck_assert_int_eq(r.v[0].sev, CHECK_WARN);
+	ck_assert(strncmp(r.v[0].msg, "in the base image: ", 19) == 0);
+	ck_assert_int_eq(r.v[1].sev, CHECK_FAIL); /* parent-dir in layer 2, the app's */
+	check_report_release(&r);
+	check_image_release(&ci);
+}
+END_TEST
+
 static const char *const tops[][2] = {
 	/* document, failing findings ("" none) */
 	{ "{\"schemaVersion\":2,\"mediaType\":\"application/"
@@ -560,6 +585,7 @@ SUITE(check)
 	TCASE(s, test_image_rules);
 	TCASE(s, test_image_where);
 	TCASE(s, test_image_names_capped);
+	TCASE(s, test_demote_base);
 	TCASE(s, test_top_registry);
 	TCASE(s, test_top_layout);
 	TCASE(s, test_zip_rules);
