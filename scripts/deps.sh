@@ -6,8 +6,9 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libarchive-dev libcurl4-openssl-dev libjansson-dev libzstd-dev
 	libssl-dev libdeflate-dev zlib1g-dev check ca-certificates)
 # Real parts the tests run against: registry, Docker engine, independent OCI clients,
-# tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd.
-test_pkgs=(docker.io docker-registry skopeo umoci apache2-utils python3 jq binutils pigz curl
+# tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd; buildah
+# makes an image with an OCI index for tests/e2e/check.sh.
+test_pkgs=(docker.io docker-registry skopeo umoci buildah apache2-utils python3 jq binutils pigz curl
 	openssl file zip unzip clang libclang-rt-14-dev
 	python3-yaml python3-jsonschema xxd tmux man-db bash-completion)
 

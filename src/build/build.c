@@ -15,6 +15,7 @@
 #include "build/source.h"
 #include "build/manifest.h"
 #include "build/stages.h"
+#include "check/check.h"
 #include "registry/ref.h"
 #include "run/handler.h"
 #include "common/alloc.h"
@@ -87,6 +88,93 @@ static void lap(struct build_stats *s, struct timespec *t0, int next)
 		s->ms[s->cur] += (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
 	*t0 = now;
 	s->cur = next;
+}
+
+/* Lambda's rules on the image about to be written or pushed: warnings become notes, a
+ * failed rule fails the build (LM_E_CHECK) before anything is written. */
+static int check_built_image(const struct lm_image *img, size_t nbase, struct cache *c, const char *platform,
+			     struct build_notes *notes, struct lm_err *err)
+{
+	struct check_report rep;
+	struct check_opts co = { NULL, LM_RUNTIME_AUTO };
+	const char *slash = platform ? strchr(platform, '/') : NULL;
+	char arch[16] = "";
+	int ret = -1;
+	if (slash) {
+		snprintf(arch, sizeof(arch), "%.*s", (int)strcspn(slash + 1, "/"), slash + 1);
+		co.arch = arch;
+	}
+	check_report_init(&rep, 0);
+	if (check_image_built(img, c, &co, &rep, err) < 0) {
+		lm_err_wrap(err, "check");
+		goto out;
+	}
+	/* the base's layers pass through unchanged: an AWS base Lambda runs must not fail */
+	check_report_demote_layers(&rep, nbase,
+				   "in the base image (passed through unchanged; 'lamina check' the base to see "
+				   "whether Lambda takes it)");
+	for (size_t i = 0; i < rep.n; i++)
+		if (rep.v[i].sev == CHECK_WARN)
+			build_notes_add(notes, "warning: check %s: %s: %s", rep.v[i].rule, rep.v[i].where, rep.v[i].msg);
+	if (rep.nfail) {
+		char *first = check_report_first_fail(&rep);
+		lm_err_set(err, LM_E_CHECK,
+			   "check: the image breaks %zu Lambda rule%s, nothing written or pushed: %s (see 'lamina check "
+			   "IMAGE'; --no-check skips the rules)",
+			   rep.nfail, rep.nfail == 1 ? "" : "s", first);
+		free(first);
+		goto out;
+	}
+	ret = 0;
+out:
+	check_report_release(&rep);
+	return ret;
+}
+
+/* The same for a zip written at path (not yet at its name shown). */
+struct zip_check {
+	const char *shown;
+	const struct lm_manifest *m;
+	int kind;
+	struct build_notes *notes;
+};
+
+static int check_zip_hook(void *ctx, const char *path, struct lm_err *err)
+{
+	const struct zip_check *zc = ctx;
+	const char *shown = zc->shown;
+	const struct lm_manifest *m = zc->m;
+	int kind = zc->kind;
+	struct build_notes *notes = zc->notes;
+	struct check_report rep;
+	struct check_zip z;
+	int ret = -1;
+	check_report_init(&rep, 1);
+	check_zip_init(&z, shown);
+	if (check_zip_load(&z, path, err) < 0) {
+		lm_err_wrap(err, "check");
+		goto out;
+	}
+	check_zip_rules(&rep, &z, NULL, 0,
+			kind == ZIP_FUNCTION && m->config.cmd && m->config.ncmd ? m->config.cmd[0] : NULL,
+			LM_RUNTIME_AUTO, 1 /* the size report says what a larger zip needs */);
+	for (size_t i = 0; i < rep.n; i++)
+		if (rep.v[i].sev == CHECK_WARN)
+			build_notes_add(notes, "warning: check %s: %s: %s", rep.v[i].rule, rep.v[i].where, rep.v[i].msg);
+	if (rep.nfail) {
+		char *first = check_report_first_fail(&rep);
+		lm_err_set(err, LM_E_CHECK,
+			   "check: the zip breaks %zu Lambda rule%s, nothing written: %s (see 'lamina check ZIP'; "
+			   "--no-check skips the rules)",
+			   rep.nfail, rep.nfail == 1 ? "" : "s", first);
+		free(first);
+		goto out;
+	}
+	ret = 0;
+out:
+	check_zip_release(&z);
+	check_report_release(&rep);
+	return ret;
 }
 
 /* The zip is the output that replaces the image (lamina zip), not a measurement. */
@@ -325,6 +413,13 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	res->base_layers = base.manifest.nlayers;
 	for (size_t i = 0; i < base.manifest.nlayers; i++)
 		res->base_size += base.manifest.layers[i].size;
+	/* check: before the verify step and every output */
+	if (!r->no_check && !zip_output(r) && (r->archive || r->push)) {
+		int cr = check_built_image(&res->img, base.manifest.nlayers, c, platform, &notes, err);
+		flush_notes(&notes, note, ctx);
+		if (cr < 0)
+			goto out;
+	}
 	flush_notes(&notes, note, ctx);
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
@@ -345,9 +440,18 @@ outputs:
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
 	if (r->zip) {
-		struct zip_opts zo = { o->epoch, zs.level, build_threads(o) };
+		struct zip_check zc = { r->zip->out, m, zs.kind, &notes };
+		struct zip_opts zo = { o->epoch, zs.level, build_threads(o), NULL, NULL };
 		char hb[32];
-		if (buildzip_write(r->zip, &zs, m, trees, &zo, workdir, r->report ? &res->report : NULL, err) < 0)
+		int zr;
+		/* the zip output is checked at its temporary name, before the rename */
+		if (zip_output(r) && r->zip->out && !r->no_check) {
+			zo.before_commit = check_zip_hook;
+			zo.ctx = &zc;
+		}
+		zr = buildzip_write(r->zip, &zs, m, trees, &zo, workdir, r->report ? &res->report : NULL, err);
+		flush_notes(&notes, note, ctx);
+		if (zr < 0)
 			goto out;
 		if (zip_output(r) && r->report && r->zip->out) {
 			char cs[45];

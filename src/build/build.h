@@ -41,6 +41,8 @@ struct build_request {
 	/* verify */
 	int no_verify;                    /* skip the checks */
 	const struct verify_spec *verify; /* the checks to run; NULL = m->verify when set */
+	/* check: Lambda's rules (check/check.h) on the image or zip before it is written or pushed */
+	int no_check; /* skip them */
 	/* outputs */
 	const char *archive; /* write the image archive here (temporary name, renamed), or NULL */
 	const char *tag;     /* name in the archive; NULL = m->tag */

@@ -183,7 +183,7 @@ static int resolve(struct cache *c, const char *digest, const struct oci_platfor
 }
 
 static int open_oci_archive(const char *path, const char *ref, const struct oci_platform *plat, struct cache *c,
-			    struct lm_image *img, struct lm_err *err)
+			    struct lm_image *img, struct source_info *info, int verify_all, struct lm_err *err)
 {
 	struct archive *a = open_archive(path, err);
 	struct archive_entry *e;
@@ -210,7 +210,7 @@ static int open_oci_archive(const char *path, const char *ref, const struct oci_
 				free(dg);
 				goto out;
 			}
-			if (cache_has(c, dg, sz)) {
+			if (!verify_all && cache_has(c, dg, sz)) {
 				free(dg);
 				continue;
 			}
@@ -233,6 +233,12 @@ static int open_oci_archive(const char *path, const char *ref, const struct oci_
 	if (pick_from_index(index, ilen, ref, plat, pick, path, err) < 0)
 		goto out;
 	ret = resolve(c, pick, plat, img, path, err);
+	if (ret == 0 && info) {
+		info->top = index;
+		info->top_len = ilen;
+		info->layout = 1;
+		index = NULL;
+	}
 out:
 	free(index);
 	archive_read_free(a);
@@ -276,12 +282,13 @@ fail:
 	return -1;
 }
 
-/* Copies a blob of an OCI layout into the cache (verified) unless present. */
-static int layout_blob(const char *dir, const char *digest, int64_t size, struct cache *c, struct lm_err *err)
+/* Copies a blob of an OCI layout into the cache (verified) unless present (or verify_all). */
+static int layout_blob(const char *dir, const char *digest, int64_t size, struct cache *c, int verify_all,
+		       struct lm_err *err)
 {
 	char *p;
 	int r;
-	if (cache_has(c, digest, size))
+	if (!verify_all && cache_has(c, digest, size))
 		return 0;
 	p = lm_asprintf("%s/blobs/sha256/%s", dir, digest_hex(digest));
 	r = file_to_cache(p, c, digest, size, err);
@@ -290,7 +297,7 @@ static int layout_blob(const char *dir, const char *digest, int64_t size, struct
 }
 
 static int open_oci_dir(const char *dir, const char *ref, const struct oci_platform *plat, struct cache *c,
-			struct lm_image *img, struct lm_err *err)
+			struct lm_image *img, struct source_info *info, int verify_all, struct lm_err *err)
 {
 	char *ipath = lm_path_join(dir, "index.json"), *index = NULL, pick[LM_DIGEST_LEN];
 	size_t ilen;
@@ -305,7 +312,7 @@ static int open_oci_dir(const char *dir, const char *ref, const struct oci_platf
 	for (int depth = 0; depth < 3; depth++) {
 		char *buf = NULL;
 		size_t len;
-		if (layout_blob(dir, pick, -1, c, err) < 0 || cache_read_blob(c, pick, OCI_JSON_MAX, &buf, &len, err) < 0) {
+		if (layout_blob(dir, pick, -1, c, verify_all, err) < 0 || cache_read_blob(c, pick, OCI_JSON_MAX, &buf, &len, err) < 0) {
 			lm_err_wrap(err, "OCI layout '%s'", dir);
 			goto out;
 		}
@@ -324,9 +331,9 @@ static int open_oci_dir(const char *dir, const char *ref, const struct oci_platf
 				lm_err_wrap(err, "OCI layout '%s'", dir);
 				goto out;
 			}
-			r = layout_blob(dir, m.config.digest, m.config.size, c, err);
+			r = layout_blob(dir, m.config.digest, m.config.size, c, verify_all, err);
 			for (size_t i = 0; r == 0 && i < m.nlayers; i++)
-				r = layout_blob(dir, m.layers[i].digest, m.layers[i].size, c, err);
+				r = layout_blob(dir, m.layers[i].digest, m.layers[i].size, c, verify_all, err);
 			oci_manifest_release(&m);
 			if (r < 0) {
 				lm_err_wrap(err, "OCI layout '%s'", dir);
@@ -336,6 +343,12 @@ static int open_oci_dir(const char *dir, const char *ref, const struct oci_platf
 		break;
 	}
 	ret = resolve(c, pick, plat, img, dir, err);
+	if (ret == 0 && info) {
+		info->top = index;
+		info->top_len = ilen;
+		info->layout = 1;
+		index = NULL;
+	}
 out:
 	free(ipath);
 	free(index);
@@ -404,7 +417,8 @@ fail:
 }
 
 static int open_docker_archive(const char *path, const char *ref, const struct oci_platform *plat,
-			       struct cache *c, struct lm_image *img, int threads, struct lm_err *err)
+			       struct cache *c, struct lm_image *img, int threads, struct source_info *info,
+			       struct lm_err *err)
 {
 	struct archive *a = NULL;
 	struct archive_entry *e;
@@ -569,6 +583,13 @@ static int open_docker_archive(const char *path, const char *ref, const struct o
 		if (r < 0)
 			goto out;
 	}
+	if (info) {
+		/* a layer lamina compressed on the way in has its diff_id computed here */
+		info->uncompressed = lm_xcalloc(nl + 1, 1);
+		info->nlayers = nl;
+		for (size_t i = 0; i < nl; i++)
+			info->uncompressed[i] = layers[i].diff_id[0] != '\0';
+	}
 	ret = 0;
 out:
 	if (a)
@@ -608,6 +629,36 @@ static int check_platform(const struct lm_image *img, const struct oci_platform 
 	return ok ? 0 : -1;
 }
 
+void source_info_release(struct source_info *si)
+{
+	if (!si)
+		return;
+	free(si->top);
+	free(si->uncompressed);
+	memset(si, 0, sizeof(*si));
+}
+
+/* The document a registry answers for ref (manifest or index), as it is. */
+static int registry_top(const char *ref, const struct reg_opts *ro, struct cache *c, struct source_info *info,
+			struct lm_err *err)
+{
+	struct reg_session *s = registry_session_new(ref, ro, c, err);
+	char *body = NULL, *mt = NULL;
+	size_t len = 0;
+	int r;
+	if (!s)
+		return -1;
+	r = registry_session_manifest(s, &body, &len, &mt, err);
+	registry_session_free(s);
+	free(mt);
+	if (r < 0)
+		return -1;
+	info->top = body;
+	info->top_len = len;
+	info->layout = 0;
+	return 0;
+}
+
 int source_is_registry(const char *spec)
 {
 	return !lm_str_startswith(spec, "oci-archive:") && !lm_str_startswith(spec, "oci:") &&
@@ -624,6 +675,8 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 	const char *rest = spec;
 	int r;
 	image_init(&img);
+	if (so && so->info)
+		memset(so->info, 0, sizeof(*so->info));
 	if (oci_platform_parse(so && so->platform ? so->platform : "linux/amd64", &plat, err) < 0)
 		return -1;
 	if (lm_str_startswith(spec, "oci-archive:")) {
@@ -647,13 +700,13 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 	}
 	switch (k) {
 	case SRC_OCI_ARCHIVE:
-		r = open_oci_archive(path, ref, &plat, c, &img, err);
+		r = open_oci_archive(path, ref, &plat, c, &img, so ? so->info : NULL, so && so->verify_all, err);
 		break;
 	case SRC_OCI_DIR:
-		r = open_oci_dir(path, ref, &plat, c, &img, err);
+		r = open_oci_dir(path, ref, &plat, c, &img, so ? so->info : NULL, so && so->verify_all, err);
 		break;
 	case SRC_DOCKER_ARCHIVE:
-		r = open_docker_archive(path, ref, &plat, c, &img, 2, err);
+		r = open_docker_archive(path, ref, &plat, c, &img, 2, so ? so->info : NULL, err);
 		break;
 	default: {
 		struct reg_opts ro = { 0 };
@@ -661,9 +714,11 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 			ro = *so->reg;
 		ro.platform = so && so->platform ? so->platform : "linux/amd64";
 		r = registry_pull(spec, &ro, c, &img, err);
+		if (r == 0 && so && so->info)
+			r = registry_top(spec, &ro, c, so->info, err);
 	}
 	}
-	if (r == 0)
+	if (r == 0 && !(so && so->any_platform))
 		r = check_platform(&img, &plat, spec, err);
 	if (r == 0) {
 		if (k != SRC_REGISTRY || !img.name) { /* a registry's name is the normalised reference */
@@ -673,6 +728,8 @@ int source_open(const char *spec, const struct source_opts *so, struct cache *c,
 		*out = img;
 	} else {
 		image_release(&img);
+		if (so && so->info)
+			source_info_release(so->info);
 	}
 	free(path);
 	free(ref);

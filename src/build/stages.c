@@ -51,7 +51,7 @@ int build_threads(const struct lm_opts *o)
 int stage_base(const char *spec, const char *platform, const struct reg_opts *reg, struct cache *c, int for_image,
 	       struct lm_image *base, struct build_notes *notes, struct lm_err *err)
 {
-	struct source_opts so = { platform, reg };
+	struct source_opts so = { platform, reg, NULL, 0, 0 };
 	if (source_open(spec, &so, c, base, err) < 0)
 		return lm_err_wrap_quoted(err, "base", spec);
 	/* the layers are what the config says they are (checked once per layer and cache) */

@@ -13,6 +13,9 @@ const char buildcli_help[] =
 	"      --base SOURCE       base image (overrides \"base\"): a registry reference,\n"
 	"                          oci-archive:PATH[:REF], oci:DIR[:TAG] or docker-archive:PATH\n"
 	"      --no-verify         skip the manifest's \"verify\" step\n"
+	"      --no-check          skip Lambda's rules on the image or zip (lamina check), which\n"
+	"                          otherwise stop the build before anything is written or\n"
+	"                          pushed (exit status 8)\n"
 	"      --no-cache          use and record no cached result: redo every stage (the\n"
 	"                          output is byte-identical to a cached build's)\n"
 	"      --cache-from REF    also look for earlier results in the registry cache REF\n"
@@ -40,6 +43,9 @@ int buildcli_handle(int opt, const char *arg, struct buildcli *b, struct lm_err 
 		return 1;
 	case BUILDCLI_OPT_NO_VERIFY:
 		b->no_verify = 1;
+		return 1;
+	case BUILDCLI_OPT_NO_CHECK:
+		b->no_check = 1;
 		return 1;
 	case BUILDCLI_OPT_NO_CACHE:
 		b->no_cache = 1;
@@ -73,6 +79,7 @@ int buildcli_finish(struct buildcli *b, const char *path, const struct lm_opts *
 	r->base = b->base;
 	r->platform = b->reg.platform; /* --platform overrides the manifest's */
 	r->no_verify = b->no_verify;
+	r->no_check = b->no_check;
 	r->no_cache = b->no_cache;
 	r->cache_from = b->cache_from;
 	r->ncache_from = b->ncache_from;

@@ -14,11 +14,13 @@ enum {
 	BUILDCLI_OPT_NO_CACHE,
 	BUILDCLI_OPT_CACHE_FROM,
 	BUILDCLI_OPT_CACHE_TO,
+	BUILDCLI_OPT_NO_CHECK,
 };
 
 #define BUILDCLI_LONGOPTS                                                          \
 	{ "base", required_argument, NULL, BUILDCLI_OPT_BASE },                    \
 	{ "no-verify", no_argument, NULL, BUILDCLI_OPT_NO_VERIFY },                \
+	{ "no-check", no_argument, NULL, BUILDCLI_OPT_NO_CHECK },                  \
 	{ "no-cache", no_argument, NULL, BUILDCLI_OPT_NO_CACHE },                  \
 	{ "cache-from", required_argument, NULL, BUILDCLI_OPT_CACHE_FROM },        \
 	{ "cache-to", required_argument, NULL, BUILDCLI_OPT_CACHE_TO }, REGCLI_LONGOPTS
@@ -31,7 +33,7 @@ struct buildcli {
 	char **cache_from;
 	size_t ncache_from;
 	const char *base, *cache_to;
-	int no_verify, no_cache;
+	int no_verify, no_cache, no_check;
 };
 
 void buildcli_init(struct buildcli *b);

@@ -79,7 +79,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	struct cli_getopt gopt;
 	struct regcli rc;
 	struct reg_opts reg = { 0 };
-	struct source_opts so = { NULL, &reg };
+	struct source_opts so = { NULL, &reg, NULL, 0, 0 };
 	struct cache *c = NULL;
 	struct lm_image img;
 	struct oci_config *cfg = NULL;

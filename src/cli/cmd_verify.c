@@ -301,7 +301,7 @@ int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		vo = res.verify;
 		memset(&res.verify, 0, sizeof(res.verify));
 	} else {
-		struct source_opts so = { reg.platform, &reg };
+		struct source_opts so = { reg.platform, &reg, NULL, 0, 0 };
 		if (base) {
 			lm_err_set(err, LM_E_USAGE, "--base goes with a MANIFEST, not with an image");
 			goto out;

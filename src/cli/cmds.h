@@ -4,6 +4,7 @@
 
 #include "common/opts.h"
 
+int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_cache(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_init(int argc, char **argv, struct lm_opts *o, struct lm_err *err);

@@ -22,6 +22,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "build", cmd_build, "build an image archive (and optionally push it) from a manifest" },
 	{ "cache", cmd_cache, "show what the cache holds (du) and clean it (prune)" },
+	{ "check", cmd_check, "will Lambda take it? check an image or a zip against Lambda's rules" },
 	{ "init", cmd_init, "write a starter lamina.json from a project directory" },
 	{ "inspect", cmd_inspect, "show an image archive's manifest, config and layers" },
 	{ "pull", cmd_pull, "pull an image from a registry into the cache" },

@@ -18,6 +18,7 @@ const struct lm_exit_status lm_exit_statuses[] = {
 	{ LM_E_NET, "network or registry", NULL },
 	{ LM_E_AUTH, "authentication refused", NULL },
 	{ LM_E_VERIFY, "verification failed", "digest mismatch, import or handler failure" },
+	{ LM_E_CHECK, "check failed", "the image or zip breaks a rule Lambda enforces" },
 	{ LM_E_INTERNAL, "internal error", NULL },
 	{ 0, NULL, NULL },
 };

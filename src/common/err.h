@@ -12,6 +12,7 @@ enum lm_errcode {
 	LM_E_NET = 5,      /* network / registry */
 	LM_E_AUTH = 6,     /* authentication refused */
 	LM_E_VERIFY = 7,   /* digest mismatch, verification failed */
+	LM_E_CHECK = 8,    /* lamina check: the image or zip breaks a Lambda rule */
 	LM_E_INTERNAL = 70,
 };
 

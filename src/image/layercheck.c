@@ -59,7 +59,39 @@ static la_ssize_t pipe_read(struct archive *a, void *ud, const void **out)
 	return r;
 }
 
+static void entry_report(struct archive_entry *e, layer_entry_fn fn, void *ctx)
+{
+	struct layer_entry le = { 0 };
+	mode_t ft = archive_entry_filetype(e);
+	/* names as stored (pax: UTF-8), whatever the locale */
+	le.path = archive_entry_pathname_utf8(e)	? archive_entry_pathname_utf8(e)
+		  : archive_entry_pathname(e) ? archive_entry_pathname(e)
+						: "";
+	le.mode = (unsigned)archive_entry_perm(e);
+	le.size = archive_entry_size(e) > 0 ? (uint64_t)archive_entry_size(e) : 0;
+	if (archive_entry_hardlink_utf8(e) || archive_entry_hardlink(e)) {
+		le.type = LAYER_ENT_HARDLINK;
+		le.link = archive_entry_hardlink_utf8(e) ? archive_entry_hardlink_utf8(e) : archive_entry_hardlink(e);
+	} else if (ft == AE_IFREG) {
+		le.type = LAYER_ENT_FILE;
+	} else if (ft == AE_IFDIR) {
+		le.type = LAYER_ENT_DIR;
+	} else if (ft == AE_IFLNK) {
+		le.type = LAYER_ENT_SYMLINK;
+		le.link = archive_entry_symlink_utf8(e) ? archive_entry_symlink_utf8(e) : archive_entry_symlink(e);
+	} else {
+		le.type = LAYER_ENT_OTHER;
+	}
+	fn(ctx, &le);
+}
+
 int layer_check(struct cache *c, const struct oci_descriptor *d, struct layer_check *out, struct lm_err *err)
+{
+	return layer_check_walk(c, d, out, NULL, NULL, err);
+}
+
+int layer_check_walk(struct cache *c, const struct oci_descriptor *d, struct layer_check *out, layer_entry_fn fn,
+		     void *ctx, struct lm_err *err)
 {
 	char *path = cache_blob_path(c, d->digest);
 	struct archive *raw = archive_read_new(), *tar = NULL;
@@ -101,8 +133,12 @@ int layer_check(struct cache *c, const struct oci_descriptor *d, struct layer_ch
 		lm_err_set(err, LM_E_INPUT, "not a tar: %s", archive_error_string(tar));
 		goto out;
 	}
-	while ((r = archive_read_next_header(tar, &e)) == ARCHIVE_OK) {
+	/* ARCHIVE_WARN: a name this locale cannot show (a UTF-8 pax name in the C locale), not
+	 * a broken tar */
+	while ((r = archive_read_next_header(tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		out->entries++;
+		if (fn)
+			entry_report(e, fn, ctx);
 		if (archive_read_data_skip(tar) != ARCHIVE_OK) {
 			r = ARCHIVE_FATAL;
 			break;

@@ -23,9 +23,23 @@ struct layer_check {
 	uint64_t entries; /* tar entries */
 };
 
+/* One tar entry as read, for layer_check_walk (strings borrowed for the call only). */
+enum layer_entry_type { LAYER_ENT_FILE, LAYER_ENT_DIR, LAYER_ENT_SYMLINK, LAYER_ENT_HARDLINK, LAYER_ENT_OTHER };
+struct layer_entry {
+	const char *path; /* as in the tar: may start with "./" or end with "/" */
+	enum layer_entry_type type;
+	unsigned mode;    /* permission bits (07777) */
+	const char *link; /* symlink or hardlink target, or NULL */
+	uint64_t size;
+};
+typedef void (*layer_entry_fn)(void *ctx, const struct layer_entry *e);
+
 /* Checks the blob d (in the cache). LM_E_INPUT when it is not a whole tar in its media
  * type's compression or the media type is not a layer's (the caller names the layer). */
 int layer_check(struct cache *c, const struct oci_descriptor *d, struct layer_check *out, struct lm_err *err);
+/* layer_check, calling fn (when non-NULL) for every tar entry in order. */
+int layer_check_walk(struct cache *c, const struct oci_descriptor *d, struct layer_check *out, layer_entry_fn fn,
+		     void *ctx, struct lm_err *err);
 
 /* layer_check, and the diff_id must be want (LM_E_INPUT otherwise: the config is wrong
  * about the layer). A layer checked before against the same diff_id is not read again. */

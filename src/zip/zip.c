@@ -896,6 +896,10 @@ int zip_write(const struct zip_plan *p, size_t ntrees, const struct zip_opts *o,
 	}
 	if (write_fd(p, ntrees, o, fd, out, res, err) < 0)
 		goto fail;
+	if (o->before_commit && o->before_commit(o->ctx, tmp, err) < 0) {
+		zip_result_release(res);
+		goto fail;
+	}
 	if (lm_tmpfile_commit(fd, tmp, out, 1, err) < 0) {
 		zip_result_release(res);
 		free(tmp);

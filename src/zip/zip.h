@@ -87,6 +87,11 @@ struct zip_opts {
 	int level;     /* 0 = store everything, 1..9 = deflate level */
 	int threads;   /* deflate threads besides the writer; 0 or 1 = none. The bytes do not
 	                * depend on it. */
+	/* zip_write: called with the whole zip at its temporary name, before the rename; a
+	 * return of -1 (err set) leaves nothing at out (lamina zip checks Lambda's rules
+	 * here). NULL: none. */
+	int (*before_commit)(void *ctx, const char *tmp, struct lm_err *err);
+	void *ctx;
 };
 
 struct zip_result {
@@ -107,8 +112,8 @@ void zip_result_release(struct zip_result *r);
 int zip_write_fd(const struct zip_plan *p, size_t ntrees, const struct zip_opts *o, int fd, struct zip_result *res,
 		 struct lm_err *err);
 
-/* zip_write_fd into "OUT.tmp.XXXXXX" beside out, fsync'd, renamed to out on success
- * (mode 0644); on failure nothing is left behind. */
+/* zip_write_fd into "OUT.tmp.XXXXXX" beside out, o->before_commit, fsync'd, renamed to
+ * out on success (mode 0644); on failure nothing is left behind. */
 int zip_write(const struct zip_plan *p, size_t ntrees, const struct zip_opts *o, const char *out,
 	      struct zip_result *res, struct lm_err *err);
 

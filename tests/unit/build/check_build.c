@@ -282,6 +282,23 @@ START_TEST(test_run_outputs)
 	memset(&r, 0, sizeof(r));
 	r.m = &m;
 	r.archive = out;
+	/* the test base is no Lambda image (no entrypoint; its missing parent directories are
+	 * warnings, as it is the base): Lambda's rules stop the build before the archive is
+	 * written (no cache: the run below prunes afresh and reports it) */
+	r.no_cache = 1;
+	build_result_init(&res);
+	ck_assert_int_eq(build_run(&r, &opts, collect, &s, &res, &err), -1);
+	ck_assert_int_eq(err.code, LM_E_CHECK);
+	ck_assert_msg(strstr(err.msg, "check: the image breaks") &&
+			      strstr(err.msg, "entrypoint: config: neither ENTRYPOINT nor CMD"),
+		      "%s", err.msg);
+	ck_assert_int_eq(stat(out, &st), -1);
+	lm_err_release(&err);
+	build_result_release(&res);
+	free(s.text);
+	s.text = NULL;
+	r.no_check = 1;
+	r.no_cache = 0;
 	build_result_init(&res);
 	ck_assert_msg(build_run(&r, &opts, collect, &s, &res, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(stat(out, &st), 0);

@@ -44,7 +44,7 @@ static void open_ok(const char *spec, const char *layer_mt)
 {
 	struct lm_err err = LM_ERR_INIT;
 	struct lm_image img;
-	struct source_opts so = { "linux/amd64", NULL };
+	struct source_opts so = { "linux/amd64", NULL, NULL, 0, 0 };
 	image_init(&img);
 	ck_assert_msg(source_open(spec, &so, cache, &img, &err) == 0, "%s: %s", spec, err.msg);
 	ck_assert_int_eq(img.manifest.nlayers, 1);
@@ -88,7 +88,7 @@ START_TEST(test_docker_archive)
 	testimg_docker_archive(&ti, path);
 	struct lm_err err = LM_ERR_INIT;
 	struct lm_image img;
-	struct source_opts so = { "linux/amd64", NULL };
+	struct source_opts so = { "linux/amd64", NULL, NULL, 0, 0 };
 	image_init(&img);
 	ck_assert_msg(source_open(spec, &so, cache, &img, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(img.manifest.nlayers, 1);
@@ -128,7 +128,7 @@ START_TEST(test_oci_archive_two_indexes)
 
 	struct lm_err err = LM_ERR_INIT;
 	struct lm_image img;
-	struct source_opts so = { "linux/amd64", NULL };
+	struct source_opts so = { "linux/amd64", NULL, NULL, 0, 0 };
 	image_init(&img);
 	ck_assert_int_eq(source_open(spec, &so, cache, &img, &err), -1);
 	ck_assert_int_eq(err.code, LM_E_INPUT);
@@ -156,7 +156,7 @@ START_TEST(test_errors)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct lm_err err = LM_ERR_INIT;
 		struct lm_image img;
-		struct source_opts so = { "linux/amd64", NULL };
+		struct source_opts so = { "linux/amd64", NULL, NULL, 0, 0 };
 		image_init(&img);
 		ck_assert_int_eq(source_open(t[i].spec, &so, cache, &img, &err), -1);
 		ck_assert_msg(err.code == t[i].code, "%s: code %d, want %d (%s)", t[i].spec, err.code, t[i].code,
@@ -173,7 +173,7 @@ START_TEST(test_platform_mismatch)
 	char *dir = lm_path_join(tmp, "layout"), *spec = lm_asprintf("oci:%s", dir);
 	struct lm_err err = LM_ERR_INIT;
 	struct lm_image img;
-	struct source_opts so = { "linux/arm64", NULL };
+	struct source_opts so = { "linux/arm64", NULL, NULL, 0, 0 };
 	testimg_layout(&ti, dir);
 	image_init(&img);
 	ck_assert_int_eq(source_open(spec, &so, cache, &img, &err), -1);

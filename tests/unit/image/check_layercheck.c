@@ -135,6 +135,34 @@ START_TEST(test_bad_layers)
 }
 END_TEST
 
+struct seen {
+	char text[512];
+};
+
+static void note_entry(void *ctx, const struct layer_entry *e)
+{
+	struct seen *s = ctx;
+	size_t n = strlen(s->text);
+	snprintf(s->text + n, sizeof(s->text) - n, "%s %d %o\n", e->path, (int)e->type, e->mode);
+}
+
+/* layer_check_walk gives every entry in tar order: lamina's own layers list each directory
+ * before what it holds (what `lamina check`'s parent-dir rule asks) */
+START_TEST(test_walk_entries)
+{
+	struct lm_err err = LM_ERR_INIT;
+	struct layer_result res;
+	struct layer_check lc;
+	struct seen s = { "" };
+	good_layer(&res);
+	ck_assert_msg(layer_check_walk(cache, &res.desc, &lc, note_entry, &s, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(lc.diff_id, res.diff_id);
+	ck_assert_str_eq(s.text, "var/ 1 755\nvar/task/ 1 755\nvar/task/a.txt 0 644\nvar/task/d/ 1 755\n"
+				 "var/task/d/b.txt 0 644\n");
+	layer_result_release(&res);
+}
+END_TEST
+
 SUITE(layercheck)
 {
 	Suite *s = suite_create("layercheck");
@@ -142,6 +170,7 @@ SUITE(layercheck)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_good_gzip_layer);
 	tcase_add_test(tc, test_bad_layers);
+	tcase_add_test(tc, test_walk_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -203,7 +203,7 @@ START_TEST(test_open_env_find_close)
 	struct lm_err err = LM_ERR_INIT;
 	char *layout = lm_path_join(tmp, "layout"), *spec = lm_asprintf("oci:%s", layout);
 	char *cdir = lm_path_join(tmp, "cache"), *work = lm_path_join(tmp, "work");
-	struct source_opts so = { "linux/amd64", NULL };
+	struct source_opts so = { .platform = "linux/amd64" };
 	struct lm_image img;
 	struct cache *c;
 	struct imagerun *r = NULL;

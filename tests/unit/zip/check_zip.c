@@ -387,7 +387,7 @@ static void parse_zip(const unsigned char *z, size_t len, struct parsed *out)
 static void write_plan_threads(const struct zip_plan *p, int level, int threads, unsigned char **z, size_t *zlen,
 			       struct zip_result *r)
 {
-	struct zip_opts o = { 1700000000, level, threads };
+	struct zip_opts o = { 1700000000, level, threads, NULL, NULL };
 	struct lm_err err = LM_ERR_INIT;
 	FILE *f = tmpfile();
 	ck_assert_ptr_nonnull(f);
@@ -490,7 +490,7 @@ START_TEST(test_write_changed_file)
 	struct lm_tree t;
 	struct zip_plan p;
 	struct zip_result r;
-	struct zip_opts o = { 315532800, 6, 0 };
+	struct zip_opts o = { 315532800, 6, 0, NULL, NULL };
 	struct lm_err err = LM_ERR_INIT;
 	const char *names[] = { "app" };
 	struct lm_entry *e;
@@ -569,7 +569,7 @@ START_TEST(test_write_threads)
 	/* a file that shrank, found by a worker */
 	put(d, "pkg/f07.py", "x", 1, 0644);
 	{
-		struct zip_opts o = { 1700000000, 6, 3 };
+		struct zip_opts o = { 1700000000, 6, 3, NULL, NULL };
 		FILE *f = tmpfile();
 		ck_assert_int_eq(zip_write_fd(&p, 1, &o, fileno(f), &r, &err), -1);
 		ck_assert_ptr_nonnull(strstr(err.msg, "f07.py' shrank while the zip was written"));
