@@ -19,12 +19,14 @@
 #include "common/str.h"
 #include "image/compress.h"
 #include "image/ociarchive.h"
+#include "report/scan.h"
 
 void build_result_init(struct build_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	image_init(&r->img);
 	size_report_init(&r->report);
+	report_init(&r->full);
 }
 
 void build_result_release(struct build_result *r)
@@ -35,6 +37,7 @@ void build_result_release(struct build_result *r)
 	free(r->layers);
 	verify_outcome_release(&r->verify);
 	size_report_release(&r->report);
+	report_release(&r->full);
 	build_result_init(r);
 }
 
@@ -84,6 +87,66 @@ static void lap(struct build_stats *s, struct timespec *t0, int next)
 		s->ms[s->cur] += (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
 	*t0 = now;
 	s->cur = next;
+}
+
+/* Fills res->full from the finished build: the image read back from the cache, prune's
+ * effect over the trees (which still point at their files), the zip's figures (from
+ * res->report) and verify's import times. */
+static int full_report(const struct build_request *r, const struct lm_manifest *m, const char *platform,
+		       struct lm_tree *trees, const struct layer_result *lres, const struct prune_report *rep,
+		       struct cache *c, int verified, struct build_result *res, struct lm_err *err)
+{
+	struct report *fr = &res->full;
+	struct report_prune_layer *pl = lm_xcalloc(m->nlayers + 1, sizeof(*pl));
+	struct prune_decision *d = lm_xcalloc(m->nlayers + 1, sizeof(*d));
+	int ret = -1;
+	fr->source = lm_xstrdup(m->path);
+	if (report_scan_image(fr, &res->img, c, 1, NULL, err) < 0) {
+		lm_err_wrap(err, "report");
+		goto out;
+	}
+	for (size_t i = 0; i < m->nlayers; i++) {
+		char *root = tree_norm_path(m->layers[i].to);
+		int dr = prune_decide(&m->prune, &m->layers[i].prune, &trees[i], root, platform, NULL, &d[i], err);
+		free(root);
+		if (dr < 0)
+			goto out;
+		pl[i].name = m->layers[i].name;
+		pl[i].tree = &trees[i];
+		pl[i].d = &d[i];
+		pl[i].gz_after = (uint64_t)lres[i].desc.size;
+	}
+	if (report_add_prune(fr, pl, m->nlayers, rep, err) < 0) {
+		lm_err_wrap(err, "report");
+		goto out;
+	}
+	if (res->report.have_zip) {
+		const struct size_report *z = &res->report;
+		fr->have_zip = 1;
+		fr->zip_kind = lm_xstrdup(zip_kind_name(z->kind));
+		fr->zip_error = z->zip_error ? lm_xstrdup(z->zip_error) : NULL;
+		fr->zip_size = z->zip_size;
+		fr->zip_usize = z->zip_usize;
+		fr->zip_files = z->zip_files;
+		fr->others_usize = z->others_usize;
+		fr->lambda_layers = z->nothers;
+	}
+	if (verified) {
+		fr->have_imports = 1;
+		fr->runtime = lm_xstrdup(lm_runtime_name(res->verify.runtime));
+		for (size_t i = 0; i < res->verify.ntimes; i++)
+			report_add_import(fr, res->verify.times[i].module, (double)res->verify.times[i].self_us / 1e3,
+					  (double)res->verify.times[i].cum_us / 1e3);
+	}
+	(void)r;
+	report_finish(fr);
+	ret = 0;
+out:
+	for (size_t i = 0; i < m->nlayers; i++)
+		prune_decision_release(&d[i]);
+	free(d);
+	free(pl);
+	return ret;
 }
 
 /* The zip is the output that replaces the image (lamina zip), not a measurement. */
@@ -265,8 +328,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify &&
-	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify, &res->stats,
-			 err) < 0)
+	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache && !r->full_report, o,
+			 &res->verify, &res->stats, err) < 0)
 		goto out;
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
@@ -283,6 +346,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			    lm_human_bytes(res->report.zip_size, hb, sizeof(hb)));
 	}
 	if (r->report && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
+		goto out;
+	if (r->full_report && full_report(r, m, platform, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
 		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {

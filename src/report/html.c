@@ -105,7 +105,7 @@ static const char css[] =
 	"main{max-width:1100px;margin:0 auto;padding:8px 24px 40px}"
 	"section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:18px 0;padding:14px 20px}"
 	"h2{font-size:17px;margin:4px 0 12px}"
-	".cards{display:flex;flex-wrap:wrap;gap:12px}.card{flex:1 1 150px;background:#f0f3f7;border-radius:6px;"
+	".cards{display:flex;flex-wrap:wrap;gap:12px}.card{flex:1 1 120px;background:#f0f3f7;border-radius:6px;"
 	"padding:10px 12px}.card b{display:block;font-size:20px}.card span{color:#5b6475;font-size:12px}"
 	".gauges{display:flex;flex-wrap:wrap;gap:10px}.gauge{margin:0;flex:1 1 190px;text-align:center}"
 	".gauge figcaption{font-size:12px;color:#39414f}.gauge .track{fill:none;stroke:#e3e6eb;stroke-width:18}"
@@ -164,14 +164,6 @@ static void gauge(FILE *f, const struct report_limit *l)
 		a, b, report_verdict(l, v, sizeof(v)));
 }
 
-static size_t layer_index(const struct report *r, const char *name)
-{
-	for (size_t i = 0; i < r->nlayers; i++)
-		if (strcmp(r->layers[i].name, name) == 0)
-			return i;
-	return 0;
-}
-
 static void treemap(const struct report *r, FILE *f)
 {
 	size_t n = 0;
@@ -198,13 +190,8 @@ static void treemap(const struct report *r, FILE *f)
 	if (other) /* smaller than every box drawn, so the order stays sorted */
 		vals[n] = (double)other;
 	report_treemap(vals, n + (other ? 1 : 0), TM_W, TM_H, rc);
-	fprintf(f, "<h3>Bytes per package (uncompressed)</h3><div class=\"legend\">");
-	for (size_t i = 0; i < r->nlayers; i++)
-		if (!r->layers[i].base) {
-			fprintf(f, "<i style=\"background:%s\"></i>", palette[i % 10]);
-			esc(f, r->layers[i].name);
-		}
-	fprintf(f, "</div><svg id=\"treemap\" viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\">", TM_W, TM_H);
+	fprintf(f, "<h3>Bytes per package (uncompressed, the app's layers)</h3>"
+		   "<p class=\"legend\">Each box is a package, its area its bytes; hover for the layer.</p><svg id=\"treemap\" viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\">", TM_W, TM_H);
 	for (size_t i = 0, k = 0; k < n + (other ? 1 : 0); k++) {
 		const struct report_pkg *p = NULL;
 		const char *name;
@@ -216,14 +203,19 @@ static void treemap(const struct report *r, FILE *f)
 		name = p ? p->name : "other";
 		bytes = p ? p->usize : other;
 		fprintf(f, "<g><rect class=\"tm\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" data-name=\"",
-			rc[k].x, rc[k].y, rc[k].w, rc[k].h, p ? palette[layer_index(r, p->layer) % 10] : "#8a8f98");
+			rc[k].x, rc[k].y, rc[k].w, rc[k].h, p ? palette[k % 10] : "#8a8f98");
 		esc(f, name);
 		fprintf(f, "\" data-layer=\"");
 		esc(f, p ? p->layer : "");
 		fprintf(f, "\" data-bytes=\"%llu\"><title>", (unsigned long long)bytes);
 		esc(f, name);
-		if (!p)
+		if (p) {
+			fprintf(f, " (layer ");
+			esc(f, p->layer);
+			fprintf(f, ")");
+		} else {
 			fprintf(f, " (%zu packages)", nother);
+		}
 		fprintf(f, ": %s</title></rect>", hb(bytes, a, sizeof(a)));
 		if (rc[k].w > 70 && rc[k].h > 34) {
 			char nm[64];
@@ -246,7 +238,7 @@ static void rule_bars(const struct report *r, FILE *f)
 {
 	size_t n = r->nrules < 20 ? r->nrules : 20;
 	uint64_t max = 1;
-	double rowh = 34, lw = 330, bw = 560;
+	double rowh = 34, lw = 330, bw = 420;
 	char a[32], b[32], c[32];
 	if (!n)
 		return;
@@ -294,7 +286,7 @@ static void rule_bars(const struct report *r, FILE *f)
 
 static void import_bars(const struct report *r, FILE *f)
 {
-	double max = 0.001, rowh = 22, lw = 330, bw = 560;
+	double max = 0.001, rowh = 22, lw = 330, bw = 520;
 	if (!r->nimports)
 		return;
 	for (size_t i = 0; i < r->nimports; i++)
@@ -329,7 +321,7 @@ static void measures_cell(FILE *f, const struct report_delta *d, int m)
 
 void report_html(const struct report *r, FILE *f)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], pc[32];
 	uint64_t s, u, bs, bu;
 	report_totals(r, &s, &u, &bs, &bu);
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -390,7 +382,7 @@ void report_html(const struct report *r, FILE *f)
 		}
 		fprintf(f, "<tr><td><b>total</b></td><td class=\"n\"><b>%s</b></td><td class=\"n\"><b>%s</b></td><td></td>"
 			   "<td>%s shared (%s)</td></tr></table>",
-			hb(s, a, sizeof(a)), hb(u, b, sizeof(b)), hb(bs, c, sizeof(c)), report_pct(bs, s, a, sizeof(a)));
+			hb(s, a, sizeof(a)), hb(u, b, sizeof(b)), hb(bs, c, sizeof(c)), report_pct(bs, s, pc, sizeof(pc)));
 	}
 	if (r->npkgs) {
 		size_t n = r->npkgs < 30 ? r->npkgs : 30;

@@ -111,6 +111,9 @@ void report_add_pkg(struct report *r, const char *layer, const char *name, const
 		p->name = lm_xstrdup(name);
 		p->eco = lm_xstrdup(eco ? eco : "");
 		p->layer = lm_xstrdup(layer);
+	} else if (eco && *eco && !*p->eco) {
+		free(p->eco);
+		p->eco = lm_xstrdup(eco);
 	}
 	p->files++;
 	p->usize += usize;
@@ -300,13 +303,18 @@ const char *report_plural(uint64_t n, const char *one, const char *many, char *b
 	return buf;
 }
 
-/* "name-1.0.dist-info" -> "name" */
+/* "SQLAlchemy-1.4.dist-info" -> "sqlalchemy": normalised as pip does (lower case, '_'),
+ * which is the import name of most distributions, so both count as one package */
 static char *dist_name(const char *c, size_t len)
 {
 	size_t n = 0;
+	char *s;
 	while (n < len && c[n] != '-' && c[n] != '.')
 		n++;
-	return lm_xstrndup(c, n);
+	s = lm_xstrndup(c, n);
+	for (char *p = s; *p; p++)
+		*p = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p == '-' ? '_' : *p;
+	return s;
 }
 
 char *report_pkg_of(const char *path, const char **eco)
@@ -351,8 +359,11 @@ char *report_pkg_of(const char *path, const char **eco)
 			*eco = "python";
 			return dist_name(p, len);
 		}
-		if (len == 11 && strncmp(p, "__pycache__", 11) == 0)
-			return lm_xstrdup("(top-level modules)");
+		if (len == 11 && strncmp(p, "__pycache__", 11) == 0) {
+			/* __pycache__/six.cpython-311.pyc: the top-level module six */
+			*eco = "python";
+			return lm_xstrndup(slash + 1, strcspn(slash + 1, "./"));
+		}
 		if (strncmp(p, "node_modules", len) == 0)
 			return NULL;
 		*eco = strstr(path, "-packages/") || lm_str_startswith(path, "opt/python/") ? "python" : "";

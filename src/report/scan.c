@@ -462,7 +462,9 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 				prune_report_rule_stat(rep, k, j, &rs);
 				if (!rs.rewrite || !rs.files)
 					continue;
-				label = lm_asprintf("%s (rewritten)", rs.label);
+				label = strstr(rs.label, "minified") || strstr(rs.label, "slim")
+						? lm_xstrdup(rs.label)
+						: lm_asprintf("%s (rewritten)", rs.label);
 				rd = delta_get(&r->rules, &r->nrules, pl->name, label);
 				free(label);
 				rd->files_before = rd->files_after = rs.files;

@@ -8,7 +8,7 @@
 #include "common/fs.h"
 #include "common/str.h"
 
-#define NAMEW_MAX 44
+#define NAMEW_MAX 56
 
 static const char *hb(uint64_t n, char *buf, size_t sz)
 {
@@ -92,13 +92,11 @@ static void files_table(const struct report *r, FILE *f)
 			fit(r->files[i].layer, 12, nm, sizeof(nm)), r->files[i].path);
 }
 
-static void delta_row(const struct report_delta *d, size_t w, int show_layer, size_t lw, FILE *f)
+static void delta_row(const struct report_delta *d, size_t w, FILE *f)
 {
 	char a[32], b[32], c[32], e[32], nm[128], p[32];
 	uint64_t sv = d->before[REPORT_U] - d->after[REPORT_U];
 	fprintf(f, "  %-*s ", (int)w, fit(d->name, w, nm, sizeof(nm)));
-	if (show_layer)
-		fprintf(f, "%-*s ", (int)lw, d->layer);
 	fprintf(f, "%8llu %11s %11s %8s", (unsigned long long)(d->files_before - d->files_after),
 		hb(d->before[REPORT_U], a, sizeof(a)), hb(d->after[REPORT_U], b, sizeof(b)),
 		report_pct(sv, d->before[REPORT_U], p, sizeof(p)));
@@ -144,19 +142,23 @@ static void prune_tables(const struct report *r, int brief, FILE *f)
 	for (size_t i = 0; i < r->nppkgs; i++)
 		w = width(w, r->ppkgs[i].name);
 	if (r->nrules) {
-		fprintf(f, "  %-*s %-*s %8s %11s %11s %8s %11s %11s\n", (int)w, "rule", (int)lw, "layer", "files", "before",
-			"after", "saved", "zip before", "zip after");
-		for (size_t i = 0; i < r->nrules; i++)
-			delta_row(&r->rules[i], w, 1, lw, f);
+		fprintf(f, "  %-*s %-*s %8s %11s %12s\n", (int)w, "rule", (int)lw, "layer", "files", "saved", "saved zipped");
+		for (size_t i = 0; i < r->nrules; i++) {
+			const struct report_delta *d = &r->rules[i];
+			char nm[128];
+			fprintf(f, "  %-*s %-*s %8llu %11s %12s\n", (int)w, fit(d->name, w, nm, sizeof(nm)), (int)lw, d->layer,
+				(unsigned long long)d->files_before, hb(d->before[REPORT_U] - d->after[REPORT_U], a, sizeof(a)),
+				d->have[REPORT_ZIP] ? hb(d->before[REPORT_ZIP] - d->after[REPORT_ZIP], b, sizeof(b)) : "-");
+		}
 	}
 	for (size_t i = 0; i < r->nppkgs; i++)
 		shown += r->ppkgs[i].before[REPORT_U] != r->ppkgs[i].after[REPORT_U];
 	if (shown) {
-		fprintf(f, "  %-*s %8s %11s %11s %8s %11s %11s\n", (int)w, "package", "files", "before", "after", "saved",
+		fprintf(f, "  %-*s %8s %11s %11s %8s %11s %11s\n", (int)w, "package", "removed", "before", "after", "saved",
 			"zip before", "zip after");
 		for (size_t i = 0; i < r->nppkgs; i++)
 			if (r->ppkgs[i].before[REPORT_U] != r->ppkgs[i].after[REPORT_U])
-				delta_row(&r->ppkgs[i], w, 0, 0, f);
+				delta_row(&r->ppkgs[i], w, f);
 	}
 	if (r->nppkgs > shown)
 		fprintf(f, "  (%s unchanged)\n",
@@ -166,6 +168,15 @@ static void prune_tables(const struct report *r, int brief, FILE *f)
 static void limits_table(const struct report *r, FILE *f)
 {
 	char a[32], b[32], v[96];
+	if (r->have_zip && !r->zip_error) {
+		fprintf(f, "%s zip %12s %13s\n", r->zip_kind ? r->zip_kind : "", "zipped", "unzipped");
+		fprintf(f, "  %-18s %12s %13s   %s\n", "zip", hb(r->zip_size, a, sizeof(a)), hb(r->zip_usize, b, sizeof(b)),
+			report_plural(r->zip_files, "file", "files", v, sizeof(v)));
+		if (r->others_usize || r->lambda_layers)
+			fprintf(f, "  %-18s %12s %13s   %s, counted in the unzipped limit\n", "other layers", "",
+				hb(r->others_usize, b, sizeof(b)),
+				report_plural(r->lambda_layers, "manifest layer", "manifest layers", v, sizeof(v)));
+	}
 	if (!r->nlimits)
 		return;
 	fprintf(f, "against Lambda's limits\n");
