@@ -140,8 +140,8 @@ void prune_report_print(const struct prune_report *r, FILE *f)
 				lm_human_bytes(l->rules[k].bytes, h1, sizeof(h1)));
 		}
 		if (strcmp(l->strip_mode, "none") != 0) {
-			char *lab = lm_asprintf("strip %s (%llu ELF files)", l->strip_mode,
-						(unsigned long long)l->strip_files);
+			char *lab = lm_asprintf("strip %s (%llu ELF file%s)", l->strip_mode,
+						(unsigned long long)l->strip_files, l->strip_files == 1 ? "" : "s");
 			fprintf(f, "  %-52s %8s %12s\n", lab, "-", lm_human_bytes(l->strip_saved, h1, sizeof(h1)));
 			free(lab);
 		}
