@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/str.h"
 #include "image/oci.h"
+#include "zip/sizereport.h"
 
 #define PIECE ((size_t)1 << 20)
 #define ZIP_LEVEL 6
@@ -208,7 +209,10 @@ static int scan_layer(struct report *r, struct cache *c, const struct oci_descri
 		lm_err_set(err, LM_E_INPUT, "layer %zu (%s): %s", li + 1, d->digest, archive_error_string(a));
 		goto out;
 	}
-	rl->usize = (uint64_t)archive_filter_bytes(a, 0);
+	/* the tar stream's whole length (libarchive stops reading at the end-of-archive
+	 * blocks): what Lambda counts and inspect shows */
+	if (size_blob_usize(c, d, &rl->usize, err) < 0)
+		goto out;
 	ret = 0;
 out:
 	archive_read_free(a);
