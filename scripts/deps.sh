@@ -6,9 +6,10 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libarchive-dev libcurl4-openssl-dev libjansson-dev libzstd-dev
 	libssl-dev libdeflate-dev zlib1g-dev check ca-certificates)
 # Real parts the tests run against: registry, Docker engine, independent OCI clients,
-# tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd.
+# tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd, a headless
+# browser that renders the HTML report (tests/e2e/report.sh).
 test_pkgs=(docker.io docker-registry skopeo umoci apache2-utils python3 jq binutils pigz curl
-	openssl file zip unzip clang libclang-rt-14-dev)
+	openssl file zip unzip clang libclang-rt-14-dev chromium)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then
