@@ -123,7 +123,8 @@ static int show_files(const struct lm_image *img, struct cache *c, const struct 
 		size_t n = 0;
 		json_t *a = json_array();
 		char h[32];
-		qsort(m.v, m.n, sizeof(*m.v), cmp_size);
+		if (m.n)
+			qsort(m.v, m.n, sizeof(*m.v), cmp_size);
 		for (size_t i = 0; i < m.n && n < (size_t)largest; i++) {
 			char *ln;
 			if (m.v[i].type != 'f')

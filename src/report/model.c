@@ -239,10 +239,15 @@ static char *recommend(const struct report *r, const struct report_limit *img, c
 void report_finish(struct report *r)
 {
 	struct report_limit *img = NULL, *up = NULL, *unz = NULL, *nl = NULL;
-	qsort(r->pkgs, r->npkgs, sizeof(*r->pkgs), cmp_pkg);
-	qsort(r->rules, r->nrules, sizeof(*r->rules), cmp_delta);
-	qsort(r->ppkgs, r->nppkgs, sizeof(*r->ppkgs), cmp_delta);
-	qsort(r->imports, r->nimports, sizeof(*r->imports), cmp_import);
+	/* (qsort of NULL is undefined even for 0 elements) */
+	if (r->npkgs)
+		qsort(r->pkgs, r->npkgs, sizeof(*r->pkgs), cmp_pkg);
+	if (r->nrules)
+		qsort(r->rules, r->nrules, sizeof(*r->rules), cmp_delta);
+	if (r->nppkgs)
+		qsort(r->ppkgs, r->nppkgs, sizeof(*r->ppkgs), cmp_delta);
+	if (r->nimports)
+		qsort(r->imports, r->nimports, sizeof(*r->imports), cmp_import);
 	while (r->nimports > REPORT_TOP_IMPORTS)
 		free(r->imports[--r->nimports].module);
 	r->nlimits = 0;

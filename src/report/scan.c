@@ -314,7 +314,8 @@ void report_entries_merge(const struct report_entries *ents, struct report_entri
 				entries_add(&all, e->path, e->size, e->type, e->layer);
 		}
 	}
-	qsort(all.v, all.n, sizeof(*all.v), cmp_path_layer);
+	if (all.n)
+		qsort(all.v, all.n, sizeof(*all.v), cmp_path_layer);
 	for (size_t i = 0; i < all.n; i++) {
 		const struct report_entry *e = &all.v[i];
 		/* the last layer's entry of a path wins */
