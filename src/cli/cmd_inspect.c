@@ -26,7 +26,8 @@ static const char usage[] =
 	"says (a whole tar in that compression) against the config's diff_id, and prints the\n"
 	"manifest digest, the config (platform, entrypoint, cmd, workdir, env, labels) and the\n"
 	"layers with compressed and uncompressed sizes, their names (the manifest layer's, from\n"
-	"the history lamina writes; \"base\" for the base image's) and what made them.\n"
+	"the history lamina writes; \"base\" for the base image's) and what made them, and the\n"
+	"bytes shared with the base against those unique to this image.\n"
 	"\n"
 	"SOURCE is an archive written by 'lamina build' (a path), oci-archive:PATH[:REF],\n"
 	"oci:DIR[:TAG], docker-archive:PATH or a registry reference; its blobs go into the cache.\n"
@@ -156,6 +157,24 @@ out:
 	return ret;
 }
 
+/* Bytes of the base's layers (those without lamina's history entry) and of the others;
+ * 0 when no layer is lamina's (then which are the base's is not known). */
+static int shared_unique(const struct lm_image *img, const struct oci_config_view *v, const uint64_t *usize,
+			 uint64_t out[4])
+{
+	int any = 0;
+	memset(out, 0, 4 * sizeof(*out));
+	for (size_t i = 0; i < img->manifest.nlayers; i++) {
+		char *n = v->nlayer_history == img->manifest.nlayers ? report_layer_name(v->layer_history[i]) : NULL;
+		int k = n ? 2 : 0;
+		any |= n != NULL;
+		free(n);
+		out[k] += (uint64_t)img->manifest.layers[i].size;
+		out[k + 1] += usize[i];
+	}
+	return any;
+}
+
 /* One layer as checked. */
 struct lcheck {
 	struct layer_check lc;
@@ -187,6 +206,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	char *spec = NULL;
 	int ch, as_json = 0, ret = -1, problems = 0, tree = 0;
 	long layer = 0, depth = 3, largest = 0;
+	uint64_t *us = NULL, su[4];
 	char a1[32], a2[32];
 	uint64_t tc = 0, tu = 0;
 
@@ -257,6 +277,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	}
 	oci_config_view_get(cfg, &v);
 	lv = lm_xcalloc(img.manifest.nlayers + 1, sizeof(*lv));
+	us = lm_xcalloc(img.manifest.nlayers + 1, sizeof(*us));
 	for (size_t i = 0; i < img.manifest.nlayers; i++) {
 		struct lm_err e2 = LM_ERR_INIT;
 		if (layer_check(c, &img.manifest.layers[i], &lv[i].lc, &e2) < 0)
@@ -267,6 +288,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 						    i < v.ndiff_ids ? v.diff_ids[i] : "(missing)");
 		lm_err_release(&e2);
 		problems += lv[i].problem != NULL;
+		us[i] = lv[i].lc.usize;
 	}
 	if (img.manifest.nlayers != v.ndiff_ids)
 		problems++;
@@ -322,6 +344,12 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		json_object_set_new(j, "layers", layers);
 		json_object_set_new(j, "size", json_integer((json_int_t)tc));
 		json_object_set_new(j, "uncompressedSize", json_integer((json_int_t)tu));
+		if (shared_unique(&img, &v, us, su)) {
+			json_object_set_new(j, "sharedWithBase", json_pack("{s:I,s:I}", "size", (json_int_t)su[0],
+									   "uncompressedSize", (json_int_t)su[1]));
+			json_object_set_new(j, "uniqueToImage", json_pack("{s:I,s:I}", "size", (json_int_t)su[2],
+									  "uncompressedSize", (json_int_t)su[3]));
+		}
 		json_object_set_new(j, "problems", json_integer(problems));
 		{
 			char *out = json_dumps(j, JSON_INDENT(2));
@@ -359,6 +387,13 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		}
 		printf("total      %-4s %-12s %12s %12s\n", "", "", lm_human_bytes(tc, a1, sizeof(a1)),
 		       lm_human_bytes(tu, a2, sizeof(a2)));
+		if (shared_unique(&img, &v, us, su)) {
+			char p1[32], p2[32], p3[32];
+			printf("shared     %s compressed, %s uncompressed with the base (%s); unique to this image: %s, %s\n",
+			       lm_human_bytes(su[0], a1, sizeof(a1)), lm_human_bytes(su[1], a2, sizeof(a2)),
+			       report_pct(su[0], su[0] + su[2], p1, sizeof(p1)), lm_human_bytes(su[2], p2, sizeof(p2)),
+			       lm_human_bytes(su[3], p3, sizeof(p3)));
+		}
 	}
 	if (problems) {
 		const char *first = NULL;
@@ -373,6 +408,7 @@ out:
 	for (size_t i = 0; lv && i < img.manifest.nlayers; i++)
 		free(lv[i].problem);
 	free(lv);
+	free(us);
 	oci_config_view_release(&v);
 	oci_config_free(cfg);
 	image_release(&img);

@@ -234,24 +234,75 @@ static void treemap(const struct report *r, FILE *f)
 	free(rc);
 }
 
+/* Per layer: before and after in each measure, a pair of bars each. */
+static void layer_bars(const struct report *r, FILE *f)
+{
+	static const char *const mname[] = { "uncompressed", "gzip'd layer", "zipped" };
+	uint64_t max = 1;
+	double rowh = 20, lw = 330, bw = 420, y = 4;
+	size_t rows = 0;
+	char a[32], b[32], p[32];
+	for (size_t i = 0; i < r->nplayers; i++)
+		for (int m = 0; m < REPORT_NMEASURES; m++)
+			if (r->players[i].have[m] && r->players[i].before[REPORT_U] != r->players[i].after[REPORT_U]) {
+				rows++;
+				if (r->players[i].before[m] > max)
+					max = r->players[i].before[m];
+			}
+	if (!rows)
+		return;
+	fprintf(f, "<h3>Per layer: before (grey) and after (blue)</h3>");
+	fprintf(f, "<svg id=\"prune-layer-bars\" class=\"bars\" viewBox=\"0 0 1000 %.0f\" width=\"100%%\" role=\"img\">",
+		(rowh * 2 + 6) * (double)rows + 8);
+	for (size_t i = 0; i < r->nplayers; i++) {
+		const struct report_delta *d = &r->players[i];
+		for (int m = 0; m < REPORT_NMEASURES; m++) {
+			double wb, wa;
+			if (!d->have[m] || d->before[REPORT_U] == d->after[REPORT_U])
+				continue; /* a layer prune left alone */
+			wb = bw * (double)d->before[m] / (double)max;
+			wa = bw * (double)d->after[m] / (double)max;
+			fprintf(f, "<g class=\"layer-bar\" data-layer=\"");
+			esc(f, d->layer);
+			fprintf(f, "\" data-measure=\"%s\" data-before=\"%llu\" data-after=\"%llu\"><text x=\"0\" y=\"%.1f\">",
+				mname[m], (unsigned long long)d->before[m], (unsigned long long)d->after[m], y + 14);
+			esc(f, d->layer);
+			fprintf(f, ", %s</text>", mname[m]);
+			fprintf(f, "<rect class=\"before\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\"/>"
+				   "<text x=\"%.1f\" y=\"%.1f\">%s</text>",
+				lw, y + 2, wb < 1 ? 1 : wb, lw + wb + 8, y + 14, hb(d->before[m], a, sizeof(a)));
+			fprintf(f, "<rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\"/>"
+				   "<text x=\"%.1f\" y=\"%.1f\">%s",
+				lw, y + rowh + 2, wa < 1 ? 1 : wa, lw + wa + 8, y + rowh + 14, hb(d->after[m], b, sizeof(b)));
+			if (d->before[m] > d->after[m])
+				fprintf(f, " (-%s)", report_pct(d->before[m] - d->after[m], d->before[m], p, sizeof(p)));
+			fprintf(f, "</text></g>");
+			y += rowh * 2 + 6;
+		}
+	}
+	fprintf(f, "</svg>");
+}
+
+/* Per rule: the bytes it took away, uncompressed and zipped. */
 static void rule_bars(const struct report *r, FILE *f)
 {
 	size_t n = r->nrules < 20 ? r->nrules : 20;
 	uint64_t max = 1;
 	double rowh = 34, lw = 330, bw = 420;
-	char a[32], b[32], c[32];
+	char a[32], b[32];
 	if (!n)
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (r->rules[i].before[REPORT_U] > max)
 			max = r->rules[i].before[REPORT_U];
-	fprintf(f, "<h3>Per rule: bytes it matched (grey) and what is left (blue)</h3>");
+	fprintf(f, "<h3>Per rule: bytes it took away, uncompressed (blue) and zipped (orange)</h3>");
 	fprintf(f, "<svg id=\"prune-bars\" class=\"bars\" viewBox=\"0 0 1000 %.0f\" width=\"100%%\" role=\"img\">",
 		rowh * (double)n + 6);
 	for (size_t i = 0; i < n; i++) {
 		const struct report_delta *d = &r->rules[i];
-		double y = rowh * (double)i + 4;
-		double wb = bw * (double)d->before[REPORT_U] / (double)max, wa = bw * (double)d->after[REPORT_U] / (double)max;
+		uint64_t su = d->before[REPORT_U] - d->after[REPORT_U];
+		uint64_t sz = d->have[REPORT_ZIP] ? d->before[REPORT_ZIP] - d->after[REPORT_ZIP] : 0;
+		double y = rowh * (double)i + 4, wu = bw * (double)su / (double)max, wz = bw * (double)sz / (double)max;
 		fprintf(f, "<g class=\"rule-bar\" data-rule=\"");
 		esc(f, d->name);
 		fprintf(f, "\" data-layer=\"");
@@ -263,7 +314,10 @@ static void rule_bars(const struct report *r, FILE *f)
 				(unsigned long long)d->before[REPORT_ZIP], (unsigned long long)d->after[REPORT_ZIP]);
 		fprintf(f, "><title>");
 		esc(f, d->name);
-		fprintf(f, ": %s -> %s</title><text x=\"0\" y=\"%.1f\">", hb(d->before[REPORT_U], a, sizeof(a)),
+		fprintf(f, " (layer ");
+		esc(f, d->layer);
+		fprintf(f, "): %llu files, %s -> %s</title><text x=\"0\" y=\"%.1f\">",
+			(unsigned long long)d->files_before, hb(d->before[REPORT_U], a, sizeof(a)),
 			hb(d->after[REPORT_U], b, sizeof(b)), y + 17);
 		{
 			char nm[56];
@@ -272,13 +326,14 @@ static void rule_bars(const struct report *r, FILE *f)
 				strcpy(nm + 43, "...");
 			esc(f, nm);
 		}
-		fprintf(f, "</text><rect class=\"before\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"12\"/>", lw, y + 3,
-			wb < 1 ? 1 : wb);
-		fprintf(f, "<rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"10\"/>", lw, y + 17, wa);
-		fprintf(f, "<text class=\"v\" x=\"%.1f\" y=\"%.1f\">-%s", lw + bw + 10, y + 17,
-			hb(d->before[REPORT_U] - d->after[REPORT_U], c, sizeof(c)));
+		fprintf(f, "</text><rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"12\"/>", lw, y + 3,
+			wu < 1 ? 1 : wu);
 		if (d->have[REPORT_ZIP])
-			fprintf(f, " (zipped -%s)", hb(d->before[REPORT_ZIP] - d->after[REPORT_ZIP], a, sizeof(a)));
+			fprintf(f, "<rect class=\"imp\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"10\"/>", lw, y + 17,
+				wz < 1 ? 1 : wz);
+		fprintf(f, "<text class=\"v\" x=\"%.1f\" y=\"%.1f\">-%s", lw + bw + 10, y + 17, hb(su, a, sizeof(a)));
+		if (d->have[REPORT_ZIP])
+			fprintf(f, " (zipped -%s)", hb(sz, b, sizeof(b)));
 		fprintf(f, "</text></g>");
 	}
 	fprintf(f, "</svg>");
@@ -309,14 +364,18 @@ static void import_bars(const struct report *r, FILE *f)
 
 static void measures_cell(FILE *f, const struct report_delta *d, int m)
 {
-	char a[32], b[32], p[32];
+	char a[32], b[32], p[48], pp[32];
 	if (!d->have[m]) {
 		fprintf(f, "<td class=\"n\">-</td>");
 		return;
 	}
-	fprintf(f, "<td class=\"n\" data-before=\"%llu\" data-after=\"%llu\">%s &rarr; %s (-%s)</td>",
+	if (d->before[m] > d->after[m])
+		snprintf(p, sizeof(p), "-%s", report_pct(d->before[m] - d->after[m], d->before[m], pp, sizeof(pp)));
+	else
+		snprintf(p, sizeof(p), "unchanged");
+	fprintf(f, "<td class=\"n\" data-before=\"%llu\" data-after=\"%llu\">%s &rarr; %s (%s)</td>",
 		(unsigned long long)d->before[m], (unsigned long long)d->after[m], hb(d->before[m], a, sizeof(a)),
-		hb(d->after[m], b, sizeof(b)), report_pct(d->before[m] - d->after[m], d->before[m], p, sizeof(p)));
+		hb(d->after[m], b, sizeof(b)), p);
 }
 
 void report_html(const struct report *r, FILE *f)
@@ -436,6 +495,7 @@ void report_html(const struct report *r, FILE *f)
 					(unsigned long long)r->cache_files);
 			fprintf(f, "</p>");
 		}
+		layer_bars(r, f);
 		rule_bars(r, f);
 		fprintf(f, "</section>");
 	}

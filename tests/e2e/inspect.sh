@@ -59,6 +59,11 @@ assert_contains "$T/out" '^ +4 +deps +[0-9.]+ KiB'
 assert_contains "$T/out" '^ +5 +app +'
 assert_contains "$T/out" '^ +1 +base +'
 assert_contains "$T/out" '^labels +team=blue$'
+assert_contains "$T/out" '^shared +[0-9.]+ MiB compressed, [0-9.]+ MiB uncompressed with the base \([0-9.]+ %\); unique to this image: 4[0-9.]+ KiB, 4[0-9.]+ KiB$'
+run_lamina inspect "$T/img.tar" --json || fail "inspect --json"
+jq -e '.sharedWithBase.size == ([.layers[] | select(.base) | .size] | add) and
+	.uniqueToImage.uncompressedSize == ([.layers[] | select(.base | not) | .uncompressedSize] | add)' "$T/out" >/dev/null ||
+	fail "shared and unique bytes: $(jq -c '{sharedWithBase, uniqueToImage}' "$T/out")"
 
 # 3. --tree of the deps layer: the bytes under each directory are the files' in its tar
 layer_blob="$T/layout/blobs/sha256/$(jq -r '.layers[3].digest' "$T/layout/blobs/sha256/$(jq -r '.manifests[0].digest' "$T/layout/index.json" | cut -d: -f2)" | cut -d: -f2)"
