@@ -132,17 +132,35 @@ void prune_report_print(const struct prune_report *r, FILE *f)
 			(unsigned long long)l->files_before, lm_human_bytes(l->bytes_before, h1, sizeof(h1)),
 			(unsigned long long)l->files_after, lm_human_bytes(l->bytes_after, h2, sizeof(h2)),
 			saved_pct(l->bytes_before, l->bytes_after, h3, sizeof(h3)));
-		fprintf(f, "  %-52s %8s %12s\n", "rule", "files", "bytes");
-		for (size_t k = 0; k < l->nrules; k++) {
-			if (!l->rules[k].files)
-				continue;
-			fprintf(f, "  %-52s %8llu %12s\n", l->rules[k].name, (unsigned long long)l->rules[k].files,
-				lm_human_bytes(l->rules[k].bytes, h1, sizeof(h1)));
+		int rw = 52; /* the rule column: as wide as the longest name shown */
+		for (size_t k = 0; k < l->nrules; k++)
+			if (l->rules[k].files && strlen(l->rules[k].name) > (size_t)rw)
+				rw = (int)strlen(l->rules[k].name);
+		fprintf(f, "  %-*s %8s %12s\n", rw, "rule", "files", "bytes");
+		{
+			/* biggest first; the rules keep their order for JSON */
+			size_t *ord = lm_xcalloc(l->nrules + 1, sizeof(*ord));
+			for (size_t k = 0; k < l->nrules; k++) {
+				size_t at = k;
+				while (at > 0 && l->rules[ord[at - 1]].bytes < l->rules[k].bytes) {
+					ord[at] = ord[at - 1];
+					at--;
+				}
+				ord[at] = k;
+			}
+			for (size_t j = 0; j < l->nrules; j++) {
+				const struct count *c = &l->rules[ord[j]];
+				if (!c->files)
+					continue;
+				fprintf(f, "  %-*s %8llu %12s\n", rw, c->name, (unsigned long long)c->files,
+					lm_human_bytes(c->bytes, h1, sizeof(h1)));
+			}
+			free(ord);
 		}
 		if (strcmp(l->strip_mode, "none") != 0) {
 			char *lab = lm_asprintf("strip %s (%llu ELF file%s)", l->strip_mode,
 						(unsigned long long)l->strip_files, l->strip_files == 1 ? "" : "s");
-			fprintf(f, "  %-52s %8s %12s\n", lab, "-", lm_human_bytes(l->strip_saved, h1, sizeof(h1)));
+			fprintf(f, "  %-*s %8s %12s\n", rw, lab, "-", lm_human_bytes(l->strip_saved, h1, sizeof(h1)));
 			free(lab);
 		}
 		if (l->nkept) {
