@@ -92,7 +92,7 @@ static void lap(struct build_stats *s, struct timespec *t0, int next)
 /* Fills res->full from the finished build: the image read back from the cache, prune's
  * effect over the trees (which still point at their files), the zip's figures (from
  * res->report) and verify's import times. */
-static int full_report(const struct build_request *r, const struct lm_manifest *m, const char *platform,
+static int full_report(const struct lm_manifest *m, const char *platform,
 		       struct lm_tree *trees, const struct layer_result *lres, const struct prune_report *rep,
 		       struct cache *c, int verified, struct build_result *res, struct lm_err *err)
 {
@@ -138,7 +138,6 @@ static int full_report(const struct build_request *r, const struct lm_manifest *
 			report_add_import(fr, res->verify.times[i].module, (double)res->verify.times[i].self_us / 1e3,
 					  (double)res->verify.times[i].cum_us / 1e3);
 	}
-	(void)r;
 	report_finish(fr);
 	ret = 0;
 out:
@@ -347,7 +346,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	}
 	if (r->report && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;
-	if (r->full_report && full_report(r, m, platform, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
+	if (r->full_report && full_report(m, platform, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
 		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {

@@ -325,16 +325,15 @@ static char *dist_name(const char *c, size_t len)
 char *report_pkg_of(const char *path, const char **eco)
 {
 	static const char *const roots[] = { "site-packages/", "dist-packages/", NULL };
-	const char *p = NULL, *nm, *q, *slash;
+	const char *p = NULL, *q, *slash;
 	*eco = "";
 	while (*path == '/')
 		path++;
 	/* npm: the folder after the last node_modules/ */
 	for (q = path; (q = strstr(q, "node_modules/")); q += 13)
 		if (q == path || q[-1] == '/')
-			nm = q, p = q + 13;
+			p = q + 13;
 	if (p) {
-		(void)nm;
 		slash = strchr(p, '/');
 		if (!slash)
 			return NULL; /* node_modules/.package-lock.json and the like */

@@ -403,7 +403,6 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 		const struct lm_tree *t = pl->tree;
 		struct report_delta *ld = report_add_delta(&r->players, &r->nplayers, pl->name, pl->name);
 		uint64_t removed_z = 0;
-		size_t ri = SIZE_MAX;
 		for (size_t i = 0; i < t->n; i++) {
 			const struct lm_entry *e = &t->v[i];
 			struct report_delta *pd;
@@ -455,7 +454,6 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 			prune_report_layer_stat(rep, k, &ls);
 			if (strcmp(ls.name, pl->name) != 0)
 				continue;
-			ri = k;
 			ld->before[REPORT_U] = ls.bytes_before;
 			ld->after[REPORT_U] = ls.bytes_after;
 			ld->files_before = ls.files_before;
@@ -485,7 +483,6 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 				rd->have[REPORT_U] = 1;
 			}
 		}
-		(void)ri;
 	}
 	ret = 0;
 out:
