@@ -217,7 +217,8 @@ int cmd_report(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		rep = &res.full;
 	} else {
 		if (b.base || b.cache_to || b.ncache_from) {
-			lm_err_set(err, LM_E_USAGE, "--base, --cache-from and --cache-to go with a MANIFEST, not an image");
+			lm_err_set(err, LM_E_USAGE,
+				   "--base, --cache-from and --cache-to go with a MANIFEST, not an image");
 			goto out;
 		}
 		if (regcli_check(&b.rc, err) < 0)

@@ -34,7 +34,8 @@ void report_treemap(const double *values, size_t n, double w, double h, struct r
 		size_t j = i + 1;
 		while (j < n) {
 			double next = values[j] * scale;
-			if (worst(values[i] * scale, next, sum + next, side) > worst(values[i] * scale, values[j - 1] * scale, sum, side))
+			if (worst(values[i] * scale, next, sum + next, side) >
+			    worst(values[i] * scale, values[j - 1] * scale, sum, side))
 				break;
 			sum += next;
 			j++;
@@ -103,7 +104,8 @@ static const char css[] =
 	"header{background:#1d2330;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}"
 	"header p{margin:4px 0 0;color:#b9c0cc;font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}"
 	"main{max-width:1100px;margin:0 auto;padding:8px 24px 40px}"
-	"section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:18px 0;padding:14px 20px}"
+	"section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:18px 0;padding:14px "
+	"20px}"
 	"h2{font-size:17px;margin:4px 0 12px}"
 	".cards{display:flex;flex-wrap:wrap;gap:12px}.card{flex:1 1 120px;background:#f0f3f7;border-radius:6px;"
 	"padding:10px 12px}.card b{display:block;font-size:20px}.card span{color:#5b6475;font-size:12px}"
@@ -113,7 +115,8 @@ static const char css[] =
 	".ok .fill{stroke:#2e9e5b}.warn .fill{stroke:#e39b1b}.over .fill{stroke:#d43d3d}"
 	".verdict{font-weight:600}.ok .verdict{color:#217a45}.over .verdict{color:#b32a2a}.warn .verdict{color:#a86a00}"
 	".rec{background:#eef6ff;border-left:4px solid #4e79a7;padding:8px 12px;margin:12px 0 0}"
-	"table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eceef1;"
+	"table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid "
+	"#eceef1;"
 	"text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
 	"td code{font-size:12px;word-break:break-all}"
 	"svg text{font-family:system-ui,sans-serif}#treemap text{font-size:12px;fill:#fff;pointer-events:none}"
@@ -159,8 +162,9 @@ static void gauge(FILE *f, const struct report_limit *l)
 		report_pct(l->value, l->limit, p, sizeof(p)));
 	fprintf(f, "<figcaption><b>");
 	esc(f, l->name);
-	fprintf(f, "</b><br><span class=\"value\">%s</span> of <span class=\"max\">%s</span><br>"
-		   "<span class=\"verdict\">%s</span></figcaption></figure>",
+	fprintf(f,
+		"</b><br><span class=\"value\">%s</span> of <span class=\"max\">%s</span><br>"
+		"<span class=\"verdict\">%s</span></figcaption></figure>",
 		a, b, report_verdict(l, v, sizeof(v)));
 }
 
@@ -190,8 +194,11 @@ static void treemap(const struct report *r, FILE *f)
 	if (other) /* smaller than every box drawn, so the order stays sorted */
 		vals[n] = (double)other;
 	report_treemap(vals, n + (other ? 1 : 0), TM_W, TM_H, rc);
-	fprintf(f, "<h3>Bytes per package (uncompressed, the app's layers)</h3>"
-		   "<p class=\"legend\">Each box is a package, its area its bytes; hover for the layer.</p><svg id=\"treemap\" viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\">", TM_W, TM_H);
+	fprintf(f,
+		"<h3>Bytes per package (uncompressed, the app's layers)</h3>"
+		"<p class=\"legend\">Each box is a package, its area its bytes; hover for the layer.</p><svg "
+		"id=\"treemap\" viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" role=\"img\">",
+		TM_W, TM_H);
 	for (size_t i = 0, k = 0; k < n + (other ? 1 : 0); k++) {
 		const struct report_pkg *p = NULL;
 		const char *name;
@@ -202,7 +209,9 @@ static void treemap(const struct report *r, FILE *f)
 			p = &r->pkgs[i++];
 		name = p ? p->name : "other";
 		bytes = p ? p->usize : other;
-		fprintf(f, "<g><rect class=\"tm\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" data-name=\"",
+		fprintf(f,
+			"<g><rect class=\"tm\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+			"data-name=\"",
 			rc[k].x, rc[k].y, rc[k].w, rc[k].h, p ? palette[k % 10] : "#8a8f98");
 		esc(f, name);
 		fprintf(f, "\" data-layer=\"");
@@ -252,7 +261,8 @@ static void layer_bars(const struct report *r, FILE *f)
 	if (!rows)
 		return;
 	fprintf(f, "<h3>Per layer: before (grey) and after (blue)</h3>");
-	fprintf(f, "<svg id=\"prune-layer-bars\" class=\"bars\" viewBox=\"0 0 1000 %.0f\" width=\"100%%\" role=\"img\">",
+	fprintf(f,
+		"<svg id=\"prune-layer-bars\" class=\"bars\" viewBox=\"0 0 1000 %.0f\" width=\"100%%\" role=\"img\">",
 		(rowh * 2 + 6) * (double)rows + 8);
 	for (size_t i = 0; i < r->nplayers; i++) {
 		const struct report_delta *d = &r->players[i];
@@ -264,18 +274,24 @@ static void layer_bars(const struct report *r, FILE *f)
 			wa = bw * (double)d->after[m] / (double)max;
 			fprintf(f, "<g class=\"layer-bar\" data-layer=\"");
 			esc(f, d->layer);
-			fprintf(f, "\" data-measure=\"%s\" data-before=\"%llu\" data-after=\"%llu\"><text x=\"0\" y=\"%.1f\">",
+			fprintf(f,
+				"\" data-measure=\"%s\" data-before=\"%llu\" data-after=\"%llu\"><text x=\"0\" "
+				"y=\"%.1f\">",
 				mname[m], (unsigned long long)d->before[m], (unsigned long long)d->after[m], y + 14);
 			esc(f, d->layer);
 			fprintf(f, ", %s</text>", mname[m]);
-			fprintf(f, "<rect class=\"before\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\"/>"
-				   "<text x=\"%.1f\" y=\"%.1f\">%s</text>",
+			fprintf(f,
+				"<rect class=\"before\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\"/>"
+				"<text x=\"%.1f\" y=\"%.1f\">%s</text>",
 				lw, y + 2, wb < 1 ? 1 : wb, lw + wb + 8, y + 14, hb(d->before[m], a, sizeof(a)));
-			fprintf(f, "<rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\"/>"
-				   "<text x=\"%.1f\" y=\"%.1f\">%s",
-				lw, y + rowh + 2, wa < 1 ? 1 : wa, lw + wa + 8, y + rowh + 14, hb(d->after[m], b, sizeof(b)));
+			fprintf(f,
+				"<rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\"/>"
+				"<text x=\"%.1f\" y=\"%.1f\">%s",
+				lw, y + rowh + 2, wa < 1 ? 1 : wa, lw + wa + 8, y + rowh + 14,
+				hb(d->after[m], b, sizeof(b)));
 			if (d->before[m] > d->after[m])
-				fprintf(f, " (-%s)", report_pct(d->before[m] - d->after[m], d->before[m], p, sizeof(p)));
+				fprintf(f, " (-%s)",
+					report_pct(d->before[m] - d->after[m], d->before[m], p, sizeof(p)));
 			fprintf(f, "</text></g>");
 			y += rowh * 2 + 6;
 		}
@@ -326,11 +342,11 @@ static void rule_bars(const struct report *r, FILE *f)
 				strcpy(nm + 43, "...");
 			esc(f, nm);
 		}
-		fprintf(f, "</text><rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"12\"/>", lw, y + 3,
-			wu < 1 ? 1 : wu);
+		fprintf(f, "</text><rect class=\"after\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"12\"/>", lw,
+			y + 3, wu < 1 ? 1 : wu);
 		if (d->have[REPORT_ZIP])
-			fprintf(f, "<rect class=\"imp\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"10\"/>", lw, y + 17,
-				wz < 1 ? 1 : wz);
+			fprintf(f, "<rect class=\"imp\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"10\"/>", lw,
+				y + 17, wz < 1 ? 1 : wz);
 		fprintf(f, "<text class=\"v\" x=\"%.1f\" y=\"%.1f\">-%s", lw + bw + 10, y + 17, hb(su, a, sizeof(a)));
 		if (d->have[REPORT_ZIP])
 			fprintf(f, " (zipped -%s)", hb(sz, b, sizeof(b)));
@@ -355,8 +371,9 @@ static void import_bars(const struct report *r, FILE *f)
 		esc(f, r->imports[i].module);
 		fprintf(f, "\" data-ms=\"%.1f\"><text x=\"0\" y=\"%.1f\">", r->imports[i].cum_ms, y + 13);
 		esc(f, r->imports[i].module);
-		fprintf(f, "</text><rect class=\"imp\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\"/>"
-			   "<text x=\"%.1f\" y=\"%.1f\">%.1f ms</text></g>",
+		fprintf(f,
+			"</text><rect class=\"imp\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\"/>"
+			"<text x=\"%.1f\" y=\"%.1f\">%.1f ms</text></g>",
 			lw, y + 2, w < 1 ? 1 : w, lw + w + 8, y + 13, r->imports[i].cum_ms);
 	}
 	fprintf(f, "</svg>");
@@ -435,17 +452,22 @@ void report_html(const struct report *r, FILE *f)
 			fprintf(f, "<tr data-size=\"%llu\" data-usize=\"%llu\"><td>", (unsigned long long)l->size,
 				(unsigned long long)l->usize);
 			esc(f, l->name);
-			fprintf(f, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%llu</td><td>%s</td></tr>",
+			fprintf(f,
+				"</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td "
+				"class=\"n\">%llu</td><td>%s</td></tr>",
 				hb(l->size, a, sizeof(a)), hb(l->usize, b, sizeof(b)), (unsigned long long)l->files,
 				l->base ? "shared with the base" : "unique to this image");
 		}
-		fprintf(f, "<tr><td><b>total</b></td><td class=\"n\"><b>%s</b></td><td class=\"n\"><b>%s</b></td><td></td>"
-			   "<td>%s shared (%s)</td></tr></table>",
-			hb(s, a, sizeof(a)), hb(u, b, sizeof(b)), hb(bs, c, sizeof(c)), report_pct(bs, s, pc, sizeof(pc)));
+		fprintf(f,
+			"<tr><td><b>total</b></td><td class=\"n\"><b>%s</b></td><td class=\"n\"><b>%s</b></td><td></td>"
+			"<td>%s shared (%s)</td></tr></table>",
+			hb(s, a, sizeof(a)), hb(u, b, sizeof(b)), hb(bs, c, sizeof(c)),
+			report_pct(bs, s, pc, sizeof(pc)));
 	}
 	if (r->npkgs) {
 		size_t n = r->npkgs < 30 ? r->npkgs : 30;
-		fprintf(f, "<h3>Packages</h3><table id=\"packages\"><tr><th>package</th><th>layer</th><th class=\"n\">files</th>"
+		fprintf(f, "<h3>Packages</h3><table id=\"packages\"><tr><th>package</th><th>layer</th><th "
+			   "class=\"n\">files</th>"
 			   "<th class=\"n\">uncompressed</th><th class=\"n\">zipped</th></tr>");
 		for (size_t i = 0; i < n; i++) {
 			const struct report_pkg *p = &r->pkgs[i];
@@ -461,7 +483,8 @@ void report_html(const struct report *r, FILE *f)
 			fprintf(f, "<p class=\"muted\">and %zu smaller packages</p>", r->npkgs - n);
 	}
 	if (r->nfiles) {
-		fprintf(f, "<h3>Largest files</h3><table id=\"largest\"><tr><th>file</th><th>layer</th><th class=\"n\">size</th></tr>");
+		fprintf(f, "<h3>Largest files</h3><table id=\"largest\"><tr><th>file</th><th>layer</th><th "
+			   "class=\"n\">size</th></tr>");
 		for (size_t i = 0; i < r->nfiles; i++) {
 			fprintf(f, "<tr data-bytes=\"%llu\"><td><code>/", (unsigned long long)r->files[i].size);
 			esc(f, r->files[i].path);
@@ -475,7 +498,8 @@ void report_html(const struct report *r, FILE *f)
 
 	if (r->have_prune) {
 		fprintf(f, "<section id=\"prune\"><h2>What prune did</h2><table id=\"prune-layers\"><tr><th>layer</th>"
-			   "<th class=\"n\">uncompressed</th><th class=\"n\">gzip'd layer</th><th class=\"n\">zipped</th></tr>");
+			   "<th class=\"n\">uncompressed</th><th class=\"n\">gzip'd layer</th><th "
+			   "class=\"n\">zipped</th></tr>");
 		for (size_t i = 0; i < r->nplayers; i++) {
 			fprintf(f, "<tr><td>");
 			esc(f, r->players[i].layer);
@@ -488,11 +512,11 @@ void report_html(const struct report *r, FILE *f)
 		if (r->pyc_files || r->cache_files) {
 			fprintf(f, "<p class=\"muted\">");
 			if (r->pyc_files)
-				fprintf(f, "Added by precompile: %s of .pyc in %llu files. ", hb(r->pyc_bytes, a, sizeof(a)),
-					(unsigned long long)r->pyc_files);
+				fprintf(f, "Added by precompile: %s of .pyc in %llu files. ",
+					hb(r->pyc_bytes, a, sizeof(a)), (unsigned long long)r->pyc_files);
 			if (r->cache_files)
-				fprintf(f, "Added: %s of Node compile cache in %llu files.", hb(r->cache_bytes, a, sizeof(a)),
-					(unsigned long long)r->cache_files);
+				fprintf(f, "Added: %s of Node compile cache in %llu files.",
+					hb(r->cache_bytes, a, sizeof(a)), (unsigned long long)r->cache_files);
 			fprintf(f, "</p>");
 		}
 		layer_bars(r, f);
@@ -503,8 +527,9 @@ void report_html(const struct report *r, FILE *f)
 	if (r->have_imports) {
 		fprintf(f, "<section id=\"imports\"><h2>Cold start: the slowest imports during verify</h2>");
 		if (r->nimports)
-			fprintf(f, "<p class=\"muted\">Cumulative milliseconds (a module's own time and its imports'), "
-				   "measured once in the image's own %s: candidates to import lazily.</p>",
+			fprintf(f,
+				"<p class=\"muted\">Cumulative milliseconds (a module's own time and its imports'), "
+				"measured once in the image's own %s: candidates to import lazily.</p>",
 				r->runtime ? r->runtime : "interpreter");
 		else
 			fprintf(f, "<p class=\"muted\">No imports were timed.</p>");

@@ -83,7 +83,8 @@ static json_t *report_to_json(const struct report *r)
 		json_object_set_new(p, "layers", deltas(r->players, r->nplayers, 0));
 		json_object_set_new(p, "rules", deltas(r->rules, r->nrules, 1));
 		json_object_set_new(p, "packages", deltas(r->ppkgs, r->nppkgs, 1));
-		json_object_set_new(p, "pycAdded", json_pack("{s:o,s:o}", "files", ji(r->pyc_files), "bytes", ji(r->pyc_bytes)));
+		json_object_set_new(p, "pycAdded",
+				    json_pack("{s:o,s:o}", "files", ji(r->pyc_files), "bytes", ji(r->pyc_bytes)));
 		json_object_set_new(p, "compileCacheAdded",
 				    json_pack("{s:o,s:o}", "files", ji(r->cache_files), "bytes", ji(r->cache_bytes)));
 		json_object_set_new(root, "prune", p);
@@ -106,10 +107,10 @@ static json_t *report_to_json(const struct report *r)
 	}
 	for (size_t i = 0; i < r->nlimits; i++) {
 		const struct report_limit *l = &r->limits[i];
-		json_array_append_new(lim, json_pack("{s:s,s:s,s:o,s:o,s:b,s:b,s:o,s:o}", "name", l->name, "unit", l->unit,
-						     "value", ji(l->value), "limit", ji(l->limit), "ok", l->ok, "hard",
-						     l->hard, "headroom", ji(l->ok ? l->limit - l->value : 0), "over",
-						     ji(l->ok ? 0 : l->value - l->limit)));
+		json_array_append_new(lim, json_pack("{s:s,s:s,s:o,s:o,s:b,s:b,s:o,s:o}", "name", l->name, "unit",
+						     l->unit, "value", ji(l->value), "limit", ji(l->limit), "ok", l->ok,
+						     "hard", l->hard, "headroom", ji(l->ok ? l->limit - l->value : 0),
+						     "over", ji(l->ok ? 0 : l->value - l->limit)));
 		ok &= l->ok || !l->hard;
 	}
 	json_object_set_new(root, "limits", lim);
@@ -117,8 +118,9 @@ static json_t *report_to_json(const struct report *r)
 	if (r->have_imports) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < r->nimports; i++)
-			json_array_append_new(a, json_pack("{s:s,s:f,s:f}", "module", r->imports[i].module, "cumulativeMs",
-							   r->imports[i].cum_ms, "selfMs", r->imports[i].self_ms));
+			json_array_append_new(a,
+					      json_pack("{s:s,s:f,s:f}", "module", r->imports[i].module, "cumulativeMs",
+							r->imports[i].cum_ms, "selfMs", r->imports[i].self_ms));
 		json_object_set_new(root, "imports", a);
 	} else {
 		json_object_set_new(root, "imports", json_null());

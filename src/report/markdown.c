@@ -37,8 +37,10 @@ void report_markdown(const struct report *r, FILE *f)
 	cell(f, r->source ? r->source : "image");
 	fprintf(f, " %s\n\n", ok ? "✅" : "❌");
 	if (r->digest)
-		fprintf(f, "Image `%s`: **%s** compressed, **%s** uncompressed; %s shared with the base, %s unique.\n\n",
-			r->digest, hb(s, a, sizeof(a)), hb(u, b, sizeof(b)), hb(bs, c, sizeof(c)), hb(s - bs, d, sizeof(d)));
+		fprintf(f,
+			"Image `%s`: **%s** compressed, **%s** uncompressed; %s shared with the base, %s unique.\n\n",
+			r->digest, hb(s, a, sizeof(a)), hb(u, b, sizeof(b)), hb(bs, c, sizeof(c)),
+			hb(s - bs, d, sizeof(d)));
 	if (r->recommendation)
 		fprintf(f, "**Recommendation:** %s\n\n", r->recommendation);
 	if (r->nlimits) {
@@ -53,7 +55,10 @@ void report_markdown(const struct report *r, FILE *f)
 				snprintf(a, sizeof(a), "%llu", (unsigned long long)l->value);
 				snprintf(b, sizeof(b), "%llu", (unsigned long long)l->limit);
 			}
-			fprintf(f, "| %s | %s | %s | %s %s |\n", l->name, a, b, l->ok ? "✅" : l->hard ? "❌" : "⚠️",
+			fprintf(f, "| %s | %s | %s | %s %s |\n", l->name, a, b,
+				l->ok	  ? "✅"
+				: l->hard ? "❌"
+					  : "⚠️",
 				report_verdict(l, v, sizeof(v)));
 		}
 		fprintf(f, "\n");
@@ -71,7 +76,8 @@ void report_markdown(const struct report *r, FILE *f)
 	}
 	if (r->npkgs) {
 		size_t n = r->npkgs < 15 ? r->npkgs : 15;
-		fprintf(f, "### Biggest packages\n\n| package | layer | files | uncompressed | zipped |\n|---|---|---:|---:|---:|\n");
+		fprintf(f, "### Biggest packages\n\n| package | layer | files | uncompressed | zipped "
+			   "|\n|---|---|---:|---:|---:|\n");
 		for (size_t i = 0; i < n; i++) {
 			const struct report_pkg *p = &r->pkgs[i];
 			fprintf(f, "| ");
@@ -91,9 +97,11 @@ void report_markdown(const struct report *r, FILE *f)
 			const struct report_delta *dl = &r->players[i];
 			fprintf(f, "| layer ");
 			cell(f, dl->layer);
-			fprintf(f, " | %s → %s |", hb(dl->before[REPORT_U], a, sizeof(a)), hb(dl->after[REPORT_U], b, sizeof(b)));
+			fprintf(f, " | %s → %s |", hb(dl->before[REPORT_U], a, sizeof(a)),
+				hb(dl->after[REPORT_U], b, sizeof(b)));
 			if (dl->have[REPORT_GZ])
-				fprintf(f, " %s → %s |", hb(dl->before[REPORT_GZ], a, sizeof(a)), hb(dl->after[REPORT_GZ], b, sizeof(b)));
+				fprintf(f, " %s → %s |", hb(dl->before[REPORT_GZ], a, sizeof(a)),
+					hb(dl->after[REPORT_GZ], b, sizeof(b)));
 			else
 				fprintf(f, " - |");
 			if (dl->have[REPORT_ZIP])
@@ -114,16 +122,19 @@ void report_markdown(const struct report *r, FILE *f)
 				cell(f, dr->name);
 				fprintf(f, "` | ");
 				cell(f, dr->layer);
-				fprintf(f, " | %llu | %s | %s |\n", (unsigned long long)(dr->files_before - dr->files_after),
+				fprintf(f, " | %llu | %s | %s |\n",
+					(unsigned long long)(dr->files_before - dr->files_after),
 					hb(dr->before[REPORT_U] - dr->after[REPORT_U], a, sizeof(a)),
-					dr->have[REPORT_ZIP] ? hb(dr->before[REPORT_ZIP] - dr->after[REPORT_ZIP], b, sizeof(b))
-							     : "-");
+					dr->have[REPORT_ZIP]
+						? hb(dr->before[REPORT_ZIP] - dr->after[REPORT_ZIP], b, sizeof(b))
+						: "-");
 			}
 		}
 		fprintf(f, "\n");
 	}
 	if (r->have_imports && r->nimports) {
-		fprintf(f, "### Cold start: slowest imports\n\n| module | cumulative ms | self ms |\n|---|---:|---:|\n");
+		fprintf(f,
+			"### Cold start: slowest imports\n\n| module | cumulative ms | self ms |\n|---|---:|---:|\n");
 		for (size_t i = 0; i < r->nimports; i++) {
 			fprintf(f, "| `");
 			cell(f, r->imports[i].module);

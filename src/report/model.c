@@ -58,8 +58,8 @@ void report_release(struct report *r)
 	report_init(r);
 }
 
-struct report_layer *report_add_layer(struct report *r, const char *name, const char *digest, int base,
-				      uint64_t size, uint64_t usize)
+struct report_layer *report_add_layer(struct report *r, const char *name, const char *digest, int base, uint64_t size,
+				      uint64_t usize)
 {
 	struct report_layer *l;
 	r->layers = lm_xrealloc(r->layers, (r->nlayers + 1) * sizeof(*r->layers));
@@ -174,8 +174,8 @@ static int cmp_import(const void *a, const void *b)
 	return strcmp(x->module, y->module);
 }
 
-static void limit(struct report *r, const char *name, const char *unit, const char *note, uint64_t value,
-		  uint64_t lim, int hard)
+static void limit(struct report *r, const char *name, const char *unit, const char *note, uint64_t value, uint64_t lim,
+		  int hard)
 {
 	struct report_limit *l = &r->limits[r->nlimits++];
 	l->name = name;
@@ -187,8 +187,7 @@ static void limit(struct report *r, const char *name, const char *unit, const ch
 	l->hard = hard;
 }
 
-void report_totals(const struct report *r, uint64_t *size, uint64_t *usize, uint64_t *base_size,
-		   uint64_t *base_usize)
+void report_totals(const struct report *r, uint64_t *size, uint64_t *usize, uint64_t *base_size, uint64_t *base_usize)
 {
 	uint64_t s = 0, u = 0, bs = 0, bu = 0;
 	for (size_t i = 0; i < r->nlayers; i++) {
@@ -219,7 +218,8 @@ static char *recommend(const struct report *r, const struct report_limit *img, c
 	if (!r->have_zip)
 		return lm_xstrdup("image (the zip was not measured)");
 	if (r->zip_error)
-		return lm_asprintf("image: the app cannot be a %s zip (%s)", r->zip_kind ? r->zip_kind : "", r->zip_error);
+		return lm_asprintf("image: the app cannot be a %s zip (%s)", r->zip_kind ? r->zip_kind : "",
+				   r->zip_error);
 	if (!unz->ok)
 		return lm_asprintf("image: a zip would be over the 250 MiB unzipped limit by %s",
 				   lm_human_bytes(unz->value - unz->limit, a, sizeof(a)));

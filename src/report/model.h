@@ -22,12 +22,12 @@
 enum report_measure { REPORT_U = 0, REPORT_GZ, REPORT_ZIP, REPORT_NMEASURES };
 
 struct report_layer {
-	char *name;     /* the manifest layer's name, or "base 1" ... */
-	char *digest;   /* the layer blob's, or NULL */
-	int base;       /* passed through from the base image: shared with it */
-	uint64_t size;  /* compressed blob bytes */
-	uint64_t usize; /* uncompressed tar bytes */
-	uint64_t files; /* regular files */
+	char *name;	 /* the manifest layer's name, or "base 1" ... */
+	char *digest;	 /* the layer blob's, or NULL */
+	int base;	 /* passed through from the base image: shared with it */
+	uint64_t size;	 /* compressed blob bytes */
+	uint64_t usize;	 /* uncompressed tar bytes */
+	uint64_t files;	 /* regular files */
 	uint64_t fbytes; /* bytes of those files */
 	uint64_t zbytes; /* the same files deflated (0 when not measured, e.g. base layers) */
 };
@@ -86,15 +86,15 @@ struct report {
 	int have_prune;
 	struct report_delta *rules, *ppkgs, *players; /* per rule, per package, per layer */
 	size_t nrules, nppkgs, nplayers;
-	uint64_t pyc_files, pyc_bytes;     /* .pyc added by precompile */
+	uint64_t pyc_files, pyc_bytes;	   /* .pyc added by precompile */
 	uint64_t cache_files, cache_bytes; /* Node compile cache added */
 
 	int have_zip;
-	char *zip_kind;  /* "function" or "layer" */
+	char *zip_kind;	 /* "function" or "layer" */
 	char *zip_error; /* the app cannot be a zip of this kind, or NULL */
 	uint64_t zip_size, zip_usize, zip_files;
-	uint64_t others_usize;    /* the manifest layers not in the zip, which would be Lambda layers */
-	size_t lambda_layers;     /* how many Lambda layers the function would use */
+	uint64_t others_usize; /* the manifest layers not in the zip, which would be Lambda layers */
+	size_t lambda_layers;  /* how many Lambda layers the function would use */
 
 	struct report_limit limits[REPORT_MAX_LIMITS]; /* filled by report_finish */
 	size_t nlimits;
@@ -110,8 +110,8 @@ void report_release(struct report *r);
 
 /* Appends a layer (copies the strings; digest may be NULL) and returns it, valid until
  * the next append. */
-struct report_layer *report_add_layer(struct report *r, const char *name, const char *digest, int base,
-				      uint64_t size, uint64_t usize);
+struct report_layer *report_add_layer(struct report *r, const char *name, const char *digest, int base, uint64_t size,
+				      uint64_t usize);
 /* Counts a file of layer under the largest files when it is one of them. */
 void report_add_file(struct report *r, const char *layer, const char *path, uint64_t size);
 /* Adds a file's bytes to package name of layer (created on first use). */
@@ -139,8 +139,7 @@ char *report_layer_name(const char *created_by);
 
 /* Totals over the layers: compressed and uncompressed bytes, and the same for the base
  * layers only (shared with the base) . Pure. */
-void report_totals(const struct report *r, uint64_t *size, uint64_t *usize, uint64_t *base_size,
-		   uint64_t *base_usize);
+void report_totals(const struct report *r, uint64_t *size, uint64_t *usize, uint64_t *base_size, uint64_t *base_usize);
 
 /* "12.3 %" of part in whole, never "-0.0 %"; "0 %" when whole is 0. Pure. */
 const char *report_pct(uint64_t part, uint64_t whole, char *buf, size_t bufsz);

@@ -166,7 +166,11 @@ static int scan_layer(struct report *r, struct cache *c, const struct oci_descri
 		char *dup = lm_xstrdup(raw ? raw : ""), *path = norm(dup);
 		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 		mode_t t = archive_entry_filetype(e);
-		char type = archive_entry_hardlink(e) ? 'h' : t == AE_IFREG ? 'f' : t == AE_IFDIR ? 'd' : t == AE_IFLNK ? 'l' : 'o';
+		char type = archive_entry_hardlink(e) ? 'h'
+			    : t == AE_IFREG	      ? 'f'
+			    : t == AE_IFDIR	      ? 'd'
+			    : t == AE_IFLNK	      ? 'l'
+						      : 'o';
 		uint64_t size = type == 'f' ? (uint64_t)archive_entry_size(e) : 0;
 		if (strncmp(base, ".wh.", 4) == 0)
 			type = 'w';
@@ -298,7 +302,8 @@ void report_entries_merge(const struct report_entries *ents, struct report_entri
 			dir = b ? lm_xstrndup(e->path, (size_t)(b - e->path)) : lm_xstrdup("");
 			b = b ? b + 1 : e->path;
 			target = strcmp(b, ".wh..wh..opq") == 0 ? NULL
-				 : *dir ? lm_asprintf("%s/%s", dir, b + 4) : lm_xstrdup(b + 4);
+				 : *dir				? lm_asprintf("%s/%s", dir, b + 4)
+								: lm_xstrdup(b + 4);
 			for (size_t k = 0; k < all.n; k++) {
 				int gone = target ? strcmp(all.v[k].path, target) == 0 || under(all.v[k].path, target)
 						  : under(all.v[k].path, dir);
@@ -438,9 +443,10 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 			add_before(pd, e->size, zs, e->removed);
 			if (e->removed) {
 				removed_z += zs;
-				if (pl->d && i < pl->d->n && pl->d->rule[i] >= 0 && (size_t)pl->d->rule[i] < pl->d->nlabels) {
-					struct report_delta *rd =
-						delta_get(&r->rules, &r->nrules, pl->name, pl->d->labels[pl->d->rule[i]]);
+				if (pl->d && i < pl->d->n && pl->d->rule[i] >= 0 &&
+				    (size_t)pl->d->rule[i] < pl->d->nlabels) {
+					struct report_delta *rd = delta_get(&r->rules, &r->nrules, pl->name,
+									    pl->d->labels[pl->d->rule[i]]);
 					add_before(rd, e->size, zs, 1);
 				}
 			}

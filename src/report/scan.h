@@ -19,10 +19,10 @@
 
 /* One entry of a layer as listed. */
 struct report_entry {
-	char *path;     /* without a leading '/' or "./", no trailing '/' */
-	uint64_t size;  /* regular files */
-	char type;      /* 'f' file, 'd' directory, 'l' symlink, 'h' hard link, 'w' whiteout, 'o' other */
-	size_t layer;   /* index in the image's layers */
+	char *path;    /* without a leading '/' or "./", no trailing '/' */
+	uint64_t size; /* regular files */
+	char type;     /* 'f' file, 'd' directory, 'l' symlink, 'h' hard link, 'w' whiteout, 'o' other */
+	size_t layer;  /* index in the image's layers */
 };
 
 struct report_entries {
@@ -50,10 +50,10 @@ void report_tree_print(const struct report_entries *ents, unsigned depth, FILE *
 
 /* What prune did to one app layer of a build. */
 struct report_prune_layer {
-	const char *name;                /* the manifest layer's */
-	const struct lm_tree *tree;      /* as built: removed entries marked, generated ones added */
-	const struct prune_decision *d;  /* prune_decide over tree (entries indexed like it), or NULL */
-	uint64_t gz_after;               /* the layer blob's bytes */
+	const char *name;		/* the manifest layer's */
+	const struct lm_tree *tree;	/* as built: removed entries marked, generated ones added */
+	const struct prune_decision *d; /* prune_decide over tree (entries indexed like it), or NULL */
+	uint64_t gz_after;		/* the layer blob's bytes */
 };
 
 /* Adds prune's rows to r: per layer and per rule (uncompressed from rep when it has the

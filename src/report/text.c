@@ -51,8 +51,9 @@ static void layers_table(const struct report *r, FILE *f)
 		nb += l->base;
 		if (l->files)
 			snprintf(files, sizeof(files), "%llu", (unsigned long long)l->files);
-		fprintf(f, "  %-*s %12s %13s %8s  %s\n", (int)w, fit(l->name, w, nm, sizeof(nm)), hb(l->size, a, sizeof(a)),
-			hb(l->usize, b, sizeof(b)), files, l->base ? "shared with the base" : "unique to this image");
+		fprintf(f, "  %-*s %12s %13s %8s  %s\n", (int)w, fit(l->name, w, nm, sizeof(nm)),
+			hb(l->size, a, sizeof(a)), hb(l->usize, b, sizeof(b)), files,
+			l->base ? "shared with the base" : "unique to this image");
 	}
 	fprintf(f, "  %-*s %12s %13s\n", (int)w, "total", hb(s, a, sizeof(a)), hb(u, b, sizeof(b)));
 	fprintf(f, "  shared with the base: %s compressed (%s); unique to this image: %s (%s)\n", hb(bs, a, sizeof(a)),
@@ -76,8 +77,8 @@ static void pkgs_table(const struct report *r, size_t max, FILE *f)
 	for (size_t i = 0; i < n; i++) {
 		const struct report_pkg *p = &r->pkgs[i];
 		fprintf(f, "  %-*s %-7s %-*s %8llu %13s %10s\n", (int)w, fit(p->name, w, nm, sizeof(nm)),
-			*p->eco ? p->eco : "-", (int)lw, p->layer, (unsigned long long)p->files, hb(p->usize, a, sizeof(a)),
-			p->zsize ? hb(p->zsize, b, sizeof(b)) : "-");
+			*p->eco ? p->eco : "-", (int)lw, p->layer, (unsigned long long)p->files,
+			hb(p->usize, a, sizeof(a)), p->zsize ? hb(p->zsize, b, sizeof(b)) : "-");
 	}
 }
 
@@ -101,7 +102,8 @@ static void delta_row(const struct report_delta *d, size_t w, FILE *f)
 		hb(d->before[REPORT_U], a, sizeof(a)), hb(d->after[REPORT_U], b, sizeof(b)),
 		report_pct(sv, d->before[REPORT_U], p, sizeof(p)));
 	if (d->have[REPORT_ZIP])
-		fprintf(f, " %11s %11s", hb(d->before[REPORT_ZIP], c, sizeof(c)), hb(d->after[REPORT_ZIP], e, sizeof(e)));
+		fprintf(f, " %11s %11s", hb(d->before[REPORT_ZIP], c, sizeof(c)),
+			hb(d->after[REPORT_ZIP], e, sizeof(e)));
 	else
 		fprintf(f, " %11s %11s", "-", "-");
 	fprintf(f, "\n");
@@ -124,8 +126,9 @@ static void prune_tables(const struct report *r, int brief, FILE *f)
 		if (d->have[REPORT_ZIP])
 			fprintf(f, ", %s -> %s zipped", hb(d->before[REPORT_ZIP], g, sizeof(g)),
 				hb(d->after[REPORT_ZIP], h, sizeof(h)));
-		fprintf(f, " (%s)\n", report_plural(d->files_before - d->files_after, "file removed", "files removed", cnt,
-						      sizeof(cnt)));
+		fprintf(f, " (%s)\n",
+			report_plural(d->files_before - d->files_after, "file removed", "files removed", cnt,
+				      sizeof(cnt)));
 	}
 	if (r->pyc_files)
 		fprintf(f, "  added by precompile: %s of .pyc in %s\n", hb(r->pyc_bytes, a, sizeof(a)),
@@ -142,20 +145,23 @@ static void prune_tables(const struct report *r, int brief, FILE *f)
 	for (size_t i = 0; i < r->nppkgs; i++)
 		w = width(w, r->ppkgs[i].name);
 	if (r->nrules) {
-		fprintf(f, "  %-*s %-*s %8s %11s %12s\n", (int)w, "rule", (int)lw, "layer", "files", "saved", "saved zipped");
+		fprintf(f, "  %-*s %-*s %8s %11s %12s\n", (int)w, "rule", (int)lw, "layer", "files", "saved",
+			"saved zipped");
 		for (size_t i = 0; i < r->nrules; i++) {
 			const struct report_delta *d = &r->rules[i];
 			char nm[128];
-			fprintf(f, "  %-*s %-*s %8llu %11s %12s\n", (int)w, fit(d->name, w, nm, sizeof(nm)), (int)lw, d->layer,
-				(unsigned long long)d->files_before, hb(d->before[REPORT_U] - d->after[REPORT_U], a, sizeof(a)),
-				d->have[REPORT_ZIP] ? hb(d->before[REPORT_ZIP] - d->after[REPORT_ZIP], b, sizeof(b)) : "-");
+			fprintf(f, "  %-*s %-*s %8llu %11s %12s\n", (int)w, fit(d->name, w, nm, sizeof(nm)), (int)lw,
+				d->layer, (unsigned long long)d->files_before,
+				hb(d->before[REPORT_U] - d->after[REPORT_U], a, sizeof(a)),
+				d->have[REPORT_ZIP] ? hb(d->before[REPORT_ZIP] - d->after[REPORT_ZIP], b, sizeof(b))
+						    : "-");
 		}
 	}
 	for (size_t i = 0; i < r->nppkgs; i++)
 		shown += r->ppkgs[i].before[REPORT_U] != r->ppkgs[i].after[REPORT_U];
 	if (shown) {
-		fprintf(f, "  %-*s %8s %11s %11s %8s %11s %11s\n", (int)w, "package", "removed", "before", "after", "saved",
-			"zip before", "zip after");
+		fprintf(f, "  %-*s %8s %11s %11s %8s %11s %11s\n", (int)w, "package", "removed", "before", "after",
+			"saved", "zip before", "zip after");
 		for (size_t i = 0; i < r->nppkgs; i++)
 			if (r->ppkgs[i].before[REPORT_U] != r->ppkgs[i].after[REPORT_U])
 				delta_row(&r->ppkgs[i], w, f);
@@ -170,8 +176,8 @@ static void limits_table(const struct report *r, FILE *f)
 	char a[32], b[32], v[96];
 	if (r->have_zip && !r->zip_error) {
 		fprintf(f, "%s zip %12s %13s\n", r->zip_kind ? r->zip_kind : "", "zipped", "unzipped");
-		fprintf(f, "  %-18s %12s %13s   %s\n", "zip", hb(r->zip_size, a, sizeof(a)), hb(r->zip_usize, b, sizeof(b)),
-			report_plural(r->zip_files, "file", "files", v, sizeof(v)));
+		fprintf(f, "  %-18s %12s %13s   %s\n", "zip", hb(r->zip_size, a, sizeof(a)),
+			hb(r->zip_usize, b, sizeof(b)), report_plural(r->zip_files, "file", "files", v, sizeof(v)));
 		if (r->others_usize || r->lambda_layers)
 			fprintf(f, "  %-18s %12s %13s   %s, counted in the unzipped limit\n", "other layers", "",
 				hb(r->others_usize, b, sizeof(b)),
@@ -190,7 +196,10 @@ static void limits_table(const struct report *r, FILE *f)
 			snprintf(b, sizeof(b), "%llu", (unsigned long long)l->limit);
 		}
 		fprintf(f, "  %-20s %11s of %-10s %s%s (%s)\n", l->name, a, b, report_verdict(l, v, sizeof(v)),
-			l->ok ? "" : l->hard ? ": Lambda refuses it" : ": upload it through S3", l->note);
+			l->ok	  ? ""
+			: l->hard ? ": Lambda refuses it"
+				  : ": upload it through S3",
+			l->note);
 	}
 	if (r->have_zip && r->zip_error)
 		fprintf(f, "  %s zip: not possible: %s\n", r->zip_kind ? r->zip_kind : "", r->zip_error);

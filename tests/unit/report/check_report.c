@@ -234,7 +234,8 @@ START_TEST(test_text)
 		ck_assert_uint_eq(col_of(b, "38.1 MiB") + strlen("38.1 MiB"), end);
 		ck_assert_uint_eq(col_of(c, "500 B") + strlen("500 B"), end);
 	}
-	ck_assert_ptr_nonnull(strstr(t, "93.5 MiB -> 71.7 MiB uncompressed, 27.7 MiB -> 23.8 MiB gzip'd, 26.7 MiB -> 22.9 MiB zipped"));
+	ck_assert_ptr_nonnull(strstr(
+		t, "93.5 MiB -> 71.7 MiB uncompressed, 27.7 MiB -> 23.8 MiB gzip'd, 26.7 MiB -> 22.9 MiB zipped"));
 	ck_assert_ptr_nonnull(strstr(t, "added by precompile: 700 B of .pyc in 1 file\n"));
 	ck_assert_ptr_nonnull(strstr(t, "zip unzipped"));
 	ck_assert_ptr_nonnull(strstr(t, "boto3"));
@@ -263,8 +264,7 @@ static void no_snake_keys(json_t *j)
 			no_snake_keys(v);
 		}
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			no_snake_keys(v);
+		json_array_foreach(j, i, v) no_snake_keys(v);
 	}
 }
 
@@ -289,14 +289,15 @@ START_TEST(test_json)
 	ck_assert_str_eq(json_string_value(json_object_get(rule, "name")), "python-safe: tests/");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rule, "before"), "zip")), 1000000);
 	ck_assert(json_is_null(json_object_get(json_object_get(rule, "before"), "gzip")));
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(json_object_get(p, "layers"), 0),
-									      "after"),
-							    "gzip")),
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(json_object_get(p, "layers"), 0), "after"), "gzip")),
 			 25000000);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(p, "pycAdded"), "bytes")), 700);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "limits"), 2), "headroom")),
-			 262144000 - 150010000);
-	ck_assert(fabs(json_real_value(json_object_get(json_array_get(json_object_get(j, "imports"), 0), "cumulativeMs")) -
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(json_array_get(json_object_get(j, "limits"), 2), "headroom")),
+		262144000 - 150010000);
+	ck_assert(fabs(json_real_value(
+			       json_object_get(json_array_get(json_object_get(j, "imports"), 0), "cumulativeMs")) -
 		       300.5) < 1e-9);
 	ck_assert(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
