@@ -228,6 +228,10 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		if (r->no_cache)
 			continue;
 		prep_key(m, i, &trees[i], platform, &base, o->epoch, keys[i]);
+		/* a full report wants prune's own accounting (bytes before rewriting and
+		 * stripping), which the cache does not keep: prune again (compiling is cached) */
+		if (r->full_report)
+			continue;
 		if (prep_apply(c, keys[i], &trees[i], &corrupt, err) == 1) {
 			struct layer_opts lo = { o->epoch, level, 0 };
 			struct lm_err e2 = LM_ERR_INIT;

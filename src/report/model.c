@@ -55,6 +55,11 @@ void report_release(struct report *r)
 	for (size_t i = 0; i < r->nimports; i++)
 		free(r->imports[i].module);
 	free(r->imports);
+	for (size_t i = 0; i < r->nzfiles; i++) {
+		free(r->zfiles[i].layer);
+		free(r->zfiles[i].path);
+	}
+	free(r->zfiles);
 	report_init(r);
 }
 

@@ -100,6 +100,14 @@ struct report {
 	size_t nlimits;
 	char *recommendation; /* filled by report_finish */
 
+	/* internal, scan.c: the app layers' files as deflated when the image was read, so
+	 * that report_add_prune does not deflate them again */
+	struct report_zfile {
+		char *layer, *path;
+		uint64_t zsize;
+	} *zfiles;
+	size_t nzfiles, capzfiles;
+
 	int have_imports;
 	struct report_import *imports; /* after report_finish: slowest first, at most REPORT_TOP_IMPORTS */
 	size_t nimports;

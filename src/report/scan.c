@@ -198,6 +198,10 @@ static int scan_layer(struct report *r, struct cache *c, const struct oci_descri
 				}
 				zs = zmeter_take(z);
 				rl->zbytes += zs;
+				lm_grow((void **)&r->zfiles, &r->capzfiles, r->nzfiles + 1, sizeof(*r->zfiles));
+				r->zfiles[r->nzfiles].layer = lm_xstrdup(rl->name);
+				r->zfiles[r->nzfiles].path = lm_xstrdup(path);
+				r->zfiles[r->nzfiles++].zsize = zs;
 			}
 			report_add_file(r, rl->name, path, size);
 			if (!rl->base && (pkg = report_pkg_of(path, &eco))) {
@@ -396,6 +400,23 @@ static void add_before(struct report_delta *d, uint64_t u, uint64_t z, int remov
 	}
 }
 
+static int cmp_zfile(const void *a, const void *b)
+{
+	const struct report_zfile *x = a, *y = b;
+	int c = strcmp(x->layer, y->layer);
+	return c ? c : strcmp(x->path, y->path);
+}
+
+/* The deflated size of layer's file at path as the image scan measured it, or -1. */
+static int64_t zfile_get(const struct report *r, const char *layer, const char *path)
+{
+	struct report_zfile key = { (char *)layer, (char *)path, 0 }, *hit;
+	if (!r->nzfiles)
+		return -1;
+	hit = bsearch(&key, r->zfiles, r->nzfiles, sizeof(*r->zfiles), cmp_zfile);
+	return hit ? (int64_t)hit->zsize : -1;
+}
+
 int report_add_prune(struct report *r, const struct report_prune_layer *layers, size_t n,
 		     const struct prune_report *rep, struct lm_err *err)
 {
@@ -403,6 +424,8 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 	int ret = -1;
 	zmeter_init(&z);
 	r->have_prune = 1;
+	if (r->nzfiles)
+		qsort(r->zfiles, r->nzfiles, sizeof(*r->zfiles), cmp_zfile);
 	for (size_t li = 0; li < n; li++) {
 		const struct report_prune_layer *pl = &layers[li];
 		const struct lm_tree *t = pl->tree;
@@ -412,6 +435,7 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 			const struct lm_entry *e = &t->v[i];
 			struct report_delta *pd;
 			uint64_t zs = 0;
+			int64_t known;
 			char *pkg;
 			const char *eco;
 			if (e->type != LM_F_REG)
@@ -423,7 +447,9 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 					r->cache_files++, r->cache_bytes += e->size;
 				continue;
 			}
-			if (e->src && e->size) {
+			if (!e->removed && e->size && (known = zfile_get(r, pl->name, e->path)) >= 0) {
+				zs = (uint64_t)known; /* in the image: read and deflated already */
+			} else if (e->src && e->size) {
 				int fd = open(e->src, O_RDONLY | O_CLOEXEC), ok = 0;
 				if (fd < 0) {
 					lm_err_sys(err, "layer '%s': open '%s'", pl->name, e->src);

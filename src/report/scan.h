@@ -60,7 +60,8 @@ struct report_prune_layer {
  * layer, else from the trees), per package (report_pkg_of), in uncompressed bytes,
  * zipped bytes (the files deflated at level 6) and the gzip'd layer (after: the blob;
  * before: estimated as the blob plus the removed files deflated), and the .pyc and
- * compile-cache bytes the build added. Reads the trees' files. */
+ * compile-cache bytes the build added. Reads the trees' files that report_scan_image did
+ * not already deflate from the image (those prune removed, at least). */
 int report_add_prune(struct report *r, const struct report_prune_layer *layers, size_t n,
 		     const struct prune_report *rep, struct lm_err *err);
 
