@@ -44,7 +44,7 @@ static void layers_table(const struct report *r, FILE *f)
 		w = width(w, r->layers[i].name);
 	report_totals(r, &s, &u, &bs, &bu);
 	fprintf(f, "where the bytes go\n");
-	fprintf(f, "  %-*s %12s %13s %8s  %s\n", (int)w, "layer", "compressed", "uncompressed", "files", "");
+	fprintf(f, "  %-*s %12s %13s %8s\n", (int)w, "layer", "compressed", "uncompressed", "files");
 	for (size_t i = 0; i < r->nlayers; i++) {
 		const struct report_layer *l = &r->layers[i];
 		char files[24] = "";
@@ -118,6 +118,11 @@ static void prune_tables(const struct report *r, int brief, FILE *f)
 	fprintf(f, "what prune did\n");
 	for (size_t i = 0; i < r->nplayers; i++) {
 		const struct report_delta *d = &r->players[i];
+		if (d->before[REPORT_U] == d->after[REPORT_U] && d->files_before == d->files_after) {
+			fprintf(f, "  layer '%s': unchanged (%s, %s)\n", d->layer, hb(d->after[REPORT_U], a, sizeof(a)),
+				report_plural(d->files_after, "file", "files", cnt, sizeof(cnt)));
+			continue;
+		}
 		fprintf(f, "  layer '%s': %s -> %s uncompressed", d->layer, hb(d->before[REPORT_U], a, sizeof(a)),
 			hb(d->after[REPORT_U], b, sizeof(b)));
 		if (d->have[REPORT_GZ])
@@ -175,7 +180,9 @@ static void limits_table(const struct report *r, FILE *f)
 {
 	char a[32], b[32], v[96];
 	if (r->have_zip && !r->zip_error) {
-		fprintf(f, "%s zip %12s %13s\n", r->zip_kind ? r->zip_kind : "", "zipped", "unzipped");
+		char head[32];
+		snprintf(head, sizeof(head), "%s zip", r->zip_kind ? r->zip_kind : "");
+		fprintf(f, "%-20s %12s %13s\n", head, "zipped", "unzipped");
 		fprintf(f, "  %-18s %12s %13s   %s\n", "zip", hb(r->zip_size, a, sizeof(a)),
 			hb(r->zip_usize, b, sizeof(b)), report_plural(r->zip_files, "file", "files", v, sizeof(v)));
 		if (r->others_usize || r->lambda_layers)
