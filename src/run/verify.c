@@ -177,6 +177,24 @@ static char *spec_json(const struct vctx *x, int call)
 	return text;
 }
 
+/* Removes the "import time: ..." lines -X importtime writes before verify.py sends them
+ * to a file (its own imports), so that a crash's log shows only the crash. In place. */
+static void drop_importtime(char *log)
+{
+	char *w = log;
+	for (const char *p = log; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		if (strncmp(p, "import time:", 12) != 0) {
+			memmove(w, p, len);
+			w += len;
+		}
+		p += len;
+	}
+	if (w)
+		*w = '\0';
+}
+
 int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfails *f, char **result,
 		      struct lm_err *err)
 {
@@ -218,6 +236,7 @@ int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfai
 	}
 	if (!doc) {
 		char *log = imagerun_log_tail(&out, 1 << 16);
+		drop_importtime(log);
 		if (!f->crash)
 			f->crash = lm_asprintf("'%s' exited with status %d before reporting:\n%s", x->interp, out.status, log);
 		free(log);
