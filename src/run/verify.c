@@ -235,8 +235,22 @@ int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfai
 		lm_err_release(&e2);
 	}
 	if (!doc) {
-		char *log = imagerun_log_tail(&out, 1 << 16);
+		char *log = imagerun_log_tail(&out, 1 << 16), *side = NULL;
+		size_t sidelen = 0;
+		struct lm_err e3 = LM_ERR_INIT;
 		drop_importtime(log);
+		/* what the app wrote to standard error while its imports loaded went to
+		 * importtime.txt with the timings (verify.py) */
+		if (imagerun_read(&out, "importtime.txt", 4u << 20, &side, &sidelen, &e3) == 0 && side) {
+			char *both;
+			drop_importtime(side);
+			sidelen = strlen(side);
+			both = lm_asprintf("%s%s", log ? log : "", sidelen > 65536 ? side + sidelen - 65536 : side);
+			free(log);
+			log = both;
+		}
+		lm_err_release(&e3);
+		free(side);
 		if (!f->crash)
 			f->crash = lm_asprintf("'%s' exited with status %d before reporting:\n%s", x->interp, out.status, log);
 		free(log);
