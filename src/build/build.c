@@ -178,6 +178,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct timespec t0;
 	struct regcache *rc = NULL;
 	struct reg_opts noreg = { 0 };
+	struct lm_err verr = LM_ERR_INIT;
 
 	image_init(&base);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -332,8 +333,14 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify &&
 	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache && !r->full_report, o,
-			 &res->verify, &res->stats, err) < 0)
-		goto out;
+			 &res->verify, &res->stats, err) < 0) {
+		/* a report with nothing to write or push reports the failed checks too: the
+		 * report is made, then the failure returned */
+		if (!(r->full_report && !r->archive && !r->push && !zip_output(r) && err->code == LM_E_VERIFY))
+			goto out;
+		verr = *err;
+		*err = (struct lm_err)LM_ERR_INIT;
+	}
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
@@ -369,8 +376,14 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		lm_err_release(&e2);
 	}
 	lap(&res->stats, &t0, STAGE_DONE);
+	if (verr.code) {
+		*err = verr;
+		verr = (struct lm_err)LM_ERR_INIT;
+		goto out;
+	}
 	ret = 0;
 out:
+	lm_err_release(&verr);
 	res->stats.imported = regcache_imported(rc);
 	regcache_free(rc);
 	if (c && cache_added(c)) {

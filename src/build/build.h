@@ -50,7 +50,10 @@ struct build_request {
 	int report;                  /* fill result->report with the image's (and the zip's) sizes */
 	int full_report;             /* fill result->full (report/model.h): bytes per layer, package and
 					file, prune in three measures, limits, import times; implies
-					report, and verify is run, not taken from the cache */
+					report, and verify is run, not taken from the cache; with
+					no archive, push or zip to write, a failed verify still
+					gives the report (res->full.recommendation set), then
+					the error */
 };
 
 /* One app layer as built, for the summary. */

@@ -212,8 +212,13 @@ int cmd_report(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		r.zip = &z;
 		r.report = 1;
 		r.full_report = 1;
-		if (cli_build(&r, o, &res, err) < 0)
-			goto out;
+		if (cli_build(&r, o, &res, err) < 0) {
+			if (err->code != LM_E_VERIFY || !res.full.recommendation)
+				goto out;
+			/* the checks failed: the report still, then the failure */
+			verr = *err;
+			*err = (struct lm_err)LM_ERR_INIT;
+		}
 		rep = &res.full;
 	} else {
 		if (b.base || b.cache_to || b.ncache_from) {

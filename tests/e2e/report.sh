@@ -233,6 +233,13 @@ assert_eq "$(jq -r '.prune' "$T/out")" null "no prune figures for an image"
 jq -e '[.imports[] | select(.module == "slowmod")] | length == 1' "$T/out" >/dev/null || fail "imports timed from the label"
 run_lamina report "$T/img.tar" --no-verify --format json || { cat "$T/err"; fail "report IMAGE --no-verify"; }
 assert_eq "$(jq -r .imports "$T/out")" null "--no-verify: no import times"
+# 7. a failed check: the report still, then exit status 7 with the failure
+jq '.verify.imports += ["nosuchmodule"]' "$app/lamina.json" >"$app/bad.json"
+rc=0
+run_lamina report "$app/bad.json" "${B[@]}" --format json || rc=$?
+assert_eq "$rc" 7 "report with a failing import: exit status"
+jq -e '[.imports[] | select(.module == "slowmod")] | length == 1' "$T/out" >/dev/null || fail "the report of a failed verify"
+assert_contains "$T/err" "import 'nosuchmodule'"
 run_lamina report "$T/img.tar" --format pdf && fail "an unknown format should fail"
 assert_contains "$T/err" "report format 'pdf'"
 echo ok
