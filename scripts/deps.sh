@@ -7,9 +7,10 @@ build_pkgs=(gcc make pkg-config libarchive-dev libcurl4-openssl-dev libjansson-d
 	libssl-dev libdeflate-dev zlib1g-dev check ca-certificates)
 # Real parts the tests run against: registry, Docker engine, independent OCI clients,
 # tools for the fixture base (dpkg-deb comes with dpkg), ELF tools, htpasswd; buildah
-# makes an image with an OCI index for tests/e2e/check.sh.
+# makes an image with an OCI index for tests/e2e/check.sh; a headless browser renders the
+# HTML report (tests/e2e/report.sh).
 test_pkgs=(docker.io docker-registry skopeo umoci buildah apache2-utils python3 jq binutils pigz curl
-	openssl file zip unzip clang libclang-rt-14-dev
+	openssl file zip unzip clang libclang-rt-14-dev chromium
 	python3-yaml python3-jsonschema xxd tmux man-db bash-completion)
 
 want=("${build_pkgs[@]}")

@@ -23,12 +23,14 @@
 #include "common/str.h"
 #include "image/compress.h"
 #include "image/ociarchive.h"
+#include "report/scan.h"
 
 void build_result_init(struct build_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	image_init(&r->img);
 	size_report_init(&r->report);
+	report_init(&r->full);
 }
 
 void build_result_release(struct build_result *r)
@@ -39,6 +41,7 @@ void build_result_release(struct build_result *r)
 	free(r->layers);
 	verify_outcome_release(&r->verify);
 	size_report_release(&r->report);
+	report_release(&r->full);
 	build_result_init(r);
 }
 
@@ -177,6 +180,65 @@ out:
 	return ret;
 }
 
+/* Fills res->full from the finished build: the image read back from the cache, prune's
+ * effect over the trees (which still point at their files), the zip's figures (from
+ * res->report) and verify's import times. */
+static int full_report(const struct lm_manifest *m, const char *platform,
+		       struct lm_tree *trees, const struct layer_result *lres, const struct prune_report *rep,
+		       struct cache *c, int verified, struct build_result *res, struct lm_err *err)
+{
+	struct report *fr = &res->full;
+	struct report_prune_layer *pl = lm_xcalloc(m->nlayers + 1, sizeof(*pl));
+	struct prune_decision *d = lm_xcalloc(m->nlayers + 1, sizeof(*d));
+	int ret = -1;
+	fr->source = lm_xstrdup(m->path);
+	if (report_scan_image(fr, &res->img, c, 1, NULL, err) < 0) {
+		lm_err_wrap(err, "report");
+		goto out;
+	}
+	for (size_t i = 0; i < m->nlayers; i++) {
+		char *root = tree_norm_path(m->layers[i].to);
+		int dr = prune_decide(&m->prune, &m->layers[i].prune, &trees[i], root, platform, NULL, &d[i], err);
+		free(root);
+		if (dr < 0)
+			goto out;
+		pl[i].name = m->layers[i].name;
+		pl[i].tree = &trees[i];
+		pl[i].d = &d[i];
+		pl[i].gz_after = (uint64_t)lres[i].desc.size;
+	}
+	if (report_add_prune(fr, pl, m->nlayers, rep, err) < 0) {
+		lm_err_wrap(err, "report");
+		goto out;
+	}
+	if (res->report.have_zip) {
+		const struct size_report *z = &res->report;
+		fr->have_zip = 1;
+		fr->zip_kind = lm_xstrdup(zip_kind_name(z->kind));
+		fr->zip_error = z->zip_error ? lm_xstrdup(z->zip_error) : NULL;
+		fr->zip_size = z->zip_size;
+		fr->zip_usize = z->zip_usize;
+		fr->zip_files = z->zip_files;
+		fr->others_usize = z->others_usize;
+		fr->lambda_layers = z->nothers;
+	}
+	if (verified) {
+		fr->have_imports = 1;
+		fr->runtime = lm_xstrdup(lm_runtime_name(res->verify.runtime));
+		for (size_t i = 0; i < res->verify.ntimes; i++)
+			report_add_import(fr, res->verify.times[i].module, (double)res->verify.times[i].self_us / 1e3,
+					  (double)res->verify.times[i].cum_us / 1e3);
+	}
+	report_finish(fr);
+	ret = 0;
+out:
+	for (size_t i = 0; i < m->nlayers; i++)
+		prune_decision_release(&d[i]);
+	free(d);
+	free(pl);
+	return ret;
+}
+
 /* The zip is the output that replaces the image (lamina zip), not a measurement. */
 static int zip_output(const struct build_request *r)
 {
@@ -231,6 +293,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct timespec t0;
 	struct regcache *rc = NULL;
 	struct reg_opts noreg = { 0 };
+	struct lm_err verr = LM_ERR_INIT;
 
 	image_init(&base);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -296,6 +359,10 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		if (r->no_cache)
 			continue;
 		prep_key(m, i, &trees[i], platform, &base, o->epoch, keys[i]);
+		/* a full report wants prune's own accounting (bytes before rewriting and
+		 * stripping), which the cache does not keep: prune again (compiling is cached) */
+		if (r->full_report)
+			continue;
 		if (prep_apply(c, keys[i], &trees[i], &corrupt, err) == 1) {
 			struct layer_opts lo = { o->epoch, level, 0 };
 			struct lm_err e2 = LM_ERR_INIT;
@@ -424,15 +491,21 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify) {
-		if (stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify,
-				 &res->stats, err) < 0)
-			goto out;
-		if (res->stats.verify_cached)
+		if (stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache && !r->full_report, o,
+				 &res->verify, &res->stats, err) < 0) {
+			/* a report with nothing to write or push reports the failed checks too: the
+			 * report is made, then the failure returned */
+			if (!(r->full_report && !r->archive && !r->push && !zip_output(r) && err->code == LM_E_VERIFY))
+				goto out;
+			verr = *err;
+			*err = (struct lm_err)LM_ERR_INIT;
+		} else if (res->stats.verify_cached) {
 			say(note, ctx, "verify: passed before with this image and these checks (cached)");
-		else
+		} else {
 			say(note, ctx, "verify: passed (%s: %zu import%s%s; %.1f s)",
 			    res->verify.runtime ? lm_runtime_name(res->verify.runtime) : "image", res->verify.imported,
 			    res->verify.imported == 1 ? "" : "s", v->handler ? ", handler resolved" : "", since(&t0));
+		}
 	}
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
@@ -464,6 +537,8 @@ outputs:
 	}
 	if (r->report && !nobase && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;
+	if (r->full_report && full_report(m, platform, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
+		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {
 			lm_err_wrap(err, "push '%s'", r->push);
@@ -481,8 +556,14 @@ outputs:
 		lm_err_release(&e2);
 	}
 	lap(&res->stats, &t0, STAGE_DONE);
+	if (verr.code) {
+		*err = verr;
+		verr = (struct lm_err)LM_ERR_INIT;
+		goto out;
+	}
 	ret = 0;
 out:
+	lm_err_release(&verr);
 	res->stats.imported = regcache_imported(rc);
 	regcache_free(rc);
 	if (c && cache_added(c)) {

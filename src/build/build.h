@@ -15,6 +15,7 @@
 #include "image/image.h"
 #include "prune/prune.h"
 #include "registry/registry.h"
+#include "report/model.h"
 #include "run/verify.h"
 #include "zip/sizereport.h"
 
@@ -49,6 +50,12 @@ struct build_request {
 	const char *push;    /* push the image to this reference, or NULL */
 	const struct build_zip *zip; /* write (or measure) a zip, or NULL */
 	int report;                  /* fill result->report with the image's (and the zip's) sizes */
+	int full_report;             /* fill result->full (report/model.h): bytes per layer, package and
+					file, prune in three measures, limits, import times; implies
+					report, and verify is run, not taken from the cache; with
+					no archive, push or zip to write, a failed verify still
+					gives the report (res->full.recommendation set), then
+					the error */
 };
 
 /* One app layer as built, for the summary. */
@@ -68,6 +75,7 @@ struct build_result {
 	struct verify_outcome verify; /* the handler's result (when verify called it), runtime, imports loaded */
 	char pushed[LM_DIGEST_LEN];   /* the digest the registry has when pushed, else "" */
 	struct size_report report;    /* when asked */
+	struct report full;           /* when asked (full_report), finished */
 	struct build_stats stats;     /* what the stages did and what the caches saved */
 };
 

@@ -85,6 +85,24 @@ int buildzip_check(const struct buildzip_sel *s, const struct lm_manifest *m, co
 	return ret;
 }
 
+void buildzip_others(const struct buildzip_sel *s, const struct lm_manifest *m, const struct lm_tree *trees,
+		     uint64_t *usize, size_t *n)
+{
+	*usize = 0;
+	*n = 0;
+	for (size_t j = 0; j < m->nlayers; j++) {
+		int in = 0;
+		for (size_t k = 0; k < s->n && !in; k++)
+			in = s->idx[k] == j;
+		if (in)
+			continue;
+		(*n)++;
+		for (size_t i = 0; i < trees[j].n; i++)
+			if (trees[j].v[i].type == LM_F_REG && !trees[j].v[i].removed)
+				*usize += trees[j].v[i].size;
+	}
+}
+
 int buildzip_write(const struct build_zip *z, const struct buildzip_sel *s, const struct lm_manifest *m,
 		   const struct lm_tree *trees, const struct zip_opts *zo, const char *workdir,
 		   struct size_report *rep, struct lm_err *err)
@@ -126,6 +144,7 @@ int buildzip_write(const struct build_zip *z, const struct buildzip_sel *s, cons
 		rep->zip64 = zr.zip64;
 		for (size_t k = 0; k < s->n; k++)
 			size_report_add_zlayer(rep, m->layers[s->idx[k]].name, zr.layer_csize[k], zr.layer_usize[k]);
+		buildzip_others(s, m, trees, &rep->others_usize, &rep->nothers);
 	}
 	ret = 0;
 out:

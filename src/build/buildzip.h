@@ -39,6 +39,11 @@ int buildzip_write(const struct build_zip *z, const struct buildzip_sel *s, cons
 		   const struct lm_tree *trees, const struct zip_opts *zo, const char *workdir,
 		   struct size_report *rep, struct lm_err *err);
 
+/* The manifest layers s leaves out (which would be deployed as Lambda layers beside
+ * the zip): their count and the bytes of their (pruned, compiled) files. Pure. */
+void buildzip_others(const struct buildzip_sel *s, const struct lm_manifest *m, const struct lm_tree *trees,
+		     uint64_t *usize, size_t *n);
+
 /* Fills rep's image figures: the base layers as pulled (their uncompressed size read by
  * decompressing them from the cache) and the app layers as built. */
 int buildzip_image_sizes(struct size_report *rep, const struct lm_image *base, const struct lm_manifest *m,

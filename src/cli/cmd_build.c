@@ -11,7 +11,9 @@
 #include "image/compress.h"
 #include "cli/options.h"
 #include "common/alloc.h"
+#include "common/str.h"
 #include "registry/ref.h"
+#include "report/render.h"
 
 static const char usage[] =
 	"usage: lamina build MANIFEST [-o OUT.tar] [options]\n"
@@ -30,10 +32,14 @@ static const char usage[] =
 	"                          at most 128 letters, digits, _ . - (not first: . -), no\n"
 	"                          digest; checked before anything is built (exit status 2)\n"
 	"      --push REF          push the image to REF after building\n"
-	"      --report            also measure the zip of the same app (as 'lamina zip' would\n"
-	"                          write it, see \"zip\" in the manifest) and print image vs zip\n"
-	"                          sizes against Lambda's limits on standard error (as JSON:\n"
-	"                          lamina zip MANIFEST --json)\n"
+	"      --report [FORMAT]   also report on the image ('lamina report --help'): the zip\n"
+	"                          of the same app is measured (as 'lamina zip' would write\n"
+	"                          it), and verify is run rather than taken from the cache.\n"
+	"                          text (default): a summary on standard error, every table\n"
+	"                          with -v; json, markdown or html: written to --report-file,\n"
+	"                          or beside -o OUT.tar as OUT.report.json/.md/.html\n"
+	"      --report-file FILE  where --report writes (its format from the extension\n"
+	"                          when --report names none)\n"
 	"      --compression-level N\n"
 	"                          gzip level of the new layers, 1 (fastest) to 12 (smallest;\n"
 	"                          10-12 are very slow); overrides \"compression.level\";\n"
@@ -52,7 +58,17 @@ static const char usage[] =
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n"
 	"%s";
 
-enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_LEVEL };
+enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_REPORT_FILE, OPT_LEVEL };
+
+/* OUT.tar -> OUT.report.EXT */
+static char *report_path(const char *archive, enum report_format f)
+{
+	static const char *const ext[] = { "txt", "json", "md", "html" };
+	size_t n = strlen(archive);
+	if (n > 4 && strcmp(archive + n - 4, ".tar") == 0)
+		n -= 4;
+	return lm_asprintf("%.*s.report.%s", (int)n, archive, ext[f]);
+}
 
 int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
@@ -60,7 +76,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		{ "output", required_argument, NULL, 'o' },
 		{ "tag", required_argument, NULL, 't' },
 		{ "push", required_argument, NULL, OPT_PUSH },
-		{ "report", no_argument, NULL, OPT_REPORT },
+		{ "report", optional_argument, NULL, OPT_REPORT },
+		{ "report-file", required_argument, NULL, OPT_REPORT_FILE },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
 		BUILDCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
@@ -71,8 +88,11 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	struct build_zip z = { NULL, -1, NULL, 0, -1, 1 };
 	struct build_result res;
 	struct buildcli b;
+	enum report_format rfmt = REPORT_TEXT;
+	const char *rfile = NULL;
+	char *rpath = NULL;
 	long v;
-	int c, ret = -1;
+	int c, ret = -1, rfmt_set = 0;
 
 	memset(&r, 0, sizeof(r));
 	build_result_init(&res);
@@ -100,9 +120,26 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case OPT_PUSH:
 			r.push = optarg;
 			break;
-		case OPT_REPORT:
+		case OPT_REPORT: {
+			/* --report html, --report=html and a bare --report before the manifest */
+			const char *f = optarg;
+			enum report_format tmp;
+			struct lm_err e2 = LM_ERR_INIT;
+			if (!f && optind < argc && report_format_parse(argv[optind], &tmp, &e2) == 0)
+				f = argv[optind++];
+			lm_err_release(&e2);
+			if (f) {
+				if (report_format_parse(f, &rfmt, err) < 0)
+					goto out;
+				rfmt_set = 1;
+			}
 			r.zip = &z;
 			r.report = 1;
+			r.full_report = 1;
+			break;
+		}
+		case OPT_REPORT_FILE:
+			rfile = optarg;
 			break;
 		case OPT_LEVEL:
 			if (cli_int("--compression-level", optarg, GZ_LEVEL_MIN, GZ_LEVEL_MAX, &v, err) < 0)
@@ -130,6 +167,20 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		lm_err_set(err, LM_E_USAGE, "--output must name a file");
 		goto out;
 	}
+	if (rfile && !r.report) {
+		lm_err_set(err, LM_E_USAGE, "--report-file goes with --report");
+		goto out;
+	}
+	if (rfile && !rfmt_set)
+		rfmt = report_format_for_path(rfile);
+	if (r.report && rfmt != REPORT_TEXT && !rfile) {
+		if (!r.archive) {
+			lm_err_set(err, LM_E_USAGE, "--report %s needs --report-file FILE or -o OUT.tar (beside which it goes)",
+				   rfmt == REPORT_JSON ? "json" : rfmt == REPORT_HTML ? "html" : "markdown");
+			goto out;
+		}
+		rfile = rpath = report_path(r.archive, rfmt);
+	}
 	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
 	if (cli_build(&r, o, &res, err) < 0)
@@ -138,10 +189,17 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	if (r.push && !o->quiet)
 		fprintf(stderr, "pushed %s@%s\n", r.push, res.pushed);
 	printf("%s\n", res.img.manifest_digest);
-	if (r.report)
-		size_report_print(&res.report, stderr);
+	if (r.report && rfile) {
+		if (report_write_file(&res.full, rfmt, rfile, err) < 0)
+			goto out;
+		if (!o->quiet)
+			fprintf(stderr, "report: %s\n", rfile);
+	} else if (r.report && !o->quiet) {
+		report_text(&res.full, !o->verbose, stderr);
+	}
 	ret = 0;
 out:
+	free(rpath);
 	buildcli_release(&b);
 	build_result_release(&res);
 	return ret;

@@ -16,20 +16,30 @@
 #include "image/cache.h"
 #include "image/layercheck.h"
 #include "image/oci.h"
+#include "report/model.h"
+#include "report/scan.h"
 
 static const char usage[] =
-	"usage: lamina inspect SOURCE [--json]\n"
+	"usage: lamina inspect SOURCE [--json] [--tree [--layer N] [--depth D]] [--largest N]\n"
 	"\n"
 	"Reads an image, checks every blob against its digest and every layer as its media type\n"
 	"says (a whole tar in that compression) against the config's diff_id, and prints the\n"
 	"manifest digest, the config (platform, entrypoint, cmd, workdir, env, labels) and the\n"
-	"layers with compressed and uncompressed sizes and what made them (the history).\n"
+	"layers with compressed and uncompressed sizes, their names (the manifest layer's, from\n"
+	"the history lamina writes; \"base\" for the base image's) and what made them, and the\n"
+	"bytes shared with the base against those unique to this image.\n"
 	"\n"
 	"SOURCE is an archive written by 'lamina build' (a path), oci-archive:PATH[:REF],\n"
 	"oci:DIR[:TAG], docker-archive:PATH or a registry reference; its blobs go into the cache.\n"
 	"\n"
 	"Options:\n"
 	"  --json                  machine-readable output\n"
+	"  --tree                  the files as a tree with the bytes under each directory (as\n"
+	"                          a container sees them: later layers over earlier ones,\n"
+	"                          whiteouts applied), instead of the listing\n"
+	"  --layer N               with --tree or --largest: only layer N (1 is the first)\n"
+	"  --depth D               with --tree: down to D levels (default 3; 0: all)\n"
+	"  --largest N             the N largest files, with their layer, instead of the listing\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"%s"
@@ -62,6 +72,109 @@ static void print_strv(const char *label, char **v, size_t n)
 	printf("]\n");
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+	const struct report_entry *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* The layer's name: the manifest layer's (lamina's history), else "base". */
+static char *layer_label(const struct oci_config_view *v, size_t nlayers, size_t i)
+{
+	char *n = v->nlayer_history == nlayers ? report_layer_name(v->layer_history[i]) : NULL;
+	return n ? n : lm_xstrdup("base");
+}
+
+/* --tree and --largest: the files of the image (or of one layer). */
+static int show_files(const struct lm_image *img, struct cache *c, const struct oci_config_view *v, int tree,
+		      long layer, long depth, long largest, int as_json, struct lm_err *err)
+{
+	struct report rep;
+	struct report_entries all = { 0 }, sel = { 0 }, m = { 0 };
+	int ret = -1;
+	report_init(&rep);
+	if (report_scan_image(&rep, img, c, 0, &all, err) < 0)
+		goto out;
+	for (size_t i = 0; i < all.n; i++) {
+		if (layer > 0 && all.v[i].layer != (size_t)(layer - 1))
+			continue;
+		lm_grow((void **)&sel.v, &sel.cap, sel.n + 1, sizeof(*sel.v));
+		sel.v[sel.n] = all.v[i];
+		sel.v[sel.n++].path = lm_xstrdup(all.v[i].path);
+	}
+	report_entries_merge(&sel, &m);
+	if (tree) {
+		if (as_json) {
+			json_t *a = json_array();
+			for (size_t i = 0; i < m.n; i++)
+				json_array_append_new(a, json_pack("{s:s,s:s#,s:I,s:I}", "path", m.v[i].path, "type", &m.v[i].type,
+								   (size_t)1, "size", (json_int_t)m.v[i].size, "layer",
+								   (json_int_t)m.v[i].layer + 1));
+			char *out = json_dumps(a, JSON_INDENT(2));
+			puts(out);
+			free(out);
+			json_decref(a);
+		} else {
+			report_tree_print(&m, (unsigned)depth, stdout);
+		}
+	}
+	if (largest > 0) {
+		size_t n = 0;
+		json_t *a = json_array();
+		char h[32];
+		if (m.n)
+			qsort(m.v, m.n, sizeof(*m.v), cmp_size);
+		for (size_t i = 0; i < m.n && n < (size_t)largest; i++) {
+			char *ln;
+			if (m.v[i].type != 'f')
+				continue;
+			n++;
+			ln = layer_label(v, img->manifest.nlayers, m.v[i].layer);
+			if (as_json)
+				json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:s}", "path", m.v[i].path, "size",
+								   (json_int_t)m.v[i].size, "layer", (json_int_t)m.v[i].layer + 1,
+								   "layerName", ln));
+			else
+				printf("%10s  %-3zu %-12s /%s\n", lm_human_bytes(m.v[i].size, h, sizeof(h)), m.v[i].layer + 1, ln,
+				       m.v[i].path);
+			free(ln);
+		}
+		if (as_json) {
+			char *out = json_dumps(a, JSON_INDENT(2));
+			puts(out);
+			free(out);
+		}
+		json_decref(a);
+	}
+	ret = 0;
+out:
+	report_entries_release(&all);
+	report_entries_release(&sel);
+	report_entries_release(&m);
+	report_release(&rep);
+	return ret;
+}
+
+/* Bytes of the base's layers (those without lamina's history entry) and of the others;
+ * 0 when no layer is lamina's (then which are the base's is not known). */
+static int shared_unique(const struct lm_image *img, const struct oci_config_view *v, const uint64_t *usize,
+			 uint64_t out[4])
+{
+	int any = 0;
+	memset(out, 0, 4 * sizeof(*out));
+	for (size_t i = 0; i < img->manifest.nlayers; i++) {
+		char *n = v->nlayer_history == img->manifest.nlayers ? report_layer_name(v->layer_history[i]) : NULL;
+		int k = n ? 2 : 0;
+		any |= n != NULL;
+		free(n);
+		out[k] += (uint64_t)img->manifest.layers[i].size;
+		out[k + 1] += usize[i];
+	}
+	return any;
+}
+
 /* One layer as checked. */
 struct lcheck {
 	struct layer_check lc;
@@ -72,6 +185,10 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
+		{ "tree", no_argument, NULL, 'T' },
+		{ "layer", required_argument, NULL, 'L' },
+		{ "depth", required_argument, NULL, 'D' },
+		{ "largest", required_argument, NULL, 'N' },
 		REGCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -87,7 +204,9 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	struct lcheck *lv = NULL;
 	struct stat st;
 	char *spec = NULL;
-	int ch, as_json = 0, ret = -1, problems = 0;
+	int ch, as_json = 0, ret = -1, problems = 0, tree = 0;
+	long layer = 0, depth = 3, largest = 0;
+	uint64_t *us = NULL, su[4];
 	char a1[32], a2[32];
 	uint64_t tc = 0, tu = 0;
 
@@ -104,6 +223,21 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case 'J':
 			as_json = 1;
 			break;
+		case 'T':
+			tree = 1;
+			break;
+		case 'L':
+			if (cli_int("--layer", optarg, 1, 1000000, &layer, err) < 0)
+				goto out;
+			break;
+		case 'D':
+			if (cli_int("--depth", optarg, 0, 1000, &depth, err) < 0)
+				goto out;
+			break;
+		case 'N':
+			if (cli_int("--largest", optarg, 1, 1000000, &largest, err) < 0)
+				goto out;
+			break;
 		case 'h': {
 			char *ex = lm_exit_status_text();
 			printf(usage, regcli_help, ex);
@@ -118,6 +252,10 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	}
 	if (optind != argc - 1) {
 		lm_err_set(err, LM_E_USAGE, "expected one SOURCE argument; see 'lamina inspect --help'");
+		goto out;
+	}
+	if (layer && !tree && !largest) {
+		lm_err_set(err, LM_E_USAGE, "--layer goes with --tree or --largest");
 		goto out;
 	}
 	if (regcli_check(&rc, err) < 0)
@@ -139,6 +277,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	}
 	oci_config_view_get(cfg, &v);
 	lv = lm_xcalloc(img.manifest.nlayers + 1, sizeof(*lv));
+	us = lm_xcalloc(img.manifest.nlayers + 1, sizeof(*us));
 	for (size_t i = 0; i < img.manifest.nlayers; i++) {
 		struct lm_err e2 = LM_ERR_INIT;
 		if (layer_check(c, &img.manifest.layers[i], &lv[i].lc, &e2) < 0)
@@ -149,10 +288,20 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 						    i < v.ndiff_ids ? v.diff_ids[i] : "(missing)");
 		lm_err_release(&e2);
 		problems += lv[i].problem != NULL;
+		us[i] = lv[i].lc.usize;
 	}
 	if (img.manifest.nlayers != v.ndiff_ids)
 		problems++;
-	if (as_json) {
+	if (layer > (long)img.manifest.nlayers) {
+		lm_err_set(err, LM_E_USAGE, "--layer %ld: '%s' has %zu layers", layer, argv[optind], img.manifest.nlayers);
+		goto out;
+	}
+	if (tree || largest) {
+		if (show_files(&img, c, &v, tree, layer, depth, largest, as_json, err) < 0) {
+			lm_err_wrap(err, "'%s'", argv[optind]);
+			goto out;
+		}
+	} else if (as_json) {
 		json_t *j = json_object(), *layers = json_array(), *cj = json_object();
 		json_object_set_new(j, "manifestDigest", json_string(img.manifest_digest));
 		json_object_set_new(j, "mediaType", json_string(img.manifest.media_type ? img.manifest.media_type : ""));
@@ -176,6 +325,12 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			json_object_set_new(l, "size", json_integer(d->size));
 			json_object_set_new(l, "uncompressedSize", json_integer((json_int_t)lv[i].lc.usize));
 			json_object_set_new(l, "diffId", json_string(i < v.ndiff_ids ? v.diff_ids[i] : ""));
+			{
+				char *ln = v.nlayer_history == img.manifest.nlayers ? report_layer_name(v.layer_history[i]) : NULL;
+				json_object_set_new(l, "name", ln ? json_string(ln) : json_null());
+				json_object_set_new(l, "base", json_boolean(ln == NULL));
+				free(ln);
+			}
 			json_object_set_new(l, "createdBy", i < v.nlayer_history && v.nlayer_history == img.manifest.nlayers
 								    ? json_string(v.layer_history[i])
 								    : json_null());
@@ -189,6 +344,12 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		json_object_set_new(j, "layers", layers);
 		json_object_set_new(j, "size", json_integer((json_int_t)tc));
 		json_object_set_new(j, "uncompressedSize", json_integer((json_int_t)tu));
+		if (shared_unique(&img, &v, us, su)) {
+			json_object_set_new(j, "sharedWithBase", json_pack("{s:I,s:I}", "size", (json_int_t)su[0],
+									   "uncompressedSize", (json_int_t)su[1]));
+			json_object_set_new(j, "uniqueToImage", json_pack("{s:I,s:I}", "size", (json_int_t)su[2],
+									  "uncompressedSize", (json_int_t)su[3]));
+		}
 		json_object_set_new(j, "problems", json_integer(problems));
 		{
 			char *out = json_dumps(j, JSON_INDENT(2));
@@ -211,17 +372,28 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			printf("%-11s%s\n", i ? "" : "env", v.env[i]);
 		for (size_t i = 0; i < v.nlabels; i++)
 			printf("%-11s%s\n", i ? "" : "labels", v.labels[i]);
-		printf("layers     %-4s %12s %12s  %-19s  %s\n", "#", "compressed", "uncompressed", "digest", "created by");
+		printf("layers     %-4s %-12s %12s %12s  %-19s  %s\n", "#", "name", "compressed", "uncompressed", "digest",
+		       "created by");
 		for (size_t i = 0; i < img.manifest.nlayers; i++) {
 			const struct oci_descriptor *d = &img.manifest.layers[i];
 			const char *by = v.nlayer_history == img.manifest.nlayers ? v.layer_history[i] : "";
-			printf("           %-4zu %12s %12s  %.19s  %.60s%s\n", i + 1,
+			char *ln = layer_label(&v, img.manifest.nlayers, i);
+			printf("           %-4zu %-12.12s %12s %12s  %.19s  %.60s%s\n", i + 1, ln,
 			       lm_human_bytes((uint64_t)d->size, a1, sizeof(a1)), lm_human_bytes(lv[i].lc.usize, a2, sizeof(a2)),
 			       d->digest, by, lv[i].problem ? "  (BAD)" : "");
+			free(ln);
 			tc += (uint64_t)d->size;
 			tu += lv[i].lc.usize;
 		}
-		printf("total      %-4s %12s %12s\n", "", lm_human_bytes(tc, a1, sizeof(a1)), lm_human_bytes(tu, a2, sizeof(a2)));
+		printf("total      %-4s %-12s %12s %12s\n", "", "", lm_human_bytes(tc, a1, sizeof(a1)),
+		       lm_human_bytes(tu, a2, sizeof(a2)));
+		if (shared_unique(&img, &v, us, su)) {
+			char p1[32], p2[32], p3[32];
+			printf("shared     %s compressed, %s uncompressed with the base (%s); unique to this image: %s, %s\n",
+			       lm_human_bytes(su[0], a1, sizeof(a1)), lm_human_bytes(su[1], a2, sizeof(a2)),
+			       report_pct(su[0], su[0] + su[2], p1, sizeof(p1)), lm_human_bytes(su[2], p2, sizeof(p2)),
+			       lm_human_bytes(su[3], p3, sizeof(p3)));
+		}
 	}
 	if (problems) {
 		const char *first = NULL;
@@ -236,6 +408,7 @@ out:
 	for (size_t i = 0; lv && i < img.manifest.nlayers; i++)
 		free(lv[i].problem);
 	free(lv);
+	free(us);
 	oci_config_view_release(&v);
 	oci_config_free(cfg);
 	image_release(&img);

@@ -12,6 +12,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_pull(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_push(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
+int cmd_report(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_zip(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err);
 

@@ -27,6 +27,7 @@ static const struct cmd {
 	{ "inspect", cmd_inspect, "show an image archive's manifest, config and layers" },
 	{ "pull", cmd_pull, "pull an image from a registry into the cache" },
 	{ "push", cmd_push, "push an image archive to a registry" },
+	{ "report", cmd_report, "where an image's bytes go, what prune did, limits, slowest imports" },
 	{ "prune", cmd_prune, "show what a manifest's prune rules remove (--dry-run)" },
 	{ "verify", cmd_verify, "import modules and resolve the handler inside the image" },
 	{ "zip", cmd_zip, "build a Lambda .zip (function or layer) and compare image vs zip sizes" },

@@ -63,6 +63,26 @@ int prune_decide(const struct prune_spec *global, const struct prune_spec *layer
 		 struct lm_err *err);
 void prune_decision_release(struct prune_decision *d);
 
+/* The report's figures, read-only, for other reports (src/report/). Strings are borrowed
+ * from the report. */
+struct prune_layer_stat {
+	const char *name, *root;
+	uint64_t files_before, bytes_before, files_after, bytes_after;
+	const char *strip_mode; /* "none", "debug", "unneeded" */
+	uint64_t strip_files, strip_saved;
+	size_t nrules;
+};
+struct prune_rule_stat {
+	const char *label;
+	uint64_t files, bytes; /* removed; a rewrite rule: rewritten, and the bytes it saved */
+	int rewrite;
+};
+/* How many layers the report has. */
+size_t prune_report_nlayers(const struct prune_report *r);
+/* Layer i (< prune_report_nlayers) and its rule k (< nrules). */
+void prune_report_layer_stat(const struct prune_report *r, size_t i, struct prune_layer_stat *out);
+void prune_report_rule_stat(const struct prune_report *r, size_t i, size_t k, struct prune_rule_stat *out);
+
 /* People's table and JSON for CI. */
 void prune_report_print(const struct prune_report *r, FILE *f);
 char *prune_report_json(const struct prune_report *r);

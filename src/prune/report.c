@@ -66,18 +66,58 @@ struct count *prune_pkg_get(struct layer_rep *l, const char *name)
 	return &l->pkgs[l->npkgs++];
 }
 
+size_t prune_report_nlayers(const struct prune_report *r)
+{
+	return r ? r->n : 0;
+}
+
+void prune_report_layer_stat(const struct prune_report *r, size_t i, struct prune_layer_stat *out)
+{
+	const struct layer_rep *l = &r->v[i];
+	out->name = l->name;
+	out->root = l->root;
+	out->files_before = l->files_before;
+	out->bytes_before = l->bytes_before;
+	out->files_after = l->files_after;
+	out->bytes_after = l->bytes_after;
+	out->strip_mode = l->strip_mode ? l->strip_mode : "none";
+	out->strip_files = l->strip_files;
+	out->strip_saved = l->strip_saved;
+	out->nrules = l->nrules;
+}
+
+void prune_report_rule_stat(const struct prune_report *r, size_t i, size_t k, struct prune_rule_stat *out)
+{
+	const struct count *c = &r->v[i].rules[k];
+	out->label = c->name;
+	out->files = c->files;
+	out->bytes = c->bytes;
+	out->rewrite = c->rewrite;
+}
+
 static double pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static int cmp_pkg_saved(const void *a, const void *b)
+/* biggest first (before pruning), as people read a size table */
+static int cmp_pkg_size(const void *a, const void *b)
 {
 	const struct count *x = a, *y = b;
-	uint64_t sx = x->bytes_before - x->bytes_after, sy = y->bytes_before - y->bytes_after;
-	if (sx != sy)
-		return sx > sy ? -1 : 1;
+	if (x->bytes_before != y->bytes_before)
+		return x->bytes_before > y->bytes_before ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+/* "-12.3 %", never "-0.0 %" */
+static const char *saved_pct(uint64_t before, uint64_t after, char *buf, size_t sz)
+{
+	double p = pct(before > after ? before - after : 0, before);
+	if (p < 0.05)
+		snprintf(buf, sz, "%s", before > after ? "-<0.1 %" : "0 %");
+	else
+		snprintf(buf, sz, "-%.1f %%", p);
+	return buf;
 }
 
 void prune_report_print(const struct prune_report *r, FILE *f)
@@ -88,21 +128,39 @@ void prune_report_print(const struct prune_report *r, FILE *f)
 		struct layer_rep *l = &r->v[i];
 		size_t shown = 0;
 		fb += l->files_before, bb += l->bytes_before, fa += l->files_after, ba += l->bytes_after;
-		fprintf(f, "layer '%s' (%s): %llu files, %s -> %llu files, %s (-%.1f %%)\n", l->name, l->root,
+		fprintf(f, "layer '%s' (%s): %llu files, %s -> %llu files, %s (%s)\n", l->name, l->root,
 			(unsigned long long)l->files_before, lm_human_bytes(l->bytes_before, h1, sizeof(h1)),
 			(unsigned long long)l->files_after, lm_human_bytes(l->bytes_after, h2, sizeof(h2)),
-			pct(l->bytes_before - l->bytes_after, l->bytes_before));
-		fprintf(f, "  %-52s %8s %12s\n", "rule", "files", "bytes");
-		for (size_t k = 0; k < l->nrules; k++) {
-			if (!l->rules[k].files)
-				continue;
-			fprintf(f, "  %-52s %8llu %12s\n", l->rules[k].name, (unsigned long long)l->rules[k].files,
-				lm_human_bytes(l->rules[k].bytes, h1, sizeof(h1)));
+			saved_pct(l->bytes_before, l->bytes_after, h3, sizeof(h3)));
+		int rw = 52; /* the rule column: as wide as the longest name shown */
+		for (size_t k = 0; k < l->nrules; k++)
+			if (l->rules[k].files && strlen(l->rules[k].name) > (size_t)rw)
+				rw = (int)strlen(l->rules[k].name);
+		fprintf(f, "  %-*s %8s %12s\n", rw, "rule", "files", "bytes");
+		{
+			/* biggest first; the rules keep their order for JSON */
+			size_t *ord = lm_xcalloc(l->nrules + 1, sizeof(*ord));
+			for (size_t k = 0; k < l->nrules; k++) {
+				size_t at = k;
+				while (at > 0 && l->rules[ord[at - 1]].bytes < l->rules[k].bytes) {
+					ord[at] = ord[at - 1];
+					at--;
+				}
+				ord[at] = k;
+			}
+			for (size_t j = 0; j < l->nrules; j++) {
+				const struct count *c = &l->rules[ord[j]];
+				if (!c->files)
+					continue;
+				fprintf(f, "  %-*s %8llu %12s\n", rw, c->name, (unsigned long long)c->files,
+					lm_human_bytes(c->bytes, h1, sizeof(h1)));
+			}
+			free(ord);
 		}
 		if (strcmp(l->strip_mode, "none") != 0) {
-			char *lab = lm_asprintf("strip %s (%llu ELF files)", l->strip_mode,
-						(unsigned long long)l->strip_files);
-			fprintf(f, "  %-52s %8s %12s\n", lab, "-", lm_human_bytes(l->strip_saved, h1, sizeof(h1)));
+			char *lab = lm_asprintf("strip %s (%llu ELF file%s)", l->strip_mode,
+						(unsigned long long)l->strip_files, l->strip_files == 1 ? "" : "s");
+			fprintf(f, "  %-*s %8s %12s\n", rw, lab, "-", lm_human_bytes(l->strip_saved, h1, sizeof(h1)));
 			free(lab);
 		}
 		if (l->nkept) {
@@ -114,7 +172,7 @@ void prune_report_print(const struct prune_report *r, FILE *f)
 		}
 		for (size_t k = 0; k < l->nwarnings; k++)
 			fprintf(f, "  warning: %s\n", l->warnings[k]);
-		qsort(l->pkgs, l->npkgs, sizeof(*l->pkgs), cmp_pkg_saved);
+		qsort(l->pkgs, l->npkgs, sizeof(*l->pkgs), cmp_pkg_size);
 		fprintf(f, "  %-32s %14s %14s %14s %7s\n", "package", "files", "before", "after", "saved");
 		for (size_t k = 0; k < l->npkgs; k++) {
 			const struct count *c = &l->pkgs[k];
@@ -124,18 +182,22 @@ void prune_report_print(const struct prune_report *r, FILE *f)
 			shown++;
 			snprintf(files, sizeof(files), "%llu->%llu", (unsigned long long)c->files_before,
 				 (unsigned long long)c->files_after);
-			fprintf(f, "  %-32s %14s %14s %14s %6.1f%%\n", c->name, files,
+			fprintf(f, "  %-32s %14s %14s %14s %7s\n", c->name, files,
 				lm_human_bytes(c->bytes_before, h1, sizeof(h1)),
 				lm_human_bytes(c->bytes_after, h2, sizeof(h2)),
-				pct(c->bytes_before - c->bytes_after, c->bytes_before));
+				saved_pct(c->bytes_before, c->bytes_after, h3, sizeof(h3)));
 		}
 		if (l->npkgs > shown)
-			fprintf(f, "  (%zu packages unchanged)\n", l->npkgs - shown);
+			fprintf(f, "  (%zu %s unchanged)\n", l->npkgs - shown,
+				l->npkgs - shown == 1 ? "package" : "packages");
 	}
 	if (r->n != 1)
-		fprintf(f, "total: %llu files, %s -> %llu files, %s (saved %s, %.1f %%)\n", (unsigned long long)fb,
+	{
+		char h4[32];
+		fprintf(f, "total: %llu files, %s -> %llu files, %s (saved %s, %s)\n", (unsigned long long)fb,
 			lm_human_bytes(bb, h1, sizeof(h1)), (unsigned long long)fa, lm_human_bytes(ba, h2, sizeof(h2)),
-			lm_human_bytes(bb - ba, h3, sizeof(h3)), pct(bb - ba, bb));
+			lm_human_bytes(bb - ba, h3, sizeof(h3)), saved_pct(bb, ba, h4, sizeof(h4)));
+	}
 }
 
 static json_t *jcount(uint64_t files, uint64_t bytes)
@@ -169,10 +231,10 @@ char *prune_report_json(const struct prune_report *r)
 		json_object_set_new(jl, "rules", rules);
 		json_object_set_new(jl, "strip",
 				    json_pack("{s:s,s:I,s:I}", "mode", l->strip_mode, "files",
-					      (json_int_t)l->strip_files, "bytes_saved", (json_int_t)l->strip_saved));
+					      (json_int_t)l->strip_files, "bytesSaved", (json_int_t)l->strip_saved));
 		for (size_t k = 0; k < l->nkept; k++)
 			json_array_append_new(kept, json_string(l->kept[k]));
-		json_object_set_new(jl, "kept_by_reference", kept);
+		json_object_set_new(jl, "keptByReference", kept);
 		for (size_t k = 0; k < l->nwarnings; k++)
 			json_array_append_new(warn, json_string(l->warnings[k]));
 		json_object_set_new(jl, "warnings", warn);

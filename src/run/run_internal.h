@@ -17,6 +17,8 @@ struct vfails {
 	size_t n, cap;
 	char *crash;      /* the interpreter died before reporting: why (status and output) */
 	size_t imported;  /* imports that loaded */
+	struct verify_import *times; /* import timings the script reported */
+	size_t ntimes;
 };
 
 void vfails_add(struct vfails *f, const char *what, const char *tb);

@@ -137,6 +137,9 @@ void vfails_release(struct vfails *f)
 	}
 	free(f->v);
 	free(f->crash);
+	for (size_t i = 0; i < f->ntimes; i++)
+		free(f->times[i].module);
+	free(f->times);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -174,6 +177,24 @@ static char *spec_json(const struct vctx *x, int call)
 	return text;
 }
 
+/* Removes the "import time: ..." lines -X importtime writes before verify.py sends them
+ * to a file (its own imports), so that a crash's log shows only the crash. In place. */
+static void drop_importtime(char *log)
+{
+	char *w = log;
+	for (const char *p = log; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		if (strncmp(p, "import time:", 12) != 0) {
+			memmove(w, p, len);
+			w += len;
+		}
+		p += len;
+	}
+	if (w)
+		*w = '\0';
+}
+
 int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfails *f, char **result,
 		      struct lm_err *err)
 {
@@ -189,7 +210,7 @@ int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfai
 	}
 	{
 		int node = x->runtime == LM_RUNTIME_NODE;
-		char *pyargv[] = { (char *)x->interp, "-B", SANDBOX_IO "/verify.py", SANDBOX_IO, NULL };
+		char *pyargv[] = { (char *)x->interp, "-B", "-X", "importtime", SANDBOX_IO "/verify.py", SANDBOX_IO, NULL };
 		char *jsargv[] = { (char *)x->interp, SANDBOX_IO "/verify.js", SANDBOX_IO, NULL };
 		struct imagerun_file files[] = {
 			{ node ? "verify.js" : "verify.py", node ? lm_script_verify_js : lm_script_verify_py,
@@ -214,7 +235,22 @@ int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfai
 		lm_err_release(&e2);
 	}
 	if (!doc) {
-		char *log = imagerun_log_tail(&out, 1 << 16);
+		char *log = imagerun_log_tail(&out, 1 << 16), *side = NULL;
+		size_t sidelen = 0;
+		struct lm_err e3 = LM_ERR_INIT;
+		drop_importtime(log);
+		/* what the app wrote to standard error while its imports loaded went to
+		 * importtime.txt with the timings (verify.py) */
+		if (imagerun_read(&out, "importtime.txt", 4u << 20, &side, &sidelen, &e3) == 0 && side) {
+			char *both;
+			drop_importtime(side);
+			sidelen = strlen(side);
+			both = lm_asprintf("%s%s", log ? log : "", sidelen > 65536 ? side + sidelen - 65536 : side);
+			free(log);
+			log = both;
+		}
+		lm_err_release(&e3);
+		free(side);
 		if (!f->crash)
 			f->crash = lm_asprintf("'%s' exited with status %d before reporting:\n%s", x->interp, out.status, log);
 		free(log);
@@ -227,6 +263,31 @@ int verify_run_checks(struct vctx *x, const char *overlay, int call, struct vfai
 				   json_string_value(json_object_get(it, "traceback")));
 		}
 		f->imported = json_array_size(json_object_get(doc, "imports"));
+		{
+			json_t *times = json_object_get(doc, "importTimes");
+			size_t n = json_array_size(times);
+			for (size_t k = 0; k < f->ntimes; k++)
+				free(f->times[k].module);
+			free(f->times);
+			f->times = NULL;
+			f->ntimes = 0;
+			if (n > 100)
+				n = 100;
+			if (n)
+				f->times = lm_xcalloc(n, sizeof(*f->times));
+			for (size_t k = 0; k < n; k++) {
+				json_t *t = json_array_get(times, k);
+				const char *m = json_string_value(json_object_get(t, "module"));
+				json_int_t su = json_integer_value(json_object_get(t, "selfUs"));
+				json_int_t cu = json_integer_value(json_object_get(t, "cumulativeUs"));
+				if (!m || su < 0 || cu < 0)
+					continue;
+				f->times[f->ntimes].module = lm_str_printable(m);
+				f->times[f->ntimes].self_us = (uint64_t)su;
+				f->times[f->ntimes].cum_us = (uint64_t)cu;
+				f->ntimes++;
+			}
+		}
 		const char *rv = json_string_value(json_object_get(doc, "result"));
 		json_t *parsed = rv ? json_loads(rv, JSON_DECODE_ANY, &je) : NULL;
 		/* printed on stdout: JSON, and nothing a terminal would act on */
@@ -333,6 +394,9 @@ void verify_outcome_release(struct verify_outcome *o)
 	if (!o)
 		return;
 	free(o->result);
+	for (size_t i = 0; i < o->ntimes; i++)
+		free(o->times[i].module);
+	free(o->times);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -449,6 +513,10 @@ int verify_run(const struct lm_image *img, struct cache *c, const struct verify_
 		res = NULL;
 		outcome->runtime = x.runtime;
 		outcome->imported = f.imported;
+		outcome->times = f.times;
+		outcome->ntimes = f.ntimes;
+		f.times = NULL;
+		f.ntimes = 0;
 	}
 	if (nfail) {
 		if (prune && prune->nlayers && f.n && !f.crash) {

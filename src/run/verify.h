@@ -75,11 +75,19 @@ struct verify_prune {
  *
  * out (may be NULL; release with verify_outcome_release) receives what the handler
  * returned as JSON text (NULL when it was not called, even when other checks failed),
- * the runtime used and how many imports loaded. */
+ * the runtime used, how many imports loaded and how long the slowest took. */
+struct verify_import {
+	char *module;            /* "numpy.core", "@aws-sdk/client-s3" */
+	uint64_t self_us, cum_us; /* its own time; with what it imported in turn */
+};
 struct verify_outcome {
 	char *result;
 	enum lm_runtime runtime;
 	size_t imported;
+	/* the slowest imports while the imports and the handler loaded (Python: -X importtime;
+	 * Node: each require()), slowest first, at most 100 */
+	struct verify_import *times;
+	size_t ntimes;
 };
 void verify_outcome_release(struct verify_outcome *o);
 int verify_run(const struct lm_image *img, struct cache *c, const struct verify_spec *v,

@@ -83,7 +83,7 @@ static void image_totals(const struct size_report *r, uint64_t *size, uint64_t *
 	}
 }
 
-size_t size_report_checks(const struct size_report *r, struct size_check out[3])
+size_t size_report_checks(const struct size_report *r, struct size_check out[SIZE_CHECKS_MAX])
 {
 	size_t n = 0;
 	if (r->have_image) {
@@ -95,9 +95,15 @@ size_t size_report_checks(const struct size_report *r, struct size_check out[3])
 		size_check_eval(&out[n++], "zip direct upload", "larger zips can be uploaded through S3", r->zip_size,
 				LAMBDA_ZIP_UPLOAD_MAX, 0);
 		size_check_eval(&out[n++], "zip unzipped",
-				r->kind == ZIP_LAYER ? "this layer; the function and all its layers share the limit"
-						     : "the function and all its layers together",
-				r->zip_usize, LAMBDA_ZIP_UNZIPPED_MAX, 1);
+				r->nothers ? (r->kind == ZIP_LAYER
+						      ? "this layer and the manifest's other layers, which share the limit"
+						      : "the function and the manifest's other layers as Lambda layers")
+				: r->kind == ZIP_LAYER ? "this layer; the function and all its layers share the limit"
+						       : "the function and all its layers together",
+				r->zip_usize + r->others_usize, LAMBDA_ZIP_UNZIPPED_MAX, 1);
+		if (r->kind == ZIP_FUNCTION && r->nothers)
+			size_check_eval(&out[n++], "Lambda layers", "the manifest's other layers; a function uses at most 5",
+					r->nothers, LAMBDA_LAYERS_MAX, 1);
 	}
 	return n;
 }
@@ -111,7 +117,7 @@ static void row(FILE *f, const char *name, uint64_t size, uint64_t usize, const 
 
 void size_report_print(const struct size_report *r, FILE *f)
 {
-	struct size_check c[3];
+	struct size_check c[SIZE_CHECKS_MAX];
 	size_t n = size_report_checks(r, c);
 	char a[32], b[32], v[96];
 	fprintf(f, "sizes against Lambda's limits\n");
@@ -139,13 +145,25 @@ void size_report_print(const struct size_report *r, FILE *f)
 			row(f, r->zlayers[i].name, r->zlayers[i].size, r->zlayers[i].usize, NULL);
 		row(f, "total", r->zip_size, r->zip_usize, tail);
 		free(tail);
+		if (r->nothers)
+			fprintf(f, "    %-22s %12s %13s   %zu more manifest layer%s, counted in the unzipped limit\n",
+				"other layers", "", lm_human_bytes(r->others_usize, b, sizeof(b)), r->nothers,
+				r->nothers == 1 ? "" : "s");
 	}
 	if (n)
 		fprintf(f, "  limits\n");
 	for (size_t i = 0; i < n; i++) {
 		size_check_verdict(&c[i], v, sizeof(v));
-		fprintf(f, "    %-22s %12s of %-10s %s%s (%s)\n", c[i].name, lm_human_bytes(c[i].value, a, sizeof(a)),
-			lm_human_bytes(c[i].limit, b, sizeof(b)), v,
+		if (strcmp(c[i].name, "Lambda layers") == 0) {
+			snprintf(a, sizeof(a), "%llu", (unsigned long long)c[i].value);
+			snprintf(b, sizeof(b), "%llu", (unsigned long long)c[i].limit);
+			snprintf(v, sizeof(v), c[i].ok ? "OK, %llu to spare" : "over by %llu",
+				 (unsigned long long)(c[i].ok ? c[i].limit - c[i].value : c[i].value - c[i].limit));
+		} else {
+			lm_human_bytes(c[i].value, a, sizeof(a));
+			lm_human_bytes(c[i].limit, b, sizeof(b));
+		}
+		fprintf(f, "    %-22s %12s of %-10s %s%s (%s)\n", c[i].name, a, b, v,
 			c[i].ok ? "" : c[i].hard ? ": Lambda refuses it" : ": upload it through S3", c[i].note);
 	}
 }
@@ -168,7 +186,7 @@ static json_t *items_json(const struct size_item *v, size_t n, int image)
 char *size_report_json(const struct size_report *r)
 {
 	json_t *root = json_object(), *lim = json_array();
-	struct size_check c[3];
+	struct size_check c[SIZE_CHECKS_MAX];
 	size_t n = size_report_checks(r, c);
 	int ok = 1;
 	char *s;
@@ -201,6 +219,8 @@ char *size_report_json(const struct size_report *r)
 			json_object_set_new(z, "entries", json_integer((json_int_t)r->zip_entries));
 			json_object_set_new(z, "zip64", json_boolean(r->zip64));
 			json_object_set_new(z, "layers", items_json(r->zlayers, r->nzlayers, 0));
+			json_object_set_new(z, "otherLayersUncompressedSize", json_integer((json_int_t)r->others_usize));
+			json_object_set_new(z, "otherLayers", json_integer((json_int_t)r->nothers));
 		}
 		json_object_set_new(root, "zip", z);
 	}

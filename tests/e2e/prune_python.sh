@@ -96,7 +96,7 @@ JSON
 		fail "$preset: a kept file changed in a way no rewrite rule explains: $out"
 	echo "$preset: files: $out"
 	run_lamina prune --dry-run "$T/$preset.json" --json || fail "$preset: --json failed"
-	jq -e '.layers[0].saved.bytes > 0 and .layers[1].strip.bytes_saved > 0 and
+	jq -e '.layers[0].saved.bytes > 0 and .layers[1].strip.bytesSaved > 0 and
 		([.layers[0].rules[] | select(.action == "rewrite" and .files > 0)] | length) > 0' "$T/out" >/dev/null ||
 		fail "$preset: JSON report lacks savings"
 	echo "$preset: $(head -1 "$T/$preset.txt")"

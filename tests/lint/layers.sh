@@ -2,10 +2,10 @@
 # The folders of src/ form layers: a folder includes only its own headers and those of
 # folders below it, always with the folder in the path ("registry/registry.h"), and a
 # folder-private header (*_internal.h) only from its own folder. See docs/architecture.md.
-#   common < image < {registry, prune, zip} < run < check < build < cli
+#   common < image < {registry, prune, zip} < {run, report} < check < build < cli
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-declare -A rank=([common]=0 [image]=1 [registry]=2 [prune]=2 [zip]=2 [run]=3 [check]=4 [build]=5 [cli]=6)
+declare -A rank=([common]=0 [image]=1 [registry]=2 [prune]=2 [zip]=2 [run]=3 [report]=3 [check]=4 [build]=5 [cli]=6)
 bad=0
 for f in src/*/*.[ch]; do
 	from=${f#src/}; from=${from%%/*}

@@ -179,8 +179,43 @@ function invoke(fn, event, ctx) {
   return Promise.resolve().then(() => fn(event, ctx));
 }
 
+// Times every require() while the imports and the handler load: Module._load wrapped, each
+// call's wall time including what it requires in turn (cumulative) and without it (self).
+// ESM import() is not seen, only the require()s. The slowest 100 go into the result.
+const timings = new Map();
+function timeRequires() {
+  const Module = require('module');
+  const orig = Module._load;
+  let stack = [];
+  Module._load = function (request, parent, isMain) {
+    const t0 = process.hrtime.bigint();
+    stack.push(0n);
+    try {
+      return orig.apply(this, arguments);
+    } finally {
+      const dt = process.hrtime.bigint() - t0;
+      const inner = stack.pop();
+      if (stack.length) stack[stack.length - 1] += dt;
+      // the first load is what a cold start pays; later ones hit require's cache
+      if (!timings.has(request)) timings.set(request, { cum: dt, self: dt - inner });
+    }
+  };
+  return () => {
+    Module._load = orig;
+    stack = [];
+  };
+}
+function importTimes() {
+  return [...timings.entries()]
+    .map(([m, t]) => ({ module: m, selfUs: Number(t.self / 1000n), cumulativeUs: Number(t.cum / 1000n) }))
+    .filter((t) => !t.module.startsWith('node:') && !require('module').builtinModules.includes(t.module))
+    .sort((a, b) => b.cumulativeUs - a.cumulativeUs)
+    .slice(0, 100);
+}
+
 async function main() {
   const spec = readJson(path.join(io, 'spec.json'));
+  const untime = timeRequires();
   let result = null;
   let imports = spec.imports || [];
   if (spec.defaultImports) imports = defaultImports();
@@ -208,6 +243,7 @@ async function main() {
       failures.push({ what: `handler '${spec.handler}': require('${spec.module}')`, traceback: stackOf(e) });
     }
   }
+  untime();
   if (fn && spec.event) {
     let event;
     try {
@@ -225,7 +261,7 @@ async function main() {
       }
     }
   }
-  fs.writeFileSync(path.join(io, 'result.json'), JSON.stringify({ failures, imports: done, result }));
+  fs.writeFileSync(path.join(io, 'result.json'), JSON.stringify({ failures, imports: done, result, importTimes: importTimes() }));
 }
 
 main().then(

@@ -223,13 +223,13 @@ START_TEST(test_report_text)
 			 "layer 'deps' (/var/task): 10 files, 4.0 KiB -> 6 files, 1.0 KiB (-75.0 %)\n"
 			 "  rule                                                    files        bytes\n"
 			 "  python-safe: tests/                                         4      2.0 KiB\n"
-			 "  strip debug (1 ELF files)                                   -      1.0 KiB\n"
+			 "  strip debug (1 ELF file)                                    -      1.0 KiB\n"
 			 "  kept because code that stays refers to them (1):\n"
 			 "    numpy/testing/ (imported)\n"
 			 "  warning: a warning\n"
 			 "  package                                   files         before          after   saved\n"
-			 "  numpy                                      8->5        3.9 KiB         1000 B   75.0%\n"
-			 "  (1 packages unchanged)\n");
+			 "  numpy                                      8->5        3.9 KiB         1000 B -75.0 %\n"
+			 "  (1 package unchanged)\n");
 	free(text);
 	prune_report_free(r);
 }
@@ -274,9 +274,9 @@ START_TEST(test_report_json)
 			    "      \"strip\": {\n"
 			    "        \"mode\": \"debug\",\n"
 			    "        \"files\": 1,\n"
-			    "        \"bytes_saved\": 1024\n"
+			    "        \"bytesSaved\": 1024\n"
 			    "      },\n"
-			    "      \"kept_by_reference\": [\n"
+			    "      \"keptByReference\": [\n"
 			    "        \"numpy/testing/ (imported)\"\n"
 			    "      ],\n"
 			    "      \"warnings\": [\n"

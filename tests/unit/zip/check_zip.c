@@ -655,7 +655,7 @@ END_TEST
 START_TEST(test_report_checks)
 {
 	struct size_report r;
-	struct size_check c[3];
+	struct size_check c[SIZE_CHECKS_MAX];
 	size_report_init(&r);
 	ck_assert_uint_eq(size_report_checks(&r, c), 0);
 	r.have_image = 1;
@@ -681,6 +681,35 @@ START_TEST(test_report_checks)
 	ck_assert_str_eq(c[2].name, "zip unzipped");
 	ck_assert_int_eq(c[2].ok, 1);
 	ck_assert_ptr_nonnull(strstr(c[2].note, "layer"));
+	size_report_release(&r);
+}
+END_TEST
+
+/* a function zip of one layer fits alone, but the manifest's other (deps) layer, deployed
+ * as a Lambda layer, shares the 250 MiB: together they do not fit */
+START_TEST(test_report_checks_others)
+{
+	struct size_report r;
+	struct size_check c[SIZE_CHECKS_MAX];
+	size_report_init(&r);
+	r.have_zip = 1;
+	r.kind = ZIP_FUNCTION;
+	r.zip_size = 1000;
+	r.zip_usize = 200u << 20;
+	ck_assert_uint_eq(size_report_checks(&r, c), 2);
+	ck_assert_int_eq(c[1].ok, 1);
+	r.others_usize = 100u << 20;
+	r.nothers = 1;
+	ck_assert_uint_eq(size_report_checks(&r, c), 3);
+	ck_assert_str_eq(c[1].name, "zip unzipped");
+	ck_assert_uint_eq(c[1].value, 300u << 20);
+	ck_assert_int_eq(c[1].ok, 0);
+	ck_assert_str_eq(c[2].name, "Lambda layers");
+	ck_assert_uint_eq(c[2].value, 1);
+	ck_assert_int_eq(c[2].ok, 1);
+	r.nothers = 6;
+	ck_assert_uint_eq(size_report_checks(&r, c), 3);
+	ck_assert_int_eq(c[2].ok, 0);
 	size_report_release(&r);
 }
 END_TEST
@@ -811,6 +840,7 @@ SUITE(zip)
 	TCASE(s, test_write_zip64_entries);
 	TCASE(s, test_checks);
 	TCASE(s, test_report_checks);
+	TCASE(s, test_report_checks_others);
 	TCASE(s, test_report_json);
 	TCASE(s, test_code_sha256);
 	TCASE(s, test_manifest_zip);
