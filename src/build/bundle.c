@@ -664,7 +664,6 @@ static int run_esbuild(char **argv, const char *cwd, int *status, struct lm_err 
 	if (pipe2(efd, O_CLOEXEC) < 0)
 		return lm_err_sys(err, "pipe");
 	fflush(NULL);
-	lm_cleanup_lock(); /* a signal kills it too */
 	pid = fork();
 	if (pid == 0) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -680,8 +679,7 @@ static int run_esbuild(char **argv, const char *cwd, int *status, struct lm_err 
 		_exit(127);
 	}
 	if (pid > 0)
-		lm_cleanup_add_pid(pid);
-	lm_cleanup_unlock();
+		lm_cleanup_add_pid(pid); /* a signal kills it too */
 	if (pid < 0) {
 		lm_err_sys(err, "fork");
 		goto out;
