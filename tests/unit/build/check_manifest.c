@@ -239,7 +239,7 @@ START_TEST(test_bad_manifests)
 		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": []}}}]}",
 		  { "layers[0].bundle.node.entry: needs at least one entry" }, NULL },
 		{ "{\"layers\": [{\"from\": \"a\",\n \"bundle\": {\"node\": {\"entry\": [\"a.js\", \"../up.js\"]}}}]}",
-		  { "m.json:2:24: layers[0].bundle.node.entry: element 1: '../up.js' must be a path relative" }, NULL },
+		  { "m.json:2:22: layers[0].bundle.node.entry: element 1: '../up.js' must be a path relative" }, NULL },
 		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": [\"/abs.js\"]}}}]}",
 		  { "layers[0].bundle.node.entry: element 0: '/abs.js'" }, NULL },
 		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": [\"-x.js\"]}}}]}",
