@@ -39,7 +39,7 @@ FUZZ_SECONDS ?= 60
 # how long `make test` runs each harness
 FUZZ_BRIEF ?= 30
 
-.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental fuzz fuzz-bins
+.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental bench-bundle fuzz fuzz-bins
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -126,6 +126,9 @@ bench: all
 
 bench-incremental: all
 	@LAMINA=$(abspath $(BIN)) scripts/bench-incremental.sh
+
+bench-bundle: all
+	@LAMINA=$(abspath $(BIN)) scripts/bench-bundle.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR)
