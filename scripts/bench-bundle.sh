@@ -11,7 +11,8 @@
 #                      scripts/esbuild-fixture.sh), externals copied beside it
 #      bundle+prune    both (node-safe prunes the externals' node_modules)
 #    each built as an image and as a function zip, and checked with
-#    `lamina verify OUT.tar --event` (the handler runs in the image). Reported: the app
+#    `lamina verify OUT.tar --event` (the handler runs in the image); the bundle is built a
+#    second time from a copy at another path into another cache and must give the same image. Reported: the app
 #    layer uncompressed (tar bytes), gzip'd (the layer blob) and the zip.
 # 2. Cold start: require (or import(), for .mjs) of the handler module to its first result,
 #    pruned against bundled, with lamina's V8 compile cache (precompile.node, made for the
@@ -206,6 +207,19 @@ for w in seed app; do
 		got=$(jq -c . "$work/$w-$v.out")
 		[ "$got" = "${!want}" ] || { log "$w/$v: unexpected result $got"; exit 1; }
 		read -r U[$w-$v] G[$w-$v] < <(layer_sizes "$work/$w-$v.tar")
+		if [ "$v" = bundle ]; then
+			# reproducible: again from a copy elsewhere, into another cache, the same image
+			mkdir -p "$work/again"
+			cp -al "$work/$w" "$work/again/$w"
+			sed "s|\"from\": \"$w\"|\"from\": \"again/$w\"|" "$work/$w-$v.json" >"$work/again.json"
+			XDG_CACHE_HOME="$work/cache-again" "$LAMINA" build "$work/again.json" -o "$work/again.tar" --no-verify \
+				>/dev/null 2>"$work/again.log" || { cat "$work/again.log" >&2; exit 1; }
+			d1=$(tar -xOf "$work/$w-$v.tar" index.json | jq -r '.manifests[0].digest')
+			d2=$(tar -xOf "$work/again.tar" index.json | jq -r '.manifests[0].digest')
+			[ "$d1" = "$d2" ] || { log "$w/$v: not reproducible: $d1 vs $d2"; exit 1; }
+			log "$w/$v: built again from another path into another cache: same image $d1"
+			rm -rf "$work/again" "$work/again.tar" "$work/cache-again"
+		fi
 		# the zip: written when Lambda would take it, else measured by --report (MiB, 0.1)
 		if "$LAMINA" zip "$work/$w-$v.json" -o "$work/$w-$v.zip" --no-verify >/dev/null 2>"$work/$w-$v.zlog"; then
 			Z[$w-$v]=$(stat -c %s "$work/$w-$v.zip")
