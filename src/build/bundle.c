@@ -238,7 +238,8 @@ static int before(const char *t, size_t i, const char *word)
 	size_t l = strlen(word);
 	while (i > 0 && (t[i - 1] == ' ' || t[i - 1] == '\t'))
 		i--;
-	return i >= l && memcmp(t + i - l, word, l) == 0 && (i == l || !ident_char(t[i - l - 1]) || !ident_char(word[0]));
+	/* a word that starts like an identifier must not continue one ("myjoin(") */
+	return i >= l && memcmp(t + i - l, word, l) == 0 && (i == l || !isalpha((unsigned char)word[0]) || !ident_char(t[i - l - 1]));
 }
 
 static int is_module_ext(const char *s, size_t l)

@@ -18,6 +18,8 @@ START_TEST(test_js_reads_own_files_table)
 		{ "fs.readFileSync(__dirname + '/data.json')", 1 },
 		{ "const f = `${__dirname}/ffmpeg`;", 1 },
 		{ "return load(__dirname)", 1 },
+		{ "const f = `bin${__dirname}`;", 1 },
+		{ "x = myjoin(__dirname)", 0 },
 		{ "new URL('./build/pdf.worker.wasm', import.meta.url)", 1 },
 		{ "new URL(\"./locales/en.json\", import.meta.url)", 1 },
 		/* not reads */
