@@ -718,31 +718,39 @@ out:
 
 /* The relative path from directory a to directory b (both absolute, canonical), with a
  * trailing '/' ("" when equal). */
-static char *relpath(const char *a, const char *b)
+char *bundle_relpath(const char *a, const char *b)
 {
 	size_t i = 0, common = 0;
+	const char *ra, *rb;
 	char *r;
 	while (a[i] && a[i] == b[i]) {
 		if (a[i] == '/')
 			common = i + 1;
 		i++;
 	}
-	if (!a[i] && (!b[i] || b[i] == '/'))
-		common = i + (b[i] == '/');
-	else if (!b[i] && a[i] == '/')
-		common = i + 1;
+	if (!a[i] && !b[i]) {
+		ra = rb = "";
+	} else if (!a[i] && b[i] == '/') { /* b is below a */
+		ra = a + i;
+		rb = b + i + 1;
+	} else if (!b[i] && a[i] == '/') { /* a is below b */
+		ra = a + i + 1;
+		rb = b + i;
+	} else {
+		ra = a + common;
+		rb = b + common;
+	}
 	r = lm_xstrdup("");
-	for (const char *p = a + common; *p;) {
+	for (const char *p = ra; p && *p;) {
 		char *t = lm_asprintf("%s../", r);
 		free(r);
 		r = t;
 		p = strchr(p, '/');
-		if (!p)
-			break;
-		p++;
+		if (p)
+			p++;
 	}
-	if (b[common]) {
-		char *t = lm_asprintf("%s%s/", r, b + common);
+	if (*rb) {
+		char *t = lm_asprintf("%s%s/", r, rb);
 		free(r);
 		r = t;
 	}
@@ -790,10 +798,10 @@ static int rebase_maps(const char *outdir, const char *from, char *const *output
 		{
 			char *d = lm_path_dirname(outputs[i]);
 			mapdir = strcmp(d, ".") == 0 ? lm_xstrdup(rout) : lm_path_join(rout, d);
-			repl = strcmp(d, ".") == 0 ? lm_xstrdup("") : relpath(mapdir, rout);
+			repl = strcmp(d, ".") == 0 ? lm_xstrdup("") : bundle_relpath(mapdir, rout);
 			free(d);
 		}
-		prefix = relpath(mapdir, rfrom);
+		prefix = bundle_relpath(mapdir, rfrom);
 		r = lm_read_file(path, MAP_MAX, &buf, &len, err);
 		if (r == 0 && bundle_map_rebase(buf, len, prefix, repl, &nb, &nlen) < 0)
 			r = lm_err_set(err, LM_E_INPUT, "source map '%s' written by esbuild is not JSON", outputs[i]);

@@ -127,6 +127,11 @@ char *bundle_find_esbuild(const char *const *projects, size_t nprojects, const c
 int bundle_map_rebase(const char *map, size_t len, const char *prefix, const char *repl, char **out,
 		      size_t *outlen);
 
+/* The relative path from directory a to directory b (both absolute and canonical), with
+ * a trailing '/', "" when they are the same: ("/t/c/out", "/w/app") -> "../../../w/app/".
+ * Caller frees. Pure. */
+char *bundle_relpath(const char *a, const char *b);
+
 /* The outcome of bundling one layer, for the report. */
 struct bundle_result {
 	char *esbuild;   /* the esbuild that ran */

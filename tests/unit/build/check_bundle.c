@@ -241,6 +241,28 @@ START_TEST(test_map_rebase)
 }
 END_TEST
 
+START_TEST(test_relpath_table)
+{
+	static const struct {
+		const char *a, *b, *want;
+	} t[] = {
+		{ "/t/c/out", "/w/app", "../../../w/app/" },
+		{ "/w/cache/tmp/b0", "/w/app", "../../../app/" },
+		{ "/w/app", "/w/app", "" },
+		{ "/w/app", "/w/app/sub/x", "sub/x/" },
+		{ "/w/app/.cache/tmp/b0", "/w/app", "../../../" },
+		{ "/w/ab", "/w/a", "../a/" },
+		{ "/w/a", "/w/ab", "../ab/" },
+		{ "/", "/w", "w/" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *r = bundle_relpath(t[i].a, t[i].b);
+		ck_assert_msg(strcmp(r, t[i].want) == 0, "%s -> %s: got '%s'", t[i].a, t[i].b, r);
+		free(r);
+	}
+}
+END_TEST
+
 START_TEST(test_spec_check)
 {
 	struct bundle_node_spec s = { 0 };
@@ -289,6 +311,7 @@ SUITE(bundle)
 	TCASE(s, test_esbuild_args);
 	TCASE(s, test_find_esbuild_order);
 	TCASE(s, test_map_rebase);
+	TCASE(s, test_relpath_table);
 	TCASE(s, test_spec_check);
 	return s;
 }
