@@ -584,11 +584,12 @@ out:
 	free(abs);
 }
 
-static struct bundle_pkg *pkg_by_dir(struct bundle_pkg *v, size_t n, const char *dir)
+/* Like strchr, the result is not const when the caller's array is not. */
+static struct bundle_pkg *pkg_by_dir(const struct bundle_pkg *v, size_t n, const char *dir)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].dir, dir) == 0)
-			return &v[i];
+			return (struct bundle_pkg *)&v[i];
 	return NULL;
 }
 
@@ -622,7 +623,7 @@ static char *pkg_dir_of_file(const char *path)
 
 /* Node's lookup of package name from the package at dir: dir/node_modules/name, then
  * up through each enclosing node_modules, then the project's. */
-static struct bundle_pkg *resolve_from(struct bundle_pkg *v, size_t n, const char *dir, const char *name)
+static struct bundle_pkg *resolve_from(const struct bundle_pkg *v, size_t n, const char *dir, const char *name)
 {
 	char *cur = lm_xstrdup(dir);
 	struct bundle_pkg *found = NULL;
@@ -648,6 +649,25 @@ static struct bundle_pkg *resolve_from(struct bundle_pkg *v, size_t n, const cha
 		free(c);
 	}
 	return found;
+}
+
+void bundle_closure(const struct bundle_pkg *v, size_t n, unsigned char *take)
+{
+	size_t *queue = lm_xcalloc(n + 1, sizeof(*queue)), qn = 0;
+	for (size_t i = 0; i < n; i++)
+		if (take[i])
+			queue[qn++] = i;
+	for (size_t q = 0; q < qn; q++) {
+		const struct bundle_pkg *p = &v[queue[q]];
+		for (size_t k = 0; k < p->ndeps; k++) {
+			const struct bundle_pkg *d = resolve_from(v, n, p->dir, p->deps[k]);
+			if (d && !take[d - v]) {
+				take[d - v] = 1;
+				queue[qn++] = (size_t)(d - v);
+			}
+		}
+	}
+	free(queue);
 }
 
 /* ---- running esbuild ---- */
@@ -1053,7 +1073,6 @@ int bundle_node_run(const struct bundle_node_spec *s, const char *layer, size_t 
 	take = lm_xcalloc(sc.n + 1, 1);
 	{
 		size_t c3 = 0;
-		size_t *queue = lm_xcalloc(sc.n + 1, sizeof(*queue)), qn = 0;
 		for (size_t i = 0; i < mt.next; i++) {
 			char *d = lm_asprintf("node_modules/%s", mt.ext[i]);
 			struct bundle_pkg *p = pkg_by_dir(sc.v, sc.n, d);
@@ -1064,7 +1083,6 @@ int bundle_node_run(const struct bundle_node_spec *s, const char *layer, size_t 
 								    "node_modules/%s",
 						   mt.ext[i], from, mt.ext[i]);
 					field = "bundle.node.external";
-					free(queue);
 					goto out;
 				}
 				continue; /* esbuild's own externals (an optional require in a try) */
@@ -1075,23 +1093,9 @@ int bundle_node_run(const struct bundle_node_spec *s, const char *layer, size_t 
 				strv_push(&res->external, &res->nexternal, &c3, line);
 				free(line);
 			}
-			size_t pi = (size_t)(p - sc.v);
-			if (!take[pi]) {
-				take[pi] = 1;
-				queue[qn++] = pi;
-			}
+			take[p - sc.v] = 1;
 		}
-		for (size_t q = 0; q < qn; q++) {
-			struct bundle_pkg *p = &sc.v[queue[q]];
-			for (size_t k = 0; k < p->ndeps; k++) {
-				struct bundle_pkg *d = resolve_from(sc.v, sc.n, p->dir, p->deps[k]);
-				if (d && !take[d - sc.v]) {
-					take[d - sc.v] = 1;
-					queue[qn++] = (size_t)(d - sc.v);
-				}
-			}
-		}
-		free(queue);
+		bundle_closure(sc.v, sc.n, take);
 	}
 	for (size_t i = 0; i < sc.n; i++)
 		if (take[i]) {

@@ -127,6 +127,13 @@ char *bundle_find_esbuild(const char *const *projects, size_t nprojects, const c
 int bundle_map_rebase(const char *map, size_t len, const char *prefix, const char *repl, char **out,
 		      size_t *outlen);
 
+/* The dependency closure: marks in take[] (n bytes, the roots set by the caller) every
+ * package a marked one depends on (deps), transitively, each resolved as Node resolves it
+ * from the depending package's dir: DIR/node_modules/NAME, then each enclosing
+ * node_modules, then the project's node_modules/NAME. A dependency not installed is
+ * skipped (an optional one, or npm's business). Pure. */
+void bundle_closure(const struct bundle_pkg *v, size_t n, unsigned char *take);
+
 /* The relative path from directory a to directory b (both absolute and canonical), with
  * a trailing '/', "" when they are the same: ("/t/c/out", "/w/app") -> "../../../w/app/".
  * Caller frees. Pure. */

@@ -241,6 +241,60 @@ START_TEST(test_map_rebase)
 }
 END_TEST
 
+static struct bundle_pkg dpkg(const char *dir, const char *deps)
+{
+	struct bundle_pkg p = { 0 };
+	const char *slash = strrchr(dir, '/');
+	p.dir = lm_xstrdup(dir);
+	p.name = lm_xstrdup(slash + 1);
+	p.deps = lm_xcalloc(8, sizeof(char *));
+	for (const char *d = deps; d && *d;) {
+		const char *e = strchr(d, ' ');
+		size_t l = e ? (size_t)(e - d) : strlen(d);
+		p.deps[p.ndeps] = lm_xmalloc(l + 1);
+		memcpy(p.deps[p.ndeps], d, l);
+		p.deps[p.ndeps++][l] = '\0';
+		d = e ? e + 1 : NULL;
+	}
+	return p;
+}
+
+START_TEST(test_closure_resolves_like_node)
+{
+	struct bundle_pkg p[8];
+	unsigned char take[8] = { 0 };
+	p[0] = dpkg("node_modules/ext", "a b missing");
+	p[1] = dpkg("node_modules/ext/node_modules/a", "c"); /* ext's own a (another version) */
+	p[2] = dpkg("node_modules/a", "");                   /* the hoisted a: not ext's */
+	p[3] = dpkg("node_modules/b", "a");                  /* b's a is the hoisted one */
+	p[4] = dpkg("node_modules/c", "");                   /* found from ext/node_modules/a upwards */
+	p[5] = dpkg("node_modules/unrelated", "c");
+	p[6] = dpkg("node_modules/ext/node_modules/a/node_modules/d", "");
+	p[7] = dpkg("node_modules/e", "");
+	take[0] = 1;
+	bundle_closure(p, 8, take);
+	ck_assert_int_eq(take[0], 1);
+	ck_assert_int_eq(take[1], 1);
+	ck_assert_int_eq(take[2], 1); /* through b */
+	ck_assert_int_eq(take[3], 1);
+	ck_assert_int_eq(take[4], 1);
+	ck_assert_int_eq(take[5], 0);
+	ck_assert_int_eq(take[6], 0); /* nobody depends on d */
+	ck_assert_int_eq(take[7], 0);
+	/* without b, the hoisted a stays out: ext resolves its own */
+	memset(take, 0, sizeof(take));
+	free(p[0].deps[1]);
+	p[0].deps[1] = lm_xstrdup("nothing");
+	take[0] = 1;
+	bundle_closure(p, 8, take);
+	ck_assert_int_eq(take[1], 1);
+	ck_assert_int_eq(take[2], 0);
+	ck_assert_int_eq(take[4], 1);
+	for (size_t i = 0; i < 8; i++)
+		bundle_pkg_release(&p[i]);
+}
+END_TEST
+
 START_TEST(test_relpath_table)
 {
 	static const struct {
@@ -311,6 +365,7 @@ SUITE(bundle)
 	TCASE(s, test_esbuild_args);
 	TCASE(s, test_find_esbuild_order);
 	TCASE(s, test_map_rebase);
+	TCASE(s, test_closure_resolves_like_node);
 	TCASE(s, test_relpath_table);
 	TCASE(s, test_spec_check);
 	return s;
