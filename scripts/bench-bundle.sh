@@ -3,6 +3,7 @@
 # the two Node workloads (scripts/workload-node.sh): the seed's five-package app and the
 # larger LLM app. Not a test: prints two tables.
 #   LAMINA=build/lamina scripts/bench-bundle.sh [RUNS]          (root; RUNS default 21)
+#   BENCH_SIZES=0 skips part 1 (the sizes do not change from run to run), BENCH_COLD=0 part 2.
 #
 # 1. Sizes. For each workload, with a handler that calls into every package:
 #      none            the layer as installed (node_modules + handler)
@@ -194,6 +195,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.0f%%", 100 * (a - b) / b}'; }
 # ---- 1. sizes
 declare -A U G Z OVER
 for w in seed app; do
+	[ "${BENCH_SIZES:-1}" = 1 ] || break
 	for v in none prune bundle bundle+prune; do
 		manifest "$work/$w-$v.json" "$w" "$v" false
 		s=$(date +%s%N)
@@ -233,6 +235,7 @@ for w in seed app; do
 		rm -f "$work/$w-$v.zip"
 	done
 done
+[ "${BENCH_SIZES:-1}" = 1 ] && {
 printf '\nApp layer sizes (MiB; change against no treatment), esbuild %s, node-safe prune;\n' \
 	"$("$esbuild" --version)"
 printf 'verify --event passed for every one (the handler calls into each package)\n\n'
@@ -252,6 +255,8 @@ for w in seed app; do
 done
 
 printf '\n* over Lambda'"'"'s 250 MiB unzipped limit: lamina zip refuses it; size measured by lamina build --report\n'
+}
+[ "${BENCH_COLD:-1}" = 1 ] || exit 0
 
 # ---- 2. cold start
 for w in seed app; do
