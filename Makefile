@@ -41,7 +41,7 @@ FUZZ_SECONDS ?= 60
 # how long `make test` runs each harness
 FUZZ_BRIEF ?= 30
 
-.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental fuzz fuzz-bins man
+.PHONY: all test check unit install uninstall clean format demo deps bench bench-incremental bench-bundle fuzz fuzz-bins man
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -128,6 +128,9 @@ bench: all
 
 bench-incremental: all
 	@LAMINA=$(abspath $(BIN)) scripts/bench-incremental.sh
+
+bench-bundle: all
+	@LAMINA=$(abspath $(BIN)) scripts/bench-bundle.sh
 
 # The manual pages come from the binary's own --help (scripts/gen-man.sh): they cannot drift.
 $(BUILD)/man/lamina.1: $(BIN) scripts/gen-man.sh

@@ -273,6 +273,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	      struct build_result *res, struct lm_err *err)
 {
 	const struct lm_manifest *m = r->m;
+	struct lm_manifest bundled = { 0 };
 	const char *basespec = r->base ? r->base : m->base;
 	const char *platform = r->platform ? r->platform : m->platform;
 	const char *tag = r->tag ? r->tag : m->tag;
@@ -344,6 +345,14 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	lap(&res->stats, &t0, STAGE_TREES);
 	if (!(workdir = cache_tmpdir(c, "build", err)))
 		goto out;
+	/* bundle: esbuild's output becomes the input of the bundled layers */
+	{
+		int br = stage_bundle(m, workdir, &bundled, &notes, err);
+		flush_notes(&notes, note, ctx);
+		if (br < 0)
+			goto out;
+		m = &bundled;
+	}
 	trees = lm_xcalloc(m->nlayers + 1, sizeof(*trees));
 	lres = lm_xcalloc(m->nlayers + 1, sizeof(*lres));
 	if (stage_trees(m, r->no_cache ? NULL : c, trees, &res->stats, err) < 0)
@@ -587,6 +596,7 @@ out:
 	free(todo);
 	prune_report_free(rep);
 	free(workdir);
+	stage_bundle_release(r->m, &bundled);
 	image_release(&base);
 	cache_free(c);
 	return ret;

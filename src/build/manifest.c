@@ -30,7 +30,9 @@ struct ctx {
 
 static const char *const top_keys[] = { "$schema", "base", "platform", "layers", "config", "tag", "prune",
 					 "precompile", "verify", "zip", "compression", NULL };
-static const char *const layer_keys[] = { "name", "from", "to", "exclude", "prune", NULL };
+static const char *const layer_keys[] = { "name", "from", "to", "exclude", "prune", "bundle", NULL };
+static const char *const bundle_keys[] = { "node", NULL };
+static const char *const bundle_node_keys[] = { "entry", "external", "format", "minify", "sourcemap", "target", NULL };
 static const char *const config_keys[] = { "cmd", "entrypoint", "env", "workdir", "labels", NULL };
 static const char *const prune_keys[] = { "presets", "remove", "keep", "strip", NULL };
 static const char *const precompile_keys[] = { "python", "node", NULL };
@@ -359,6 +361,69 @@ out:
 	return r;
 }
 
+/* "bundle": {"node": {...}} of layer where ("layers[N]"). */
+static int parse_bundle(const struct ctx *c, json_t *obj, const char *where, struct bundle_node_spec *b)
+{
+	char *w = lm_asprintf("%s.bundle", where), *wn = lm_asprintf("%s.bundle.node", where);
+	json_t *n, *f;
+	int r = -1;
+	if (!json_is_object(obj)) {
+		field_err(c, where, "bundle", "must be an object such as {\"node\": {\"entry\": [\"index.js\"]}}");
+		goto out;
+	}
+	if (check_keys(c, obj, w, bundle_keys) < 0)
+		goto out;
+	n = json_object_get(obj, "node");
+	if (!n) {
+		field_err(c, where, "bundle", "needs \"node\" (the one bundler lamina runs: esbuild)");
+		goto out;
+	}
+	if (!json_is_object(n)) {
+		field_err(c, w, "node", "must be an object with \"entry\"");
+		goto out;
+	}
+	b->set = 1;
+	if (check_keys(c, n, wn, bundle_node_keys) < 0 || get_strv(c, n, wn, "entry", &b->entry, &b->nentry, 1) < 0 ||
+	    get_strv(c, n, wn, "external", &b->external, &b->nexternal, 0) < 0 ||
+	    get_bool(c, n, wn, "minify", &b->minify) < 0 || get_bool(c, n, wn, "sourcemap", &b->sourcemap) < 0 ||
+	    get_string(c, n, wn, "target", &b->target) < 0)
+		goto out;
+	f = json_object_get(n, "format");
+	if (f) {
+		const char *s = json_string_value(f);
+		if (s && strcmp(s, "cjs") == 0)
+			b->format = BUNDLE_CJS;
+		else if (s && strcmp(s, "esm") == 0)
+			b->format = BUNDLE_ESM;
+		else {
+			field_err(c, wn, "format", "must be \"cjs\" or \"esm\"");
+			goto out;
+		}
+	}
+	if (!b->entry) {
+		field_err(c, wn, NULL, "missing \"entry\" (the app's entry files, relative to the layer's \"from\")");
+		goto out;
+	}
+	{
+		const char *field = NULL;
+		size_t bad = 0;
+		struct lm_err e2 = LM_ERR_INIT;
+		if (bundle_spec_check(b, &field, &bad, &e2) < 0) {
+			if (strcmp(field, "target") == 0 || !b->nentry)
+				field_err(c, wn, field, "%s", e2.msg);
+			else
+				field_err(c, wn, field, "element %zu: %s", bad, e2.msg);
+			lm_err_release(&e2);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	free(w);
+	free(wn);
+	return r;
+}
+
 static int parse_layer(const struct ctx *c, json_t *obj, size_t idx, struct mf_layer *l)
 {
 	char *w = lm_asprintf("layers[%zu]", idx);
@@ -396,6 +461,9 @@ static int parse_layer(const struct ctx *c, json_t *obj, size_t idx, struct mf_l
 	}
 	p = json_object_get(obj, "prune");
 	if (p && parse_prune(c, p, w, &l->prune) < 0)
+		goto out;
+	p = json_object_get(obj, "bundle");
+	if (p && parse_bundle(c, p, w, &l->bundle) < 0)
 		goto out;
 	r = 0;
 out:
@@ -836,6 +904,7 @@ void manifest_release(struct lm_manifest *m)
 		free(l->to);
 		free_strv(l->exclude, l->nexclude);
 		prune_spec_release(&l->prune);
+		bundle_node_spec_release(&l->bundle);
 	}
 	free(m->layers);
 	free_strv(m->config.cmd, m->config.ncmd);

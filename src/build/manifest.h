@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "build/bundle.h"
 #include "common/err.h"
 #include "run/precompile.h"
 #include "run/precompile_node.h"
@@ -18,6 +19,7 @@ struct mf_layer {
 	char **exclude;
 	size_t nexclude;
 	struct prune_spec prune;
+	struct bundle_node_spec bundle; /* "bundle": {"node": {...}} (docs/bundle.md) */
 };
 
 struct mf_kv {

@@ -98,7 +98,13 @@ int stage_tree(const struct lm_manifest *m, size_t i, struct cache *c, struct lm
 	r = tree_scan(t, l->from, l->to, &so, err);
 	if (r == 0)
 		tree_finish(t);
-	if (r == 0 && c) {
+	if (r == 0 && c && l->bundle.set) {
+		/* a fresh directory every build: no stat cache for it (it would only pile up) */
+		r = statcache_hash_tree(NULL, t, &ss, err);
+		stats->files += ss.files;
+		stats->files_hashed += ss.hashed;
+		stats->bytes_hashed += ss.bytes;
+	} else if (r == 0 && c) {
 		sc = statcache_load(c, l->from, &ss);
 		r = statcache_hash_tree(sc, t, &ss, err);
 		if (r == 0) {
@@ -131,6 +137,56 @@ int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *tr
 			return -1;
 		}
 	return 0;
+}
+
+int stage_bundle(const struct lm_manifest *m, const char *workdir, struct lm_manifest *out,
+		 struct build_notes *notes, struct lm_err *err)
+{
+	*out = *m;
+	out->layers = lm_xcalloc(m->nlayers + 1, sizeof(*out->layers));
+	memcpy(out->layers, m->layers, m->nlayers * sizeof(*m->layers));
+	for (size_t i = 0; i < m->nlayers; i++) {
+		const struct mf_layer *l = &m->layers[i];
+		struct bundle_result br;
+		char *dir, *scratch;
+		int r;
+		out->layers[i].from = NULL;
+		if (!l->bundle.set)
+			continue;
+		dir = lm_asprintf("%s/bundle%zu", workdir, i);
+		scratch = lm_asprintf("%s/bundle%zu.meta", workdir, i);
+		r = lm_mkdir_p(scratch, err);
+		if (r == 0)
+			r = bundle_node_run(&l->bundle, l->name, i, l->from, m->dir, dir, scratch, &br, err);
+		if (r == 0) {
+			char *t = bundle_report_text(l->name, &br);
+			build_notes_add(notes, "%s", t);
+			free(t);
+		}
+		bundle_result_release(&br);
+		free(scratch);
+		if (r < 0) {
+			free(dir);
+			stage_bundle_release(m, out);
+			return lm_err_wrap(err, "%s", m->path);
+		}
+		out->layers[i].from = dir;
+	}
+	for (size_t i = 0; i < m->nlayers; i++)
+		if (!out->layers[i].from)
+			out->layers[i].from = m->layers[i].from;
+	return 0;
+}
+
+void stage_bundle_release(const struct lm_manifest *m, struct lm_manifest *out)
+{
+	if (!out || !out->layers)
+		return;
+	for (size_t i = 0; i < m->nlayers; i++)
+		if (out->layers[i].from && out->layers[i].from != m->layers[i].from)
+			free(out->layers[i].from);
+	free(out->layers);
+	out->layers = NULL;
 }
 
 int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const unsigned char *todo,
@@ -240,6 +296,21 @@ static int make_config(const struct lm_image *base, const struct lm_manifest *m,
 		oci_config_set_env(c, "NODE_COMPILE_CACHE", precompile_node_dir(&m->precompile_node));
 	for (size_t i = 0; i < m->config.nenv; i++)
 		oci_config_set_env(c, m->config.env[i].key, m->config.env[i].value);
+	for (size_t i = 0; i < m->nlayers; i++)
+		if (m->layers[i].bundle.set && m->layers[i].bundle.sourcemap) {
+			/* stack traces through the maps; added to the manifest's NODE_OPTIONS, if any */
+			const char *have = NULL;
+			for (size_t k = 0; k < m->config.nenv; k++)
+				if (strcmp(m->config.env[k].key, "NODE_OPTIONS") == 0)
+					have = m->config.env[k].value;
+			if (!have || !strstr(have, "--enable-source-maps")) {
+				char *v = have && *have ? lm_asprintf("%s --enable-source-maps", have)
+							: lm_xstrdup("--enable-source-maps");
+				oci_config_set_env(c, "NODE_OPTIONS", v);
+				free(v);
+			}
+			break;
+		}
 	if (m->config.entrypoint_given && m->config.entrypoint)
 		oci_config_set_entrypoint(c, m->config.entrypoint, m->config.nentrypoint);
 	if (m->config.cmd)

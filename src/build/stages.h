@@ -78,6 +78,15 @@ int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *tr
 int stage_tree(const struct lm_manifest *m, size_t i, struct cache *c, struct lm_tree *t, struct build_stats *stats,
 	       struct lm_err *err);
 
+/* bundle: runs esbuild for every layer with "bundle" (build/bundle.h) into workdir and
+ * gives *out a copy of m whose bundled layers take their files from the bundle
+ * (layers[i].from replaced; the rest borrowed from m: release it with
+ * stage_bundle_release, never manifest_release). *out is a plain copy of m when no layer
+ * is bundled. The report of each bundle goes to notes. */
+int stage_bundle(const struct lm_manifest *m, const char *workdir, struct lm_manifest *out,
+		 struct build_notes *notes, struct lm_err *err);
+void stage_bundle_release(const struct lm_manifest *m, struct lm_manifest *out);
+
 /* prune: applies the manifest's prune rules (global + per layer) to every tree i with
  * todo[i] (todo NULL: all) for the image's platform; rewritten copies go under
  * workdir; accounting into rep. Sets *any when any prune rule was given. */

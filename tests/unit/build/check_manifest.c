@@ -223,6 +223,35 @@ START_TEST(test_bad_manifests)
 		  { "layers[0].prune.presets: unknown preset 'nope'" }, NULL },
 		{ "{\"prune\": {\"presets\": [\"nope\"]}}", { "prune.presets: unknown preset 'nope'" }, NULL },
 		{ "{\"prune\": {\"strip\": \"all\"}}", { "prune.strip: must be" }, NULL },
+		/* bundle */
+		{ "{\"layers\": [{\"from\": \"a\", \"bundel\": {}}]}", { "layers[0].bundel", "did you mean 'bundle'" },
+		  NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"nod\": {}}}]}",
+		  { "m.json:1:38: layers[0].bundle.nod: unknown field (did you mean 'node'?)" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": [\"i.js\"], \"minfy\": true}}}]}",
+		  { "layers[0].bundle.node.minfy", "did you mean 'minify'" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": [\"i.js\"], \"externals\": []}}}]}",
+		  { "layers[0].bundle.node.externals", "did you mean 'external'" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {}}]}", { "layers[0].bundle: needs \"node\"" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": true}]}", { "layers[0].bundle: must be an object" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {}}}]}",
+		  { "layers[0].bundle.node: missing \"entry\"" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": []}}}]}",
+		  { "layers[0].bundle.node.entry: needs at least one entry" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\",\n \"bundle\": {\"node\": {\"entry\": [\"a.js\", \"../up.js\"]}}}]}",
+		  { "m.json:2:22: layers[0].bundle.node.entry: element 1: '../up.js' must be a path relative" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": [\"/abs.js\"]}}}]}",
+		  { "layers[0].bundle.node.entry: element 0: '/abs.js'" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": [\"-x.js\"]}}}]}",
+		  { "must not start with '-'" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": \"i.js\", \"external\": [\"ok\", \"--x\"]}}}]}",
+		  { "layers[0].bundle.node.external: element 1: '--x' is not a package name" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": \"i.js\", \"format\": \"iife\"}}}]}",
+		  { "layers[0].bundle.node.format: must be \"cjs\" or \"esm\"" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": \"i.js\", \"target\": \"es2020\"}}}]}",
+		  { "layers[0].bundle.node.target: 'es2020' must be a Node.js version" }, NULL },
+		{ "{\"layers\": [{\"from\": \"a\", \"bundle\": {\"node\": {\"entry\": \"i.js\", \"minify\": \"yes\"}}}]}",
+		  { "layers[0].bundle.node.minify: must be true or false" }, NULL },
 		/* platform, tag, config paths */
 		{ "{\"platform\": \"windows/amd64\"}", { "platform:", "Lambda runs linux/amd64 or linux/arm64" }, NULL },
 		{ "{\"platform\": \"linux\"}", { "platform:", "os/arch" }, NULL },
@@ -336,6 +365,32 @@ START_TEST(test_load_resolves_against_file_dir)
 }
 END_TEST
 
+START_TEST(test_bundle_fields)
+{
+	static const char *json = "{\"layers\": [{\"from\": \"app\", \"bundle\": {\"node\": {\"entry\": [\"src/index.js\", \"b.mjs\"],\n"
+				  "  \"external\": [\"better-sqlite3\", \"@aws-sdk/*\"], \"format\": \"esm\", \"minify\": true,\n"
+				  "  \"sourcemap\": true, \"target\": \"node20.11\"}}}, {\"from\": \"x\", \"bundle\": {\"node\": {\"entry\": \"i.js\"}}},\n"
+				  "  {\"from\": \"plain\"}]}";
+	struct lm_manifest m;
+	struct lm_err err = LM_ERR_INIT;
+	ck_assert_msg(parse(json, &m, &err) == 0, "%s", err.msg);
+	const struct bundle_node_spec *b = &m.layers[0].bundle;
+	ck_assert(b->set);
+	ck_assert_uint_eq(b->nentry, 2);
+	ck_assert_str_eq(b->entry[0], "src/index.js");
+	ck_assert_str_eq(b->entry[1], "b.mjs");
+	ck_assert_uint_eq(b->nexternal, 2);
+	ck_assert_str_eq(b->external[1], "@aws-sdk/*");
+	ck_assert_int_eq(b->format, BUNDLE_ESM);
+	ck_assert(b->minify && b->sourcemap);
+	ck_assert_str_eq(b->target, "node20.11");
+	b = &m.layers[1].bundle;
+	ck_assert(b->set && b->nentry == 1 && !b->minify && !b->sourcemap && b->format == BUNDLE_CJS && !b->target);
+	ck_assert(!m.layers[2].bundle.set);
+	manifest_release(&m);
+}
+END_TEST
+
 SUITE(manifest)
 {
 	Suite *s = suite_create("manifest");
@@ -343,6 +398,7 @@ SUITE(manifest)
 	TCASE(s, test_defaults);
 	TCASE(s, test_cmd_string_and_switches);
 	TCASE(s, test_bad_manifests);
+	TCASE(s, test_bundle_fields);
 	TCASE(s, test_edit_distance_table);
 	TCASE(s, test_errors_collected);
 	TCASE(s, test_load_resolves_against_file_dir);
