@@ -58,8 +58,7 @@ static const char usage[] =
 	"fails after prune rules removed files, the rule behind it is named, and nothing is\n"
 	"written or pushed (exit status 7).\n"
 	"Global options (lamina --help: --cache, --cache-max, -j, -q, -v) go anywhere.\n"
-	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n"
-	"%s";
+	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
 enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_REPORT_FILE, OPT_LEVEL };
 
@@ -150,11 +149,7 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			r.level = (int)v;
 			break;
 		case 'h':
-		{
-			char *ex = lm_exit_status_text();
-			printf(usage, buildcli_help, regcli_help, ex);
-			free(ex);
-		}
+			cli_help(usage, buildcli_help, regcli_help);
 			ret = 0;
 			goto out;
 		default:

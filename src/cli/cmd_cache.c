@@ -33,8 +33,7 @@ static const char usage[] =
 	"  -h, --help  this help\n"
 	"\n"
 	"prune waits for running builds (they hold the cache shared) before it removes\n"
-	"anything.\n"
-	"%s";
+	"anything.\n";
 
 int cmd_cache(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
@@ -67,12 +66,9 @@ int cmd_cache(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case 'a':
 			all = 1;
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage);
 			return 0;
-		}
 		default:
 			return lm_err_set(err, LM_E_USAGE, "see 'lamina cache --help'");
 		}

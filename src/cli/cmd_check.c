@@ -49,8 +49,7 @@ static const char usage[] =
 	"\n"
 	"%s"
 	"\n"
-	"A rule failed: exit status 8. A source that cannot be read: 3, 4 or 5 as below.\n"
-	"%s";
+	"A rule failed: exit status 8. A source that cannot be read: 3, 4 or 5 as below.\n";
 
 enum { OPT_JSON = 0x3000, OPT_ARCH, OPT_WITH_LAYER, OPT_HANDLER, OPT_RUNTIME, OPT_S3 };
 
@@ -214,7 +213,6 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	const char **layers = NULL;
 	const char *handler = NULL;
 	size_t nlayers = 0, cap = 0;
-	struct stat st;
 	char *spec = NULL;
 	int ch, as_json = 0, ret = -1, a, via_s3 = 0;
 
@@ -251,13 +249,10 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 				goto out;
 			}
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, regcli_help, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage, regcli_help);
 			ret = 0;
 			goto out;
-		}
 		default:
 			lm_err_set(err, LM_E_USAGE, "see 'lamina check --help'");
 			goto out;
@@ -280,8 +275,7 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	}
 	regcli_global(&reg, o);
 	regcli_fill(&rc, &reg);
-	spec = stat(argv[optind], &st) == 0 && S_ISREG(st.st_mode) ? lm_asprintf("oci-archive:%s", argv[optind])
-								   : lm_xstrdup(argv[optind]);
+	spec = cli_source_spec(argv[optind]);
 	ret = check_source(argv[optind], spec, &reg, &co, o, as_json, err);
 out:
 	free(layers);

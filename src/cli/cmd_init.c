@@ -35,8 +35,7 @@ static const char usage[] = "usage: lamina init [--runtime python|node] [--base 
 			    "\n"
 			    "The file is written under a temporary name and moved into place whole; without\n"
 			    "--force an existing lamina.json is never replaced (exit status 4).\n"
-			    "Prints the manifest's path on standard output.\n"
-			    "%s";
+			    "Prints the manifest's path on standard output.\n";
 
 enum { OPT_RUNTIME = 0x100, OPT_BASE };
 
@@ -127,12 +126,9 @@ int cmd_init(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case 'f':
 			force = 1;
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage);
 			return 0;
-		}
 		default:
 			return lm_err_set(err, LM_E_USAGE, "see 'lamina init --help'");
 		}

@@ -45,8 +45,7 @@ static const char usage[] =
 	"%s"
 	"\n"
 	"A blob that does not match its digest, or a layer its diff_id or media type, gives\n"
-	"exit status 7 (after the listing).\n"
-	"%s";
+	"exit status 7 (after the listing).\n";
 
 static json_t *strv_json(char **v, size_t n)
 {
@@ -202,7 +201,6 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	struct oci_config *cfg = NULL;
 	struct oci_config_view v = { 0 };
 	struct lcheck *lv = NULL;
-	struct stat st;
 	char *spec = NULL;
 	int ch, as_json = 0, ret = -1, problems = 0, tree = 0;
 	long layer = 0, depth = 3, largest = 0;
@@ -238,13 +236,10 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			if (cli_int("--largest", optarg, 1, 1000000, &largest, err) < 0)
 				goto out;
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, regcli_help, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage, regcli_help);
 			ret = 0;
 			goto out;
-		}
 		default:
 			lm_err_set(err, LM_E_USAGE, "see 'lamina inspect --help'");
 			goto out;
@@ -263,8 +258,7 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	regcli_global(&reg, o);
 	regcli_fill(&rc, &reg);
 	so.platform = reg.platform;
-	spec = stat(argv[optind], &st) == 0 && S_ISREG(st.st_mode) ? lm_asprintf("oci-archive:%s", argv[optind])
-								   : lm_xstrdup(argv[optind]);
+	spec = cli_source_spec(argv[optind]);
 	if (!(c = cache_open(o->cache_dir, err)))
 		goto out;
 	if (source_open(spec, &so, c, &img, err) < 0) {

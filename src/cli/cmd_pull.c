@@ -26,8 +26,7 @@ static const char usage[] =
 	"%s"
 	"\n"
 	"Global options (lamina --help) go anywhere: --cache DIR, -j N (parallel\n"
-	"downloads, default 4), -q (no progress), -v (one line per HTTP request).\n"
-	"%s";
+	"downloads, default 4), -q (no progress), -v (one line per HTTP request).\n";
 
 int cmd_pull(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
@@ -41,11 +40,8 @@ int cmd_pull(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	image_init(&img);
 	r = regcli_parse(argc, argv, "pull", 1, "one image reference", &rc, o, err);
 	regcli_global(&ro, o); /* after the parse: global options may follow the command */
-	if (r > 0) {
-		char *ex = lm_exit_status_text();
-		printf(usage, regcli_help, ex);
-		free(ex);
-	}
+	if (r > 0)
+		cli_help(usage, regcli_help);
 	if (r != 0) {
 		ret = r > 0 ? 0 : -1;
 		goto out;

@@ -30,8 +30,7 @@ static const char usage[] =
 	"%s"
 	"\n"
 	"Global options (lamina --help) go anywhere: --cache DIR, -j N (parallel\n"
-	"uploads, default 4), -q (no progress), -v (one line per HTTP request).\n"
-	"%s";
+	"uploads, default 4), -q (no progress), -v (one line per HTTP request).\n";
 
 int cmd_push(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
@@ -49,20 +48,14 @@ int cmd_push(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	image_init(&img);
 	r = regcli_parse(argc, argv, "push", 2, "ARCHIVE and REF", &rc, o, err);
 	regcli_global(&ro, o); /* after the parse: global options may follow the command */
-	if (r > 0) {
-		char *ex = lm_exit_status_text();
-		printf(usage, regcli_help, ex);
-		free(ex);
-	}
+	if (r > 0)
+		cli_help(usage, regcli_help);
 	if (r != 0) {
 		ret = r > 0 ? 0 : -1;
 		goto out;
 	}
 	src = argv[optind];
-	if (!source_is_registry(src) || access(src, F_OK) != 0)
-		spec = lm_xstrdup(src); /* a source spec, or a registry reference (copy) */
-	else
-		spec = lm_asprintf("oci-archive:%s", src);
+	spec = cli_source_spec(src);
 	regcli_fill(&rc, &ro);
 	so.platform = rc.platform;
 	so.reg = &ro;

@@ -56,8 +56,7 @@ static const char usage[] =
 	"\n"
 	"The report goes to standard output (or FILE); progress and notes to standard error.\n"
 	"Exit status 3 when a hard limit is exceeded (after the report is written), 7 when a\n"
-	"verify check fails.\n"
-	"%s";
+	"verify check fails.\n";
 
 /* v from the image's lamina.verify label; 0 without one (v->set stays 0). */
 static int label_spec(const struct lm_image *img, struct verify_spec *v, struct lm_err *err)
@@ -99,12 +98,11 @@ static int image_report(const char *arg, int no_verify, struct reg_opts *reg, co
 			struct report *rep, struct lm_err *verr, struct lm_err *err)
 {
 	struct source_opts so = { .platform = reg->platform, .reg = reg };
-	struct stat st;
 	struct cache *c = NULL;
 	struct lm_image img;
 	struct verify_spec v = { 0 };
 	struct verify_outcome vo = { 0 };
-	char *spec = stat(arg, &st) == 0 && S_ISREG(st.st_mode) ? lm_asprintf("oci-archive:%s", arg) : lm_xstrdup(arg);
+	char *spec = cli_source_spec(arg);
 	int ret = -1;
 	image_init(&img);
 	if (!(c = cache_open(o->cache_dir, err)))
@@ -184,13 +182,10 @@ int cmd_report(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case 'o':
 			out = optarg;
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, buildcli_help, regcli_help, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage, buildcli_help, regcli_help);
 			ret = 0;
 			goto out;
-		}
 		default:
 			lm_err_set(err, LM_E_USAGE, "see 'lamina report --help'");
 			goto out;

@@ -81,8 +81,7 @@ static const char usage[] =
 	"and overlayfs. Root filesystems are cached under <cache>/rootfs: the 8 most recently\n"
 	"used are kept, older ones removed; an interrupted run leaves nothing there.\n"
 	"A check that fails gives exit status 7, with every failure on standard error; an\n"
-	"image without the interpreter (no python3 and no node) is exit 3.\n"
-	"%s";
+	"image without the interpreter (no python3 and no node) is exit 3.\n";
 
 enum { OPT_HANDLER = 0x100, OPT_NO_HANDLER, OPT_BASE, OPT_ENV, OPT_ENV_FILE, OPT_RUNTIME };
 
@@ -241,13 +240,10 @@ int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 				goto out;
 			}
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, regcli_help, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage, regcli_help);
 			ret = 0;
 			goto out;
-		}
 		default:
 			lm_err_set(err, LM_E_USAGE, "see 'lamina verify --help'");
 			goto out;
@@ -306,7 +302,7 @@ int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			lm_err_set(err, LM_E_USAGE, "--base goes with a MANIFEST, not with an image");
 			goto out;
 		}
-		spec = stat(target, &st) == 0 ? lm_asprintf("oci-archive:%s", target) : lm_xstrdup(target);
+		spec = cli_source_spec(target);
 		if (!(c = cache_open(o->cache_dir, err)))
 			goto out;
 		if (source_open(spec, &so, c, &img, err) < 0)

@@ -63,8 +63,7 @@ static const char usage[] =
 	"Terraform's source_code_hash).\n"
 	"Global options (lamina --help) go anywhere: --cache, --jobs (deflate threads; the\n"
 	"bytes do not depend on it), --quiet (no progress and no report).\n"
-	"SOURCE_DATE_EPOCH sets every entry's time (UTC; default and minimum 1980-01-01).\n"
-	"%s";
+	"SOURCE_DATE_EPOCH sets every entry's time (UTC; default and minimum 1980-01-01).\n";
 
 enum { OPT_LEVEL = 0x100, OPT_JSON };
 
@@ -121,13 +120,10 @@ int cmd_zip(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		case OPT_JSON:
 			json = 1;
 			break;
-		case 'h': {
-			char *ex = lm_exit_status_text();
-			printf(usage, buildcli_help, regcli_help, ex);
-			free(ex);
+		case 'h':
+			cli_help(usage, buildcli_help, regcli_help);
 			ret = 0;
 			goto out;
-		}
 		default:
 			lm_err_set(err, LM_E_USAGE, "see 'lamina zip --help'");
 			goto out;

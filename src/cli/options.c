@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -396,4 +398,23 @@ void regcli_release(struct regcli *rc)
 	}
 	free(rc->insecure);
 	memset(rc, 0, sizeof(*rc));
+}
+
+void cli_help(const char *usage, ...)
+{
+	va_list ap;
+	char *ex = lm_exit_status_text();
+	va_start(ap, usage);
+	vprintf(usage, ap);
+	va_end(ap);
+	fputs(ex, stdout);
+	free(ex);
+}
+
+char *cli_source_spec(const char *arg)
+{
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISREG(st.st_mode))
+		return lm_asprintf("oci-archive:%s", arg);
+	return lm_xstrdup(arg);
 }

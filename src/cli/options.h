@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <stddef.h>
 
+#include "common/attr.h"
 #include "common/err.h"
 #include "common/opts.h"
 #include "registry/registry.h"
@@ -129,6 +130,15 @@ int regcli_parse(int argc, char **argv, const char *cmd, int nargs, const char *
 /* The message for the option getopt_long refused at argv[optind - 1] (getopt returned
  * '?' or ':' with optopt), with a "did you mean" among longopts. Pure (reads argv). */
 int cli_option_error(int c, int opt, const char *arg, const struct option *longopts, struct lm_err *err);
+
+/* A command's --help on standard output: usage is a printf format filled with the
+ * arguments (the shared help texts, e.g. regcli_help), followed by the exit statuses. */
+void cli_help(const char *usage, ...) LM_PRINTF(1, 2);
+
+/* The source a command names with arg: an existing regular file is an OCI archive
+ * ("oci-archive:PATH"); anything else is already a source (oci:DIR, docker-archive:PATH,
+ * oci-archive:PATH[:REF]) or a registry reference. Caller frees. */
+char *cli_source_spec(const char *arg);
 
 /* Help lines for the options above, for a command's --help. */
 extern const char regcli_help[];
