@@ -157,10 +157,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		lm_err_set(err, LM_E_USAGE, "expected one MANIFEST argument; see 'lamina build --help'");
+	if (cli_operands(argc, 1, "one MANIFEST argument", "build", err) < 0)
 		goto out;
-	}
 	if (r.archive && !*r.archive) {
 		lm_err_set(err, LM_E_USAGE, "--output must name a file");
 		goto out;

@@ -258,10 +258,8 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		lm_err_set(err, LM_E_USAGE, "expected one SOURCE argument; see 'lamina check --help'");
+	if (cli_operands(argc, 1, "one SOURCE argument", "check", err) < 0)
 		goto out;
-	}
 	if (regcli_check(&rc, err) < 0)
 		goto out;
 	if (is_zip_path(argv[optind])) {

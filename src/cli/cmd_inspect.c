@@ -245,10 +245,8 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		lm_err_set(err, LM_E_USAGE, "expected one SOURCE argument; see 'lamina inspect --help'");
+	if (cli_operands(argc, 1, "one SOURCE argument", "inspect", err) < 0)
 		goto out;
-	}
 	if (layer && !tree && !largest) {
 		lm_err_set(err, LM_E_USAGE, "--layer goes with --tree or --largest");
 		goto out;

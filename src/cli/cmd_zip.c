@@ -129,10 +129,8 @@ int cmd_zip(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		lm_err_set(err, LM_E_USAGE, "expected one MANIFEST argument; see 'lamina zip --help'");
+	if (cli_operands(argc, 1, "one MANIFEST argument", "zip", err) < 0)
 		goto out;
-	}
 	if (z.out && !*z.out) {
 		lm_err_set(err, LM_E_USAGE, "--output must name a file");
 		goto out;

@@ -418,3 +418,10 @@ char *cli_source_spec(const char *arg)
 		return lm_asprintf("oci-archive:%s", arg);
 	return lm_xstrdup(arg);
 }
+
+int cli_operands(int argc, int n, const char *what, const char *cmd, struct lm_err *err)
+{
+	if (argc - optind != n)
+		return lm_err_set(err, LM_E_USAGE, "expected %s; see 'lamina %s --help'", what, cmd);
+	return 0;
+}

@@ -135,6 +135,10 @@ int cli_option_error(int c, int opt, const char *arg, const struct option *longo
  * arguments (the shared help texts, e.g. regcli_help), followed by the exit statuses. */
 void cli_help(const char *usage, ...) LM_PRINTF(1, 2);
 
+/* After a command's options: exactly n operands remain (what names them in the error:
+ * "one MANIFEST argument"), else LM_E_USAGE pointing at 'lamina cmd --help'. */
+int cli_operands(int argc, int n, const char *what, const char *cmd, struct lm_err *err);
+
 /* The source a command names with arg: an existing regular file is an OCI archive
  * ("oci-archive:PATH"); anything else is already a source (oci:DIR, docker-archive:PATH,
  * oci-archive:PATH[:REF]) or a registry reference. Caller frees. */
