@@ -132,7 +132,7 @@ int registry_realm_allowed(const char *realm, const struct reg_opts *ro)
 		free(host);
 		return 0;
 	}
-	ok = *host && reg_is_insecure(ro, host);
+	ok = *host && reg_is_insecure(ro->insecure, ro->ninsecure, host);
 	free(host);
 	return ok;
 }
