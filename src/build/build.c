@@ -107,6 +107,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct lm_tree *trees = NULL;
 	struct layer_result *lres = NULL;
 	struct prune_report *rep = NULL;
+	struct prune_base pb;
 	char *workdir = NULL;
 	char(*keys)[LM_DIGEST_LEN] = NULL;
 	unsigned char *todo = NULL;
@@ -118,6 +119,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct reg_opts noreg = { 0 };
 
 	image_init(&base);
+	prune_base_init(&pb);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	res->stats.cur = -1;
 	if (!basespec) {
@@ -192,7 +194,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* prune */
 	lap(&res->stats, &t0, STAGE_PRUNE);
 	rep = prune_report_new();
-	if (stage_prune(m, platform, trees, todo, workdir, rep, &any_prune, err) < 0)
+	if (stage_base_index(m, &base, c, &pb, err) < 0)
+		goto out;
+	if (stage_prune(m, platform, &pb, trees, todo, workdir, rep, &any_prune, err) < 0)
 		goto out;
 	if (any_prune && res->stats.prep_reused < m->nlayers) {
 		char *t = prune_text(rep);
@@ -265,7 +269,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify &&
-	    stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache, o, &res->verify, &res->stats,
+	    stage_verify(m, v, platform, trees, any_prune, &pb, &res->img, c, !r->no_cache, o, &res->verify, &res->stats,
 			 err) < 0)
 		goto out;
 	/* outputs */
@@ -325,6 +329,7 @@ out:
 	free(keys);
 	free(todo);
 	prune_report_free(rep);
+	prune_base_release(&pb);
 	free(workdir);
 	image_release(&base);
 	cache_free(c);
