@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build/buildzip.h"
 #include "build/prepcache.h"
+#include "build/sbom.h"
 #include "build/regcache.h"
 #include "image/acache.h"
 #include "image/cachegc.h"
@@ -108,7 +110,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct layer_result *lres = NULL;
 	struct prune_report *rep = NULL;
 	struct prune_base pb;
-	char *workdir = NULL;
+	char *workdir = NULL, *sbom_tmp = NULL;
+	int sbom_fd = -1;
 	char(*keys)[LM_DIGEST_LEN] = NULL;
 	unsigned char *todo = NULL;
 	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0;
@@ -274,8 +277,54 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		goto out;
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
+	if (r->sbom) {
+		/* made and written first, committed with the archive: neither exists without the other */
+		const char **names = lm_xcalloc(m->nlayers + 1, sizeof(*names));
+		struct sbom_input si = { tag ? tag : r->archive ? r->archive : "image",
+					 res->img.manifest_digest,
+					 basespec,
+					 base.manifest_digest,
+					 trees,
+					 names,
+					 m->nlayers,
+					 o->epoch };
+		char *doc = NULL;
+		size_t len = 0;
+		int fd, sr;
+		for (size_t i = 0; i < m->nlayers; i++)
+			names[i] = m->layers[i].name;
+		sr = sbom_spdx_json(&si, &doc, &len, err);
+		free(names);
+		if (sr < 0) {
+			lm_err_wrap(err, "SBOM");
+			goto out;
+		}
+		if ((fd = lm_tmpfile_beside(r->sbom, &sbom_tmp, err)) < 0) {
+			free(doc);
+			goto out;
+		}
+		if (lm_write_all(fd, doc, len) < 0) {
+			lm_err_sys(err, "write '%s'", sbom_tmp);
+			free(doc);
+			close(fd);
+			goto out;
+		}
+		free(doc);
+		sbom_fd = fd;
+	}
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
+	if (sbom_fd >= 0) {
+		int fd = sbom_fd;
+		sbom_fd = -1;
+		if (lm_tmpfile_commit(fd, sbom_tmp, r->sbom, 1, err) < 0) {
+			free(sbom_tmp);
+			sbom_tmp = NULL;
+			goto out;
+		}
+		free(sbom_tmp);
+		sbom_tmp = NULL;
+	}
 	if (r->zip) {
 		struct zip_opts zo = { o->epoch, zs.level, build_threads(o) };
 		char hb[32];
@@ -318,6 +367,10 @@ out:
 		}
 	}
 	flush_notes(&notes, note, ctx);
+	if (sbom_fd >= 0)
+		close(sbom_fd);
+	lm_tmpfile_discard(sbom_tmp);
+	free(sbom_tmp);
 	lm_rm_rf_quiet(workdir);
 	for (size_t i = 0; have_trees && i < m->nlayers; i++)
 		tree_release(&trees[i]);

@@ -6,6 +6,7 @@
 
 #include "build/build.h"
 #include "build/manifest.h"
+#include "build/sbom.h"
 #include "cli/buildcmd.h"
 #include "cli/cmds.h"
 #include "image/compress.h"
@@ -23,6 +24,12 @@ static const char usage[] =
 	"Options:\n"
 	"  -o, --output FILE       write the image archive to FILE (temporary name, renamed\n"
 	"                          on success; nothing is left behind on failure)\n"
+	"      --sbom none|spdx    with -o, also write OUT.spdx.json beside OUT.tar (default\n"
+	"                          spdx): an SPDX 2.3 JSON SBOM of the image: the base by\n"
+	"                          reference and digest, the Python distributions and npm\n"
+	"                          packages of the app layers (those prune removed noted),\n"
+	"                          every app file's SHA-256; created at SOURCE_DATE_EPOCH, so\n"
+	"                          reproducible. Never put into the image (docs/sbom.md)\n"
 	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\")\n"
 	"      --push REF          push the image to REF after building\n"
 	"      --report            also measure the zip of the same app (as 'lamina zip' would\n"
@@ -47,7 +54,7 @@ static const char usage[] =
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n"
 	"%s";
 
-enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_LEVEL };
+enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_LEVEL, OPT_SBOM };
 
 int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
@@ -57,6 +64,7 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		{ "push", required_argument, NULL, OPT_PUSH },
 		{ "report", no_argument, NULL, OPT_REPORT },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
+		{ "sbom", required_argument, NULL, OPT_SBOM },
 		BUILDCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -67,7 +75,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	struct build_result res;
 	struct buildcli b;
 	long v;
-	int c, ret = -1;
+	int c, ret = -1, sbom = 1;
+	char *sbom_path = NULL;
 
 	memset(&r, 0, sizeof(r));
 	build_result_init(&res);
@@ -88,6 +97,16 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			break;
 		case OPT_PUSH:
 			r.push = optarg;
+			break;
+		case OPT_SBOM:
+			if (strcmp(optarg, "none") == 0) {
+				sbom = 0;
+			} else if (strcmp(optarg, "spdx") == 0) {
+				sbom = 1;
+			} else {
+				lm_err_set(err, LM_E_USAGE, "--sbom takes none or spdx, not '%s'", optarg);
+				goto out;
+			}
 			break;
 		case OPT_REPORT:
 			r.zip = &z;
@@ -119,6 +138,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		lm_err_set(err, LM_E_USAGE, "--output must name a file");
 		goto out;
 	}
+	if (r.archive && sbom)
+		r.sbom = sbom_path = sbom_path_for(r.archive);
 	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
 	if (cli_build(&r, o, &res, err) < 0)
@@ -133,5 +154,6 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 out:
 	buildcli_release(&b);
 	build_result_release(&res);
+	free(sbom_path);
 	return ret;
 }
