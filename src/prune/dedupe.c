@@ -278,7 +278,8 @@ static int same_files(struct run *r, const unsigned char *memb, size_t plen, con
 	return same;
 }
 
-/* Marks entry i and everything below it (entries are sorted: its subtree follows it). */
+/* Marks entry i and everything below it. Sorted bytewise, a subtree is not contiguous
+ * ("boto3-1.26.27.egg-info/..." comes between "boto3" and "boto3/..."), but it follows. */
 static void mark_subtree(const struct run *r, unsigned char *memb, size_t i)
 {
 	const char *p = r->t->v[i].path;
@@ -286,9 +287,10 @@ static void mark_subtree(const struct run *r, unsigned char *memb, size_t i)
 	memb[i] = 1;
 	for (size_t k = i + 1; k < r->t->n; k++) {
 		const char *q = r->t->v[k].path;
-		if (strncmp(q, p, pl) != 0 || q[pl] != '/')
-			break;
-		if (r->in_root[k] && !r->t->v[k].generated)
+		int c = strncmp(q, p, pl);
+		if (c > 0)
+			break; /* past every path that starts with p */
+		if (c == 0 && q[pl] == '/' && r->in_root[k] && !r->t->v[k].generated)
 			memb[k] = 1;
 	}
 }
@@ -489,11 +491,11 @@ static void node_packages(struct run *r, unsigned char *memb)
 			memset(memb, 0, r->t->n + 1);
 			mark_subtree(r, memb, (size_t)(dir - r->t->v));
 			if (strcmp(bv, version) != 0) {
-				same_files(r, memb, strlen("node_modules/") + strlen(pkg), broot, &bytes);
+				same_files(r, memb, strlen("node_modules/") + strlen(pkg) + 1, broot, &bytes);
 				note(r, "dedupe-base: '%s' %s shadows the base's %s (/%s): %s more in the image; drop it "
 					"unless the app needs this version",
 				     pkg, version, bv, broot, lm_human_bytes(bytes, h, sizeof(h)));
-			} else if (same_files(r, memb, strlen("node_modules/") + strlen(pkg), broot, &bytes)) {
+			} else if (same_files(r, memb, strlen("node_modules/") + strlen(pkg) + 1, broot, &bytes)) {
 				if (esm < 0)
 					esm = app_is_esm(r);
 				if (esm)
