@@ -122,12 +122,17 @@ static int looks_like_expression(const char *s)
 int sbom_python_metadata(const char *text, size_t len, char **name, char **version, char **license,
 			 char **license_text)
 {
-	char *buf = lm_xstrndup(text, len), *save = NULL, *last = NULL;
+	char *buf = lm_xstrndup(text, len), *last = NULL, *next;
 	char *nm = NULL, *ver = NULL, *lic = NULL, *expr = NULL, *classifier_id = NULL;
 	int nclass = 0;
-	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t l = strlen(line);
+	/* line by line (not strtok: an empty line ends the headers) */
+	for (char *line = buf; line; line = next) {
+		size_t l;
 		char *colon;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		l = strlen(line);
 		if (l && line[l - 1] == '\r')
 			line[--l] = '\0';
 		if (!l)
