@@ -170,7 +170,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		todo[i] = 1;
 		if (r->no_cache)
 			continue;
-		prep_key(m, i, &trees[i], platform, &base, o->epoch, keys[i]);
+		prep_key(m, i, &trees[i], platform, &base, !zip_output(r), o->epoch, keys[i]);
 		if (prep_apply(c, keys[i], &trees[i], &corrupt, err) == 1) {
 			struct layer_opts lo = { o->epoch, level, 0 };
 			struct lm_err e2 = LM_ERR_INIT;
@@ -197,7 +197,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* prune */
 	lap(&res->stats, &t0, STAGE_PRUNE);
 	rep = prune_report_new();
-	if (stage_base_index(m, &base, c, &pb, err) < 0)
+	/* an image runs on the base's packages; a zip on the managed runtime's, whatever
+	 * version AWS ships that day: dedupe-base compares only for an image */
+	if (!zip_output(r) && stage_base_index(m, &base, c, &pb, err) < 0)
 		goto out;
 	if (stage_prune(m, platform, &pb, trees, todo, workdir, rep, &any_prune, err) < 0)
 		goto out;
