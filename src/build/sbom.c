@@ -13,6 +13,7 @@
 #include "common/str.h"
 #include "common/version.h"
 #include "image/oci.h"
+#include "registry/ref.h"
 
 /* Metadata and package.json files larger than this are not read (none is near it). */
 #define SBOM_META_MAX ((size_t)16 << 20)
@@ -374,6 +375,29 @@ static json_t *jstr(const char *s)
 	return j ? j : json_string("NOASSERTION (not UTF-8)");
 }
 
+/* The base's purl (purl-spec's oci type): "pkg:oci/python@sha256%3A<hex>?repository_url=
+ * public.ecr.aws/lambda/python&tag=3.12"; NULL when base_ref is no registry reference.
+ * Caller frees. */
+static char *oci_purl(const struct sbom_input *in)
+{
+	struct ref r;
+	struct lm_err e2 = LM_ERR_INIT;
+	const char *name;
+	char *out, *tag;
+	memset(&r, 0, sizeof(r));
+	if (ref_parse(in->base_ref, &r, &e2) < 0) {
+		lm_err_release(&e2);
+		return NULL;
+	}
+	name = strrchr(r.repo, '/') ? strrchr(r.repo, '/') + 1 : r.repo;
+	tag = r.tag ? purl_enc(r.tag, 0) : NULL;
+	out = lm_asprintf("pkg:oci/%s@sha256%%3A%s?repository_url=%s/%s%s%s", name, digest_hex(in->base_digest), r.host,
+			  r.repo, tag ? "&tag=" : "", tag ? tag : "");
+	free(tag);
+	ref_release(&r);
+	return out;
+}
+
 static json_t *checksum(const char *digest)
 {
 	json_t *a = json_array(), *c = json_object();
@@ -399,7 +423,7 @@ int sbom_spdx_json(const struct sbom_input *in, char **out, size_t *outlen, stru
 	size_t npk = 0, cappk = 0, nf = 0, capf = 0;
 	json_t *doc = json_object(), *ci = json_object(), *creators = json_array();
 	json_t *pkgs = json_array(), *files = json_array(), *rels = json_array(), *p;
-	char created[32], *s, *ref;
+	char created[32], *s, *ref, *baseloc = NULL;
 	int ret = -1;
 
 	/* what the trees hold */
@@ -467,17 +491,14 @@ int sbom_spdx_json(const struct sbom_input *in, char **out, size_t *outlen, stru
 	json_object_set_new(p, "versionInfo", json_string(in->base_digest));
 	/* a registry reference is where it can be had; a local archive is not */
 	json_object_set_new(p, "downloadLocation", json_string("NOASSERTION"));
-	if (!strstr(in->base_ref, "archive:") && strncmp(in->base_ref, "oci:", 4) != 0) {
+	if (!strstr(in->base_ref, "archive:") && strncmp(in->base_ref, "oci:", 4) != 0 && (baseloc = oci_purl(in))) {
 		json_t *refs = json_array(), *r = json_object();
-		char *enc = purl_enc(in->base_ref, 0);
-		char *loc = lm_asprintf("pkg:oci/%s@%s", enc, in->base_digest);
 		json_object_set_new(r, "referenceCategory", json_string("PACKAGE-MANAGER"));
 		json_object_set_new(r, "referenceType", json_string("purl"));
-		json_object_set_new(r, "referenceLocator", jstr(loc));
+		json_object_set_new(r, "referenceLocator", jstr(baseloc));
 		json_array_append_new(refs, r);
 		json_object_set_new(p, "externalRefs", refs);
-		free(enc);
-		free(loc);
+		free(baseloc);
 	}
 	json_object_set_new(p, "filesAnalyzed", json_false());
 	json_object_set_new(p, "checksums", checksum(in->base_digest));

@@ -145,6 +145,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	if (cli_build(&r, o, &res, err) < 0)
 		goto out;
 	cli_build_summary(&res, o);
+	if (r.sbom && !o->quiet)
+		fprintf(stderr, "  sbom    %s (SPDX 2.3)\n", r.sbom);
 	if (r.push && !o->quiet)
 		fprintf(stderr, "pushed %s@%s\n", r.push, res.pushed);
 	printf("%s\n", res.img.manifest_digest);

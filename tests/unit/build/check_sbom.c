@@ -173,6 +173,16 @@ START_TEST(test_document)
 		ck_assert(strcmp(name, "fixture") != 0); /* a package.json without a version is no package */
 	}
 	ck_assert(seen_yaml && seen_boto && seen_npm);
+	/* the base: a registry reference gets its purl */
+	json_array_foreach(pk, i, p)
+	{
+		if (strcmp(json_string_value(json_object_get(p, "SPDXID")), "SPDXRef-Base") != 0)
+			continue;
+		ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(p, "externalRefs"), 0),
+								  "referenceLocator")),
+				 "pkg:oci/python@sha256%3Abbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+				 "?repository_url=public.ecr.aws/lambda/python&tag=3.12");
+	}
 	ck_assert_uint_eq(json_array_size(pk), 2 + 3);
 	files = json_object_get(j, "files");
 	/* removed files are not there; a path two layers hold, once */
