@@ -282,7 +282,10 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	if (r->sbom) {
 		/* made and written first, committed with the archive: neither exists without the other */
 		const char **names = lm_xcalloc(m->nlayers + 1, sizeof(*names));
-		struct sbom_input si = { tag ? tag : r->archive ? r->archive : "image",
+		/* the archive's file name, not its path: the same image written elsewhere is the same */
+		const char *aname = r->archive ? (strrchr(r->archive, '/') ? strrchr(r->archive, '/') + 1 : r->archive)
+					       : "image";
+		struct sbom_input si = { tag ? tag : aname,
 					 res->img.manifest_digest,
 					 basespec,
 					 base.manifest_digest,
