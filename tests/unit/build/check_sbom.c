@@ -234,6 +234,8 @@ START_TEST(test_baseindex_record)
 	ck_assert_str_eq(prune_base_find(&back, "var/runtime/node_modules/a/package.json")->text, "{\n\"a\":1}\n");
 	ck_assert_ptr_null(prune_base_find(&back, "var/lang/site-packages/x.py")->text);
 	ck_assert_str_eq(prune_base_find(&back, "var/lang/site-packages/empty.txt")->text, "");
+	ck_assert_uint_eq(back.nnode_path, 3);
+	prune_base_release(&back);
 	/* a truncated or bad record is refused */
 	ck_assert_int_eq(base_index_from_record(rec, len / 2, &back), -1);
 	ck_assert_int_eq(base_index_from_record("x\n", 2, &back), -1);
