@@ -305,6 +305,8 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			goto out;
 		}
 		if ((fd = lm_tmpfile_beside(r->sbom, &sbom_tmp, err)) < 0) {
+			if (r->archive)
+				lm_err_wrap(err, "SBOM beside '%s'", r->archive);
 			free(doc);
 			goto out;
 		}
