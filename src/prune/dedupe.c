@@ -451,9 +451,82 @@ static int app_is_esm(const struct run *r)
 	return 0;
 }
 
+/* A top-level Node package that the base ships identically. */
+struct ncand {
+	char *name;
+	size_t dir;	 /* its node_modules/NAME entry */
+	size_t pkgjson;	 /* its package.json entry */
+	char *broot;	 /* the base's copy: "var/runtime/node_modules/NAME" */
+	int out;	 /* dropped from the candidates */
+};
+
+/* The names package.json's text requires at run time: dependencies, optional and peer. */
+static void npm_deps(const char *text, size_t len, struct lm_strset *out)
+{
+	static const char *const keys[] = { "dependencies", "optionalDependencies", "peerDependencies" };
+	json_t *j = json_loadb(text, len, 0, NULL);
+	for (size_t k = 0; j && k < sizeof(keys) / sizeof(keys[0]); k++) {
+		const char *name;
+		json_t *v;
+		json_object_foreach(json_object_get(j, keys[k]), name, v)
+		{
+			(void)v;
+			lm_strset_add(out, name);
+		}
+	}
+	json_decref(j);
+}
+
+/* 1 when candidate c's dependencies resolve to the same files from the app's copy as from
+ * the base's: each one is inside the package (its own node_modules, compared with it), not
+ * in the app's node_modules at all (then both find the base's), or itself a candidate. A
+ * package with the same files but a dependency of another version in the app would load
+ * that version from /var/task and the base's from /var/runtime. Else 0, with the
+ * dependency's name in *why (caller frees). */
+static int deps_same(const struct run *r, const struct ncand *c, const struct ncand *v, size_t n, char **why)
+{
+	struct lm_strset deps = LM_STRSET_INIT;
+	const struct lm_entry *pj = &r->t->v[c->pkgjson];
+	char *buf = NULL;
+	size_t len = 0;
+	struct lm_err err = LM_ERR_INIT;
+	int same = 1;
+	if (lm_read_file(pj->src, (size_t)1 << 20, &buf, &len, &err) < 0) {
+		lm_err_release(&err);
+		*why = lm_xstrdup("(package.json unreadable)");
+		return 0;
+	}
+	npm_deps(buf, len, &deps);
+	free(buf);
+	for (size_t k = 0; same && k < deps.cap; k++) {
+		const char *d = deps.v[k];
+		char *nested, *top;
+		int cand = 0;
+		if (!d)
+			continue;
+		nested = lm_asprintf("%s/node_modules/%s", r->t->v[c->dir].path, d);
+		top = lm_asprintf("%.*snode_modules/%s", (int)r->rootlen, r->rootlen ? r->t->v[c->dir].path : "", d);
+		if (!tree_find(r->t, nested) && tree_find(r->t, top)) {
+			for (size_t m = 0; m < n; m++)
+				if (!v[m].out && strcmp(v[m].name, d) == 0)
+					cand = 1;
+			if (!cand) {
+				same = 0;
+				*why = lm_xstrdup(d);
+			}
+		}
+		free(nested);
+		free(top);
+	}
+	lm_strset_release(&deps);
+	return same;
+}
+
 static void node_packages(struct run *r, unsigned char *memb)
 {
 	int esm = -1;
+	struct ncand *v = NULL;
+	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < r->t->n; i++) {
 		const struct lm_entry *e = &r->t->v[i];
 		const char *rel;
@@ -498,14 +571,20 @@ static void node_packages(struct run *r, unsigned char *memb)
 			} else if (same_files(r, memb, strlen("node_modules/") + strlen(pkg) + 1, broot, &bytes)) {
 				if (esm < 0)
 					esm = app_is_esm(r);
-				if (esm)
+				if (esm) {
 					note(r, "dedupe-base: '%s' %s is in the base too (/%s) but the app has ES modules, "
 						"which do not search NODE_PATH: kept (%s)",
 					     pkg, version, broot, lm_human_bytes(bytes, h, sizeof(h)));
-				else
-					for (size_t m = 0; m < r->t->n; m++)
-						if (memb[m])
-							r->dedupe[m] = 1;
+				} else {
+					lm_grow((void **)&v, &cap, n + 1, sizeof(*v));
+					v[n].name = lm_xstrdup(pkg);
+					v[n].dir = (size_t)(dir - r->t->v);
+					v[n].pkgjson = i;
+					v[n].broot = broot;
+					v[n].out = 0;
+					broot = NULL;
+					n++;
+				}
 			} else {
 				note(r, "dedupe-base: '%s' %s is in the base too (/%s) but its files differ: kept (%s)", pkg,
 				     version, broot, lm_human_bytes(bytes, h, sizeof(h)));
@@ -517,6 +596,34 @@ static void node_packages(struct run *r, unsigned char *memb)
 		free(version);
 		free(pkg);
 	}
+	/* a candidate whose dependency the app holds in another version stays; that may
+	 * make another one stay: until nothing changes */
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (size_t c = 0; c < n; c++) {
+			char *why = NULL;
+			if (v[c].out || deps_same(r, &v[c], v, n, &why))
+				continue;
+			v[c].out = 1;
+			changed = 1;
+			note(r, "dedupe-base: '%s' is in the base too (/%s) but it requires '%s', which the app keeps (the "
+				"base's copy would load the base's): kept",
+			     v[c].name, v[c].broot, why);
+			free(why);
+		}
+	}
+	for (size_t c = 0; c < n; c++) {
+		if (!v[c].out) {
+			memset(memb, 0, r->t->n + 1);
+			mark_subtree(r, memb, v[c].dir);
+			for (size_t m = 0; m < r->t->n; m++)
+				if (memb[m])
+					r->dedupe[m] = 1;
+		}
+		free(v[c].name);
+		free(v[c].broot);
+	}
+	free(v);
 }
 
 void prune_dedupe_mark(struct run *r)

@@ -309,11 +309,35 @@ START_TEST(test_node)
 	fx_file(&f, "node_modules/tslib/package.json", "{\"name\":\"tslib\",\"version\":\"2.8.0\"}", NULL, NULL);
 	fx_file(&f, "node_modules/tslib/tslib.js", "x\n", NULL, NULL);
 	fx_base(&f, "var/runtime/node_modules/tslib/package.json", "{\"name\":\"tslib\",\"version\":\"2.6.0\"}");
+	/* identical files, but a dependency the app holds in another version: from the base,
+	 * it would load the base's tslib; and what depends on it stays too */
+	fx_file(&f, "node_modules/@aws-sdk/core/package.json",
+		"{\"name\":\"@aws-sdk/core\",\"version\":\"3.750.0\",\"dependencies\":{\"tslib\":\"^2.6.0\"}}",
+		"var/runtime", NULL);
+	fx_file(&f, "node_modules/@aws-sdk/core/index.js", "require('tslib')\n", "var/runtime", NULL);
+	fx_file(&f, "node_modules/@aws-sdk/util/package.json",
+		"{\"name\":\"@aws-sdk/util\",\"version\":\"3.750.0\",\"peerDependencies\":{\"@aws-sdk/core\":\"*\"}}",
+		"var/runtime", NULL);
+	/* a dependency inside the package itself is compared with it */
+	fx_file(&f, "node_modules/@aws-sdk/nested/package.json",
+		"{\"name\":\"@aws-sdk/nested\",\"version\":\"1.0.0\",\"dependencies\":{\"tslib\":\"1\"}}", "var/runtime",
+		NULL);
+	fx_file(&f, "node_modules/@aws-sdk/nested/node_modules/tslib/package.json", "{\"name\":\"tslib\",\"version\":\"1.0.0\"}",
+		"var/runtime", NULL);
 	fx_file(&f, "index.js", "require('@aws-sdk/client-s3')\n", NULL, NULL);
 	json = apply(&f, "node-safe");
 	ck_assert(removed(&f, "node_modules/@aws-sdk/client-s3/dist-cjs/index.js"));
 	ck_assert(removed(&f, "node_modules/@aws-sdk/client-s3"));
 	ck_assert(!removed(&f, "node_modules/tslib/tslib.js"));
+	ck_assert(!removed(&f, "node_modules/@aws-sdk/core/index.js"));
+	ck_assert(!removed(&f, "node_modules/@aws-sdk/util/package.json"));
+	ck_assert(removed(&f, "node_modules/@aws-sdk/nested/node_modules/tslib/package.json"));
+	ck_assert_msg(strstr(json, "'@aws-sdk/core' is in the base too (/var/runtime/node_modules/@aws-sdk/core) but it "
+				   "requires 'tslib', which the app keeps") != NULL,
+		      "%s", json);
+	ck_assert_msg(strstr(json, "'@aws-sdk/util' is in the base too (/var/runtime/node_modules/@aws-sdk/util) but it "
+				   "requires '@aws-sdk/core', which the app keeps") != NULL,
+		      "%s", json);
 	ck_assert_msg(strstr(json, "'tslib' 2.8.0 shadows the base's 2.6.0 (/var/runtime/node_modules/tslib)") != NULL,
 		      "%s", json);
 	free(json);
