@@ -8,7 +8,8 @@
 #  - another version (or the same version with a changed file) stays, and the report
 #    says it shadows the base's and what it costs;
 #  - a Node app with the same @aws-sdk closure loses it and still require()s the client
-#    (NODE_PATH); with ES module code of its own it keeps it (import reads no NODE_PATH).
+#    (NODE_PATH); with another tslib of its own, what requires tslib stays; with ES module
+#    code of its own it keeps it all (import reads no NODE_PATH).
 . "$(dirname "$0")/lib.sh"
 FIX=$(fixture_base)
 NFIX=$(fixture_node_base)
@@ -122,6 +123,16 @@ assert_contains "$T/err" '^  @aws-sdk/client-s3 +[0-9]+->0 '
 assert_eq "$(jq -r .s3 "$T/nres.json")" /var/runtime/node_modules/@aws-sdk/client-s3/dist-cjs/index.js \
 	"client-s3 from the base"
 assert_eq "$(jq -r .send "$T/nres.json")" function "an S3 client"
+
+# another tslib in the app: it shadows the base's, and what requires it (directly or not)
+# stays: from the base it would load the base's tslib
+cp -a "$T/node" "$T/node2"
+sed -i 's/"version": "\([0-9.]*\)"/"version": "\1-app"/' "$T/node2/app/node_modules/tslib/package.json"
+grep -q -- '-app"' "$T/node2/app/node_modules/tslib/package.json" || fail "could not change tslib's version"
+run_lamina prune --dry-run "$T/node2/lamina.json" || { cat "$T/err" >&2; fail "node dry run (other tslib)"; }
+assert_contains "$T/out" "warning: dedupe-base: 'tslib' [0-9.]+-app shadows the base's [0-9.]+"
+assert_contains "$T/out" "warning: dedupe-base: '@aws-sdk/client-s3' is in the base too .* but it requires '[^']+', which the app keeps"
+assert_not_contains "$T/out" '^  @aws-sdk/client-s3 +[0-9]+->0 '
 
 # ES module code of the app's own: kept, with a note
 printf 'import { S3Client } from "@aws-sdk/client-s3";\nexport const handler = async () => typeof S3Client;\n' \
