@@ -15,6 +15,7 @@
 #include "common/attr.h"
 #include "common/fs.h"
 #include "common/str.h"
+#include "prune/jsscan.h"
 
 /* --- struct prune_base ------------------------------------------------------------- */
 
@@ -418,37 +419,104 @@ static void python_dists(struct run *r, const struct bdists *bd, unsigned char *
 }
 
 /* ES modules resolve bare specifiers through node_modules directories only, never
- * NODE_PATH: an app with its own ESM code could not find the base's copy. */
-static int app_is_esm(const struct run *r)
+ * NODE_PATH: what ES module code imports must stay where it is. */
+
+/* 1 when package.json's text says "type": "module". */
+static int pkg_is_module(const struct lm_entry *e)
 {
+	char *buf = NULL;
+	size_t len = 0;
+	struct lm_err err = LM_ERR_INIT;
+	int esm = 0;
+	if (e->src && lm_read_file(e->src, (size_t)1 << 20, &buf, &len, &err) == 0) {
+		json_t *j = json_loadb(buf, len, 0, NULL);
+		json_t *t = j ? json_object_get(j, "type") : NULL;
+		esm = json_is_string(t) && strcmp(json_string_value(t), "module") == 0;
+		json_decref(j);
+	}
+	lm_err_release(&err);
+	free(buf);
+	return esm;
+}
+
+/* 1 when the file at image path p is an ES module: .mjs, or .js in the scope of a
+ * package.json (the nearest one up) with "type": "module". */
+static int is_esm_file(const struct run *r, const char *p, const struct lm_strset *module_dirs)
+{
+	char *dir;
+	int esm = 0;
+	if (lm_str_endswith(p, ".mjs"))
+		return 1;
+	if (!lm_str_endswith(p, ".js"))
+		return 0;
+	for (dir = lm_path_dirname(p); strcmp(dir, ".") != 0;) {
+		char *pj = lm_asprintf("%s/package.json", dir), *up;
+		int found = tree_find(r->t, pj) != NULL;
+		free(pj);
+		if (found) {
+			esm = lm_strset_has(module_dirs, dir);
+			break;
+		}
+		if (r->rootlen && strlen(dir) < r->rootlen)
+			break; /* above the layer */
+		up = lm_path_dirname(dir);
+		free(dir);
+		dir = up;
+	}
+	free(dir);
+	return esm;
+}
+
+/* The package a bare specifier names ("@scope/name/sub" -> "@scope/name"), NULL for a
+ * relative one, a builtin ("node:fs") or a URL. Caller frees. */
+static char *bare_package(const char *spec)
+{
+	const char *slash;
+	if (!*spec || jsscan_is_relative(spec) || spec[0] == '/' || strchr(spec, ':'))
+		return NULL;
+	slash = strchr(spec, '/');
+	if (spec[0] == '@' && slash)
+		slash = strchr(slash + 1, '/');
+	return slash ? lm_xstrndup(spec, (size_t)(slash - spec)) : lm_xstrdup(spec);
+}
+
+static void on_esm_spec(const char *spec, void *vctx)
+{
+	struct lm_strset *names = vctx;
+	char *p = bare_package(spec);
+	if (p)
+		lm_strset_add(names, p);
+	free(p);
+}
+
+/* The packages ES module code imports, in files outside skip (the candidates' own files:
+ * the base has them, and they resolve there). */
+static void esm_imports(const struct run *r, const unsigned char *skip, struct lm_strset *names)
+{
+	struct lm_strset module_dirs = LM_STRSET_INIT;
 	for (size_t i = 0; i < r->t->n; i++) {
 		const struct lm_entry *e = &r->t->v[i];
-		const char *rel;
-		if (!r->in_root[i] || e->generated || e->type != LM_F_REG)
-			continue;
-		rel = prune_rel(r, i);
-		if (strstr(rel, "node_modules/"))
-			continue;
-		if (lm_str_endswith(rel, ".mjs"))
-			return 1;
-		if (strcmp(prune_base_name(rel), "package.json") == 0 && e->src) {
-			char *buf = NULL;
-			size_t len = 0;
-			struct lm_err err = LM_ERR_INIT;
-			int esm = 0;
-			if (lm_read_file(e->src, (size_t)1 << 20, &buf, &len, &err) == 0) {
-				json_t *j = json_loadb(buf, len, 0, NULL);
-				json_t *t = j ? json_object_get(j, "type") : NULL;
-				esm = json_is_string(t) && strcmp(json_string_value(t), "module") == 0;
-				json_decref(j);
-			}
-			lm_err_release(&err);
-			free(buf);
-			if (esm)
-				return 1;
+		if (r->in_root[i] && !e->generated && e->type == LM_F_REG &&
+		    strcmp(prune_base_name(e->path), "package.json") == 0 && pkg_is_module(e)) {
+			char *d = lm_path_dirname(e->path);
+			lm_strset_add(&module_dirs, d);
+			free(d);
 		}
 	}
-	return 0;
+	for (size_t i = 0; i < r->t->n; i++) {
+		const struct lm_entry *e = &r->t->v[i];
+		char *buf = NULL;
+		size_t len = 0;
+		struct lm_err err = LM_ERR_INIT;
+		if (!r->in_root[i] || e->generated || e->type != LM_F_REG || !e->src || skip[i] || e->size > PRUNE_SCAN_MAX ||
+		    !is_esm_file(r, e->path, &module_dirs))
+			continue;
+		if (lm_read_file(e->src, PRUNE_SCAN_MAX, &buf, &len, &err) == 0)
+			jsscan_specifiers(buf, len, on_esm_spec, names);
+		lm_err_release(&err);
+		free(buf);
+	}
+	lm_strset_release(&module_dirs);
 }
 
 /* A top-level Node package that the base ships identically. */
@@ -524,8 +592,8 @@ static int deps_same(const struct run *r, const struct ncand *c, const struct nc
 
 static void node_packages(struct run *r, unsigned char *memb)
 {
-	int esm = -1;
 	struct ncand *v = NULL;
+	struct lm_strset esm = LM_STRSET_INIT;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < r->t->n; i++) {
 		const struct lm_entry *e = &r->t->v[i];
@@ -569,22 +637,14 @@ static void node_packages(struct run *r, unsigned char *memb)
 					"unless the app needs this version",
 				     pkg, version, bv, broot, lm_human_bytes(bytes, h, sizeof(h)));
 			} else if (same_files(r, memb, strlen("node_modules/") + strlen(pkg) + 1, broot, &bytes)) {
-				if (esm < 0)
-					esm = app_is_esm(r);
-				if (esm) {
-					note(r, "dedupe-base: '%s' %s is in the base too (/%s) but the app has ES modules, "
-						"which do not search NODE_PATH: kept (%s)",
-					     pkg, version, broot, lm_human_bytes(bytes, h, sizeof(h)));
-				} else {
-					lm_grow((void **)&v, &cap, n + 1, sizeof(*v));
-					v[n].name = lm_xstrdup(pkg);
-					v[n].dir = (size_t)(dir - r->t->v);
-					v[n].pkgjson = i;
-					v[n].broot = broot;
-					v[n].out = 0;
-					broot = NULL;
-					n++;
-				}
+				lm_grow((void **)&v, &cap, n + 1, sizeof(*v));
+				v[n].name = lm_xstrdup(pkg);
+				v[n].dir = (size_t)(dir - r->t->v);
+				v[n].pkgjson = i;
+				v[n].broot = broot;
+				v[n].out = 0;
+				broot = NULL;
+				n++;
 			} else {
 				note(r, "dedupe-base: '%s' %s is in the base too (/%s) but its files differ: kept (%s)", pkg,
 				     version, broot, lm_human_bytes(bytes, h, sizeof(h)));
@@ -596,6 +656,34 @@ static void node_packages(struct run *r, unsigned char *memb)
 		free(version);
 		free(pkg);
 	}
+	/* what ES module code outside the candidates imports stays, with what it requires
+	 * (an ES module build imports its dependencies too): until nothing changes */
+	if (n) {
+		memset(memb, 0, r->t->n + 1);
+		for (size_t c = 0; c < n; c++)
+			mark_subtree(r, memb, v[c].dir);
+		esm_imports(r, memb, &esm);
+	}
+	for (int changed = 1; changed && esm.n;) {
+		changed = 0;
+		for (size_t c = 0; c < n; c++) {
+			char *buf = NULL;
+			size_t len = 0;
+			struct lm_err err = LM_ERR_INIT;
+			if (v[c].out || !lm_strset_has(&esm, v[c].name))
+				continue;
+			v[c].out = 1;
+			changed = 1;
+			note(r, "dedupe-base: '%s' is in the base too (/%s) but ES module code imports it, and import "
+				"does not search NODE_PATH: kept",
+			     v[c].name, v[c].broot);
+			if (lm_read_file(r->t->v[v[c].pkgjson].src, (size_t)1 << 20, &buf, &len, &err) == 0)
+				npm_deps(buf, len, &esm);
+			lm_err_release(&err);
+			free(buf);
+		}
+	}
+	lm_strset_release(&esm);
 	/* a candidate whose dependency the app holds in another version stays; that may
 	 * make another one stay: until nothing changes */
 	for (int changed = 1; changed;) {

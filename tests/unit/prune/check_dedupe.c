@@ -351,11 +351,27 @@ START_TEST(test_node)
 	fx_file(&f, "node_modules/@aws-sdk/client-s3/package.json", "{\"name\":\"@aws-sdk/client-s3\",\"version\":\"3.750.0\"}",
 		"var/runtime", NULL);
 	fx_file(&f, "node_modules/@aws-sdk/client-s3/dist-cjs/index.js", "module.exports = 1;\n", "var/runtime", NULL);
+	fx_file(&f, "node_modules/@aws-sdk/client-s3/dist-cjs/x.js", "require('@aws-sdk/core')\n", "var/runtime", NULL);
+	fx_file(&f, "node_modules/@aws-sdk/client-s3/package.json",
+		"{\"name\":\"@aws-sdk/client-s3\",\"version\":\"3.750.0\",\"dependencies\":{\"@aws-sdk/core\":\"1\"}}",
+		"var/runtime", NULL);
+	fx_file(&f, "node_modules/@aws-sdk/core/package.json", "{\"name\":\"@aws-sdk/core\",\"version\":\"3.750.0\"}",
+		"var/runtime", NULL);
+	fx_file(&f, "node_modules/uuid/package.json", "{\"name\":\"uuid\",\"version\":\"9.0.1\"}", "var/runtime", NULL);
+	fx_file(&f, "node_modules/uuid/index.js", "x\n", "var/runtime", NULL);
+	/* another package's ES module build imports uuid */
+	fx_file(&f, "node_modules/esm-only/package.json", "{\"name\":\"esm-only\",\"version\":\"1.0.0\",\"type\":\"module\"}",
+		NULL, NULL);
+	fx_file(&f, "node_modules/esm-only/index.js", "import { v4 } from 'uuid';\n", NULL, NULL);
 	fx_file(&f, "package.json", "{\"type\":\"module\"}", NULL, NULL);
 	fx_file(&f, "index.js", "import '@aws-sdk/client-s3'\n", NULL, NULL);
 	json = apply(&f, "dedupe-base");
 	ck_assert(!removed(&f, "node_modules/@aws-sdk/client-s3/dist-cjs/index.js"));
-	ck_assert_msg(strstr(json, "ES modules, which do not search NODE_PATH: kept") != NULL, "%s", json);
+	ck_assert(!removed(&f, "node_modules/@aws-sdk/core/package.json")); /* what client-s3 requires */
+	ck_assert(!removed(&f, "node_modules/uuid/index.js"));
+	ck_assert_msg(strstr(json, "'@aws-sdk/client-s3' is in the base too (/var/runtime/node_modules/@aws-sdk/client-s3) "
+				   "but ES module code imports it, and import does not search NODE_PATH: kept") != NULL,
+		      "%s", json);
 	free(json);
 	fx_release(&f);
 }
