@@ -233,7 +233,8 @@ bad:
 	return -1;
 }
 
-int base_index(const struct lm_image *base, struct cache *c, struct prune_base *out, struct lm_err *err)
+int base_index(const struct lm_image *base, struct cache *c, int use_cache, struct prune_base *out,
+	       struct lm_err *err)
 {
 	struct ac_key k;
 	char key[LM_DIGEST_LEN];
@@ -245,7 +246,7 @@ int base_index(const struct lm_image *base, struct cache *c, struct prune_base *
 	for (size_t i = 0; i < base->manifest.nlayers; i++)
 		ac_key_str(&k, base->manifest.layers[i].digest);
 	ac_key_final(&k, key);
-	if (ac_get(c, key, &rec, &len, NULL) == 1) {
+	if (use_cache && ac_get(c, key, &rec, &len, NULL) == 1) {
 		int r = base_index_from_record(rec, len, out);
 		free(rec);
 		if (r == 0)
@@ -274,6 +275,8 @@ int base_index(const struct lm_image *base, struct cache *c, struct prune_base *
 		lm_err_release(&e2);
 	}
 	prune_base_finish(out);
+	if (!use_cache)
+		return 0;
 	rec = base_index_to_record(out, &len);
 	{
 		struct lm_err e2 = LM_ERR_INIT;

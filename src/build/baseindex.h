@@ -13,9 +13,11 @@
 #include "image/image.h"
 #include "prune/prune.h"
 
-/* Fills out (initialised here, finished: sorted) from base, whose blobs are in c. On
- * failure out is released; errors name the layer. */
-int base_index(const struct lm_image *base, struct cache *c, struct prune_base *out, struct lm_err *err);
+/* Fills out (initialised here, finished: sorted) from base, whose blobs are in c; with
+ * use_cache the action cache's record is read and written. On failure out is released;
+ * errors name the layer. */
+int base_index(const struct lm_image *base, struct cache *c, int use_cache, struct prune_base *out,
+	       struct lm_err *err);
 
 /* The NODE_PATH directories of a config's Env ("NODE_PATH=/a:/b" -> "a", "b"), added to
  * out->node_path. Pure. */

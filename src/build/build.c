@@ -199,7 +199,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	rep = prune_report_new();
 	/* an image runs on the base's packages; a zip on the managed runtime's, whatever
 	 * version AWS ships that day: dedupe-base compares only for an image */
-	if (!zip_output(r) && stage_base_index(m, &base, c, &pb, err) < 0)
+	if (!zip_output(r) && stage_base_index(m, &base, c, !r->no_cache, &pb, err) < 0)
 		goto out;
 	if (stage_prune(m, platform, &pb, trees, todo, workdir, rep, &any_prune, err) < 0)
 		goto out;

@@ -134,7 +134,7 @@ int stage_trees(const struct lm_manifest *m, struct cache *c, struct lm_tree *tr
 	return 0;
 }
 
-int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, struct cache *c,
+int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, int use_cache,
 		     struct prune_base *pb, struct lm_err *err)
 {
 	int want = 0;
@@ -143,7 +143,7 @@ int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, s
 		want |= prune_wants_base(&m->prune, &m->layers[i].prune);
 	if (!want)
 		return 0;
-	return base_index(base, c, pb, err);
+	return base_index(base, c, use_cache, pb, err);
 }
 
 int stage_prune(const struct lm_manifest *m, const char *platform, const struct prune_base *pb,

@@ -87,8 +87,9 @@ int stage_prune(const struct lm_manifest *m, const char *platform, const struct 
 		int *any, struct lm_err *err);
 
 /* The base's packages for the dedupe-base rule, when a layer's prune rules use it:
- * fills pb (initialised here; empty when no rule needs it) from base's layers in c. */
-int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, struct cache *c,
+ * fills pb (initialised here; empty when no rule needs it) from base's layers in c
+ * (with use_cache, once per base: the action cache keeps it). */
+int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, int use_cache,
 		     struct prune_base *pb, struct lm_err *err);
 
 /* compile: Python .pyc (precompile, by default when the base has python3) made by the

@@ -78,7 +78,7 @@ static void load_base(const struct lm_manifest *m, const struct lm_opts *o, stru
 	if ((c = cache_open(o->cache_dir, &e2)))
 		cache_lock_shared(c);
 	if (!c || stage_base(m->base, m->platform, &ro, c, 0, &base, &notes, &e2) < 0 ||
-	    stage_base_index(m, &base, c, pb, &e2) < 0)
+	    stage_base_index(m, &base, c, 1, pb, &e2) < 0)
 		fprintf(stderr, "lamina: prune: warning: dedupe-base: %s; comparing with no base\n", e2.msg);
 	lm_err_release(&e2);
 	build_notes_release(&notes);
