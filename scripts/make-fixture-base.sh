@@ -11,7 +11,10 @@
 #              /tmp (1777), and two things layer 3 deletes: /etc/fixture-removed and
 #              /var/lang/share/fixture-opaque/{one,two} (the latter in layer 2).
 #   2 lang:    /var/lang (python3.11 as bin/python3.11, python3, python; stdlib in
-#              lib/python3.11, empty lib/python3.11/site-packages).
+#              lib/python3.11; lib/python3.11/site-packages holds the AWS SDK as in the real
+#              image: boto3, botocore, s3transfer, jmespath, urllib3, dateutil, six from
+#              Debian's python3-* packages, with their .egg-info metadata; plus requests,
+#              certifi, charset-normalizer, idna, chardet, which Debian's botocore imports).
 #   3 runtime: /lambda-entrypoint.sh, /var/runtime/{bootstrap,bootstrap.py}, /var/task/,
 #              /usr/local/bin/aws-lambda-rie (tests/fixtures/rie/rie.c, built statically),
 #              whiteout etc/.wh.fixture-removed, opaque var/lang/share/fixture-opaque/.wh..wh..opq
@@ -60,12 +63,17 @@ pkgs=(libc6 libgcc-s1 libstdc++6 gcc-12-base dash bash coreutils tzdata
 	# (no libmpdec3: bookworm python3.11 bundles libmpdec)
 	libzstd1 libnsl2 libtirpc3 libtirpc-common libgssapi-krb5-2 libkrb5-3 libk5crypto3
 	libkrb5support0 libkeyutils1 libcom-err2)
+# The AWS SDK the real image ships in /var/lang/lib/python3.12/site-packages. Debian's
+# botocore imports requests where upstream's uses its vendored copy: requests and its
+# dependencies come too (the real image has no requests).
+sdk=(python3-boto3 python3-botocore python3-s3transfer python3-jmespath python3-urllib3 python3-dateutil
+	python3-six python3-requests python3-certifi python3-charset-normalizer python3-idna python3-chardet)
 
 # --- .debs, cached -------------------------------------------------------------------------
 debs="$cache/debs-$arch"
 mkdir -p "$debs"
 need=()
-for p in "${pkgs[@]}"; do
+for p in "${pkgs[@]}" "${sdk[@]}"; do
 	compgen -G "$debs/${p}_*.deb" >/dev/null || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -107,6 +115,9 @@ py="$lang/var/lang/lib/python3.11"
 rm -f "$py/EXTERNALLY-MANAGED" "$py/sitecustomize.py"
 rm -rf "$py/dist-packages"
 mkdir -p "$py/site-packages"
+for p in "${sdk[@]}"; do dpkg-deb -x "$(deb_of "$p")" "$work/sdk"; done
+cp -a "$work/sdk/usr/lib/python3/dist-packages/." "$py/site-packages/"
+rm -rf "$work/sdk"
 # Behave like upstream CPython (as in the real image): site-packages under the prefix is on
 # sys.path (site.py is frozen into the binary, so via sitecustomize) and is the install scheme
 # (sysconfig), not Debian's dist-packages/posix_local.
@@ -160,6 +171,10 @@ assert sys.prefix == "/var/lang", sys.prefix
 sp = "/var/lang/lib/python3.11/site-packages"
 assert sp in sys.path and sp in site.getsitepackages(), sys.path
 assert sysconfig.get_paths()["purelib"] == sp, sysconfig.get_paths()
+import boto3, botocore, s3transfer, jmespath, urllib3, dateutil, six, importlib.metadata as md
+assert boto3.__file__.startswith(sp + "/"), boto3.__file__
+assert md.version("boto3") == boto3.__version__, md.version("boto3")
+boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
 print("ok")') || die "python does not run in the fixture root"
 [ "$got" = ok ] || die "python check printed: $got"
 # Every ELF in the image resolves its libraries inside the image.
@@ -190,7 +205,7 @@ blob() { # FILE -> moves into blobs, prints hex digest
 layers_json='[]' diffids='[]' history='[]'
 n=0
 for spec in "l1:OS layer: Debian 12 libc, libraries, dash, tzdata, /etc" \
-	"l2:lang layer: /var/lang (Debian python3.11 relocated)" \
+	"l2:lang layer: /var/lang (Debian python3.11 relocated, the AWS SDK in site-packages)" \
 	"l3:runtime layer: /var/runtime, /lambda-entrypoint.sh, aws-lambda-rie, /var/task, whiteouts"; do
 	d=${spec%%:*} what=${spec#*:}
 	n=$((n + 1))

@@ -18,8 +18,12 @@
 #              Debian libc, libstdc++, libgcc, dash, coreutils, tzdata, /etc, /tmp), so the two
 #              fixtures share that blob.
 #   2 lang:    /var/lang/bin/node.
-#   3 runtime: /lambda-entrypoint.sh, /var/runtime/{bootstrap,index.mjs}, /var/task/, and the
-#              whiteout etc/.wh.fixture-removed (the placeholder layer 1 carries).
+#   3 runtime: /lambda-entrypoint.sh, /var/runtime/{bootstrap,index.mjs}, /var/task/, the
+#              whiteout etc/.wh.fixture-removed (the placeholder layer 1 carries), and the AWS
+#              SDK for JavaScript v3 under /var/runtime/node_modules as in the real image:
+#              @aws-sdk/client-s3 and @aws-sdk/client-dynamodb with their closure, pinned by
+#              tests/fixtures/node-base/sdk/package-lock.json (npm ci, no install scripts;
+#              npm's cache is kept in the fixture cache, so the registry is asked once).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +38,7 @@ x64_integrity='sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwb
 log() { echo "make-fixture-node: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for t in npm jq sha256sum gzip tar strip chroot dpkg; do
+for t in npm jq sha256sum gzip tar strip chroot dpkg find; do
 	command -v "$t" >/dev/null || die "missing tool: $t"
 done
 chroot=$(command -v chroot)
@@ -73,7 +77,7 @@ if [ ! -s "$tgz" ]; then
 	exec 8>&-
 fi
 
-key=$( { sha256sum "$0"; (cd "$files" && LC_ALL=C find . -type f | LC_ALL=C sort | xargs sha256sum);
+key=$( { sha256sum "$0"; (cd "$files" && LC_ALL=C find . -path ./sdk/node_modules -prune -o -type f -print | LC_ALL=C sort | xargs sha256sum);
 	sha256sum "$common/lambda-entrypoint.sh" "$repo/tests/fixtures/rie/rie.c"; cat "$pybase.key"; sha256sum "$tgz"; } |
 	sed 's,  .*/,  ,' | sha256sum | cut -c1-64)
 
@@ -117,6 +121,14 @@ mkdir -p "$rt/usr/local/bin"
 gcc -static -O2 -s -o "$rt/usr/local/bin/aws-lambda-rie" "$repo/tests/fixtures/rie/rie.c" ||
 	die "could not build tests/fixtures/rie/rie.c (gcc -static needs libc6-dev)"
 : >"$rt/etc/.wh.fixture-removed"
+# the AWS SDK (npm ci from the committed lock file)
+mkdir -p "$work/sdk"
+cp "$files/sdk/package.json" "$files/sdk/package-lock.json" "$work/sdk/"
+(cd "$work/sdk" && npm_config_cache="$cache/npm/cache" npm ci --ignore-scripts --no-audit --no-fund \
+	--prefer-offline --loglevel=error >&2) || die "npm ci of tests/fixtures/node-base/sdk failed"
+rm -rf "$work/sdk/node_modules/.package-lock.json" "$work/sdk/node_modules/.bin"
+mv "$work/sdk/node_modules" "$rt/var/runtime/node_modules"
+find "$rt/var/runtime/node_modules" -type f -exec chmod 0644 {} +
 find "$lang" "$rt" -type d -exec chmod 0755 {} +
 
 # --- check that node and the runtime work in the assembled root --------------------------------
@@ -136,6 +148,10 @@ printf 'exports.handler = async (e, c) => ({ y: e.x * 7, mem: c.memoryLimitInMB,
 got=$(printf '{"x": 6}' | env -i LAMBDA_TASK_ROOT=/tmp/t AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 LAMINA_EVENT=- "$chroot" "$check" \
 	/lambda-entrypoint.sh app.handler)
 [ "$got" = '{"y":42,"mem":"256","gc":"function"}' ] || die "runtime check printed: $got"
+printf 'const { S3Client } = require("@aws-sdk/client-s3");\nexports.handler = async () => typeof new S3Client({ region: "us-east-1" }).send;\n' >"$check/tmp/t/sdk.js"
+got=$(printf '{}' | env -i LAMBDA_TASK_ROOT=/tmp/t LAMINA_EVENT=- \
+	NODE_PATH=/var/runtime/node_modules "$chroot" "$check" /lambda-entrypoint.sh sdk.handler)
+[ "$got" = '"function"' ] || die "the AWS SDK check printed: $got"
 rm -rf "$check" "$work/pkg" "$work/py"
 
 # --- image ---------------------------------------------------------------------------------------
@@ -153,7 +169,7 @@ diffids=$(jq -n -c --arg d "$l1diff" '[$d]')
 history=$(jq -n -c --arg w "$l1what" \
 	'[{created: "1970-01-01T00:00:00Z", created_by: ("lamina fixture: " + $w), comment: "lamina test fixture"}]')
 for spec in "l2:lang layer: /var/lang (node $version from npm $pkg, debug info stripped)" \
-	"l3:runtime layer: /var/runtime (fixture bootstrap, index.mjs), /lambda-entrypoint.sh, aws-lambda-rie, /var/task"; do
+	"l3:runtime layer: /var/runtime (fixture bootstrap, index.mjs, the AWS SDK v3 in node_modules), /lambda-entrypoint.sh, aws-lambda-rie, /var/task"; do
 	d=${spec%%:*} what=${spec#*:}
 	mapfile -t top < <(cd "$work/$d" && LC_ALL=C ls -A | LC_ALL=C sort)
 	(cd "$work/$d" && LC_ALL=C tar -c "${tarflags[@]}" -f "$work/layer.tar" -- "${top[@]}")

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build/buildzip.h"
 #include "build/prepcache.h"
+#include "build/sbom.h"
 #include "build/regcache.h"
 #include "image/acache.h"
 #include "image/cachegc.h"
@@ -183,7 +185,7 @@ out:
 /* Fills res->full from the finished build: the image read back from the cache, prune's
  * effect over the trees (which still point at their files), the zip's figures (from
  * res->report) and verify's import times. */
-static int full_report(const struct lm_manifest *m, const char *platform,
+static int full_report(const struct lm_manifest *m, const char *platform, const struct prune_base *pb,
 		       struct lm_tree *trees, const struct layer_result *lres, const struct prune_report *rep,
 		       struct cache *c, int verified, struct build_result *res, struct lm_err *err)
 {
@@ -198,7 +200,7 @@ static int full_report(const struct lm_manifest *m, const char *platform,
 	}
 	for (size_t i = 0; i < m->nlayers; i++) {
 		char *root = tree_norm_path(m->layers[i].to);
-		int dr = prune_decide(&m->prune, &m->layers[i].prune, &trees[i], root, platform, NULL, &d[i], err);
+		int dr = prune_decide(&m->prune, &m->layers[i].prune, &trees[i], root, platform, pb, NULL, &d[i], err);
 		free(root);
 		if (dr < 0)
 			goto out;
@@ -285,7 +287,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct lm_tree *trees = NULL;
 	struct layer_result *lres = NULL;
 	struct prune_report *rep = NULL;
-	char *workdir = NULL;
+	struct prune_base pb;
+	char *workdir = NULL, *sbom_tmp = NULL;
+	int sbom_fd = -1;
 	char(*keys)[LM_DIGEST_LEN] = NULL;
 	unsigned char *todo = NULL;
 	int ret = -1, any_prune = 0, node_cache = 0, have_trees = 0, nobase = 0;
@@ -297,6 +301,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct lm_err verr = LM_ERR_INIT;
 
 	image_init(&base);
+	prune_base_init(&pb);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	res->stats.cur = -1;
 	if (r->zip && buildzip_select(r->zip, m, &zs, err) < 0)
@@ -367,7 +372,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 		todo[i] = 1;
 		if (r->no_cache)
 			continue;
-		prep_key(m, i, &trees[i], platform, &base, o->epoch, keys[i]);
+		prep_key(m, i, &trees[i], platform, &base, !zip_output(r), o->epoch, keys[i]);
 		/* a full report wants prune's own accounting (bytes before rewriting and
 		 * stripping), which the cache does not keep: prune again (compiling is cached) */
 		if (r->full_report)
@@ -398,7 +403,11 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* prune */
 	lap(&res->stats, &t0, STAGE_PRUNE);
 	rep = prune_report_new();
-	if (stage_prune(m, platform, trees, todo, workdir, rep, &any_prune, err) < 0)
+	/* an image runs on the base's packages; a zip on the managed runtime's, whatever
+	 * version AWS ships that day: dedupe-base compares only for an image */
+	if (!zip_output(r) && stage_base_index(m, &base, c, !r->no_cache, &pb, err) < 0)
+		goto out;
+	if (stage_prune(m, platform, &pb, trees, todo, workdir, rep, &any_prune, err) < 0)
 		goto out;
 	if (any_prune && res->stats.prep_reused < m->nlayers) {
 		char *t = prune_text(rep);
@@ -500,7 +509,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	/* verify */
 	lap(&res->stats, &t0, STAGE_VERIFY);
 	if (v && !r->no_verify) {
-		if (stage_verify(m, v, platform, trees, any_prune, &res->img, c, !r->no_cache && !r->full_report, o,
+		if (stage_verify(m, v, platform, trees, any_prune, &pb, &res->img, c, !r->no_cache && !r->full_report, o,
 				 &res->verify, &res->stats, err) < 0) {
 			/* a report with nothing to write or push reports the failed checks too: the
 			 * report is made, then the failure returned */
@@ -518,9 +527,60 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	}
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
+	if (r->sbom) {
+		/* made and written first, committed with the archive: neither exists without the other */
+		const char **names = lm_xcalloc(m->nlayers + 1, sizeof(*names));
+		/* the archive's file name, not its path: the same image written elsewhere is the same */
+		const char *aname = r->archive ? (strrchr(r->archive, '/') ? strrchr(r->archive, '/') + 1 : r->archive)
+					       : "image";
+		struct sbom_input si = { tag ? tag : aname,
+					 res->img.manifest_digest,
+					 basespec,
+					 base.manifest_digest,
+					 trees,
+					 names,
+					 m->nlayers,
+					 o->epoch };
+		char *doc = NULL;
+		size_t len = 0;
+		int fd, sr;
+		for (size_t i = 0; i < m->nlayers; i++)
+			names[i] = m->layers[i].name;
+		sr = sbom_spdx_json(&si, &doc, &len, err);
+		free(names);
+		if (sr < 0) {
+			lm_err_wrap(err, "SBOM");
+			goto out;
+		}
+		if ((fd = lm_tmpfile_beside(r->sbom, &sbom_tmp, err)) < 0) {
+			if (r->archive)
+				lm_err_wrap(err, "SBOM beside '%s'", r->archive);
+			free(doc);
+			goto out;
+		}
+		if (lm_write_all(fd, doc, len) < 0) {
+			lm_err_sys(err, "write '%s'", sbom_tmp);
+			free(doc);
+			close(fd);
+			goto out;
+		}
+		free(doc);
+		sbom_fd = fd;
+	}
 outputs:
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
 		goto out;
+	if (sbom_fd >= 0) {
+		int fd = sbom_fd;
+		sbom_fd = -1;
+		if (lm_tmpfile_commit(fd, sbom_tmp, r->sbom, 1, err) < 0) {
+			free(sbom_tmp);
+			sbom_tmp = NULL;
+			goto out;
+		}
+		free(sbom_tmp);
+		sbom_tmp = NULL;
+	}
 	if (r->zip) {
 		struct zip_check zc = { r->zip->out, m, zs.kind, &notes };
 		struct zip_opts zo = { o->epoch, zs.level, build_threads(o), NULL, NULL };
@@ -546,7 +606,7 @@ outputs:
 	}
 	if (r->report && !nobase && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;
-	if (r->full_report && full_report(m, platform, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
+	if (r->full_report && full_report(m, platform, &pb, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
 		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {
@@ -584,6 +644,10 @@ out:
 		}
 	}
 	flush_notes(&notes, note, ctx);
+	if (sbom_fd >= 0)
+		close(sbom_fd);
+	lm_tmpfile_discard(sbom_tmp);
+	free(sbom_tmp);
 	lm_rm_rf_quiet(workdir);
 	for (size_t i = 0; have_trees && i < m->nlayers; i++)
 		tree_release(&trees[i]);
@@ -595,6 +659,7 @@ out:
 	free(keys);
 	free(todo);
 	prune_report_free(rep);
+	prune_base_release(&pb);
 	free(workdir);
 	stage_bundle_release(r->m, &bundled);
 	image_release(&base);

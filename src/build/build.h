@@ -46,6 +46,8 @@ struct build_request {
 	int no_check; /* skip them */
 	/* outputs */
 	const char *archive; /* write the image archive here (temporary name, renamed), or NULL */
+	const char *sbom;    /* write the SPDX 2.3 JSON SBOM here (build/sbom.h; temporary name,
+				renamed with the archive), or NULL */
 	const char *tag;     /* name in the archive; NULL = m->tag */
 	const char *push;    /* push the image to this reference, or NULL */
 	const struct build_zip *zip; /* write (or measure) a zip, or NULL */

@@ -36,7 +36,7 @@ static void key_prune(struct ac_key *k, const struct prune_spec *s)
 }
 
 void prep_key(const struct lm_manifest *m, size_t i, const struct lm_tree *t, const char *platform,
-	      const struct lm_image *base, int64_t epoch, char key[LM_DIGEST_LEN])
+	      const struct lm_image *base, int dedupe, int64_t epoch, char key[LM_DIGEST_LEN])
 {
 	const struct precompile_spec *p = &m->precompile;
 	struct ac_key k;
@@ -46,6 +46,7 @@ void prep_key(const struct lm_manifest *m, size_t i, const struct lm_tree *t, co
 	ac_key_str(&k, m->layers[i].to);
 	key_prune(&k, &m->prune);
 	key_prune(&k, &m->layers[i].prune);
+	ac_key_u64(&k, (uint64_t)(dedupe != 0)); /* the base's files are in the key below */
 	ac_key_u64(&k, (uint64_t)p->set);
 	ac_key_u64(&k, (uint64_t)p->enabled);
 	ac_key_u64(&k, (uint64_t)p->invalidation);

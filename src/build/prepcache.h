@@ -19,9 +19,11 @@
 #include "image/image.h"
 #include "image/tree.h"
 
-/* The key of layer i of m as scanned (t, finished and hashed) for platform on base. */
+/* The key of layer i of m as scanned (t, finished and hashed) for platform on base;
+ * dedupe says whether prune compares with what the base ships (an image: yes; a zip,
+ * which runs on the managed runtime's own packages: no). */
 void prep_key(const struct lm_manifest *m, size_t i, const struct lm_tree *t, const char *platform,
-	      const struct lm_image *base, int64_t epoch, char key[LM_DIGEST_LEN]);
+	      const struct lm_image *base, int dedupe, int64_t epoch, char key[LM_DIGEST_LEN]);
 
 /* Applies the record for key to the scanned tree t. Returns 1 when applied, 0 when there
  * is no usable record (t unchanged; *corrupt set when one was there but bad). Blobs are

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build/baseindex.h"
 #include "build/source.h"
 #include "common/alloc.h"
 #include "common/fs.h"
@@ -189,8 +190,21 @@ void stage_bundle_release(const struct lm_manifest *m, struct lm_manifest *out)
 	out->layers = NULL;
 }
 
-int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const unsigned char *todo,
-		const char *workdir, struct prune_report *rep, int *any, struct lm_err *err)
+int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, int use_cache,
+		     struct prune_base *pb, struct lm_err *err)
+{
+	int want = 0;
+	prune_base_init(pb);
+	for (size_t i = 0; i < m->nlayers; i++)
+		want |= prune_wants_base(&m->prune, &m->layers[i].prune);
+	if (!want)
+		return 0;
+	return base_index(base, c, use_cache, pb, err);
+}
+
+int stage_prune(const struct lm_manifest *m, const char *platform, const struct prune_base *pb,
+		struct lm_tree *trees, const unsigned char *todo, const char *workdir, struct prune_report *rep,
+		int *any, struct lm_err *err)
 {
 	*any = m->prune.set;
 	for (size_t i = 0; i < m->nlayers; i++) {
@@ -202,7 +216,7 @@ int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tre
 		char *lw = lm_asprintf("%s/layer%zu", workdir, i);
 		int r = lm_mkdir_p(lw, err);
 		if (r == 0)
-			r = prune_apply(&m->prune, &l->prune, &trees[i], root, platform, l->name, lw, rep, err);
+			r = prune_apply(&m->prune, &l->prune, &trees[i], root, platform, pb, l->name, lw, rep, err);
 		free(root);
 		free(lw);
 		if (r < 0)
@@ -391,7 +405,7 @@ void stage_verify_key(const struct lm_image *img, const struct verify_spec *v, c
 }
 
 int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
-		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c, int use_cache,
+		 struct lm_tree *trees, int any_prune, const struct prune_base *pb, const struct lm_image *img, struct cache *c, int use_cache,
 		 const struct lm_opts *o, struct verify_outcome *vo, struct build_stats *stats, struct lm_err *err)
 {
 	char key[LM_DIGEST_LEN];
@@ -410,7 +424,7 @@ int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const
 	}
 	/* with the layers' trees, so a failure can name the prune rule behind it */
 	struct verify_prune_layer *pl = lm_xcalloc(m->nlayers + 1, sizeof(*pl));
-	struct verify_prune vp = { pl, m->nlayers, platform };
+	struct verify_prune vp = { pl, m->nlayers, platform, pb };
 	int r;
 	for (size_t i = 0; i < m->nlayers; i++) {
 		pl[i].name = m->layers[i].name;

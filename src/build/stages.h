@@ -88,10 +88,18 @@ int stage_bundle(const struct lm_manifest *m, const char *workdir, struct lm_man
 void stage_bundle_release(const struct lm_manifest *m, struct lm_manifest *out);
 
 /* prune: applies the manifest's prune rules (global + per layer) to every tree i with
- * todo[i] (todo NULL: all) for the image's platform; rewritten copies go under
- * workdir; accounting into rep. Sets *any when any prune rule was given. */
-int stage_prune(const struct lm_manifest *m, const char *platform, struct lm_tree *trees, const unsigned char *todo,
-		const char *workdir, struct prune_report *rep, int *any, struct lm_err *err);
+ * todo[i] (todo NULL: all) for the image's platform, with what the base ships (pb, may
+ * be NULL: see stage_base_index); rewritten copies go under workdir; accounting into
+ * rep. Sets *any when any prune rule was given. */
+int stage_prune(const struct lm_manifest *m, const char *platform, const struct prune_base *pb,
+		struct lm_tree *trees, const unsigned char *todo, const char *workdir, struct prune_report *rep,
+		int *any, struct lm_err *err);
+
+/* The base's packages for the dedupe-base rule, when a layer's prune rules use it:
+ * fills pb (initialised here; empty when no rule needs it) from base's layers in c
+ * (with use_cache, once per base: the action cache keeps it). */
+int stage_base_index(const struct lm_manifest *m, const struct lm_image *base, struct cache *c, int use_cache,
+		     struct prune_base *pb, struct lm_err *err);
 
 /* compile: Python .pyc (precompile, by default when the base has python3) made by the
  * base image's own interpreter in its rootfs, for the trees with todo[i] (todo NULL:
@@ -125,12 +133,12 @@ int stage_image(const struct lm_manifest *m, const struct lm_image *base, const 
 		struct lm_err *err);
 
 /* verify: runs the checks v inside img. With any_prune, a failure is re-checked with
- * the prune rules disabled one by one (over trees, as pruned) to name the rule behind
+ * the prune rules disabled one by one (over trees, as pruned, with pb as prune had it) to name the rule behind
  * it. *vo (may be NULL) receives the handler's result when v->event is set. With
  * use_cache, an image (by manifest digest) that passed the same checks before is not
  * checked again (stats->verify_cached); a handler call (v->event) is always made. */
 int stage_verify(const struct lm_manifest *m, const struct verify_spec *v, const char *platform,
-		 struct lm_tree *trees, int any_prune, const struct lm_image *img, struct cache *c, int use_cache,
+		 struct lm_tree *trees, int any_prune, const struct prune_base *pb, const struct lm_image *img, struct cache *c, int use_cache,
 		 const struct lm_opts *o, struct verify_outcome *vo, struct build_stats *stats, struct lm_err *err);
 
 /* The action-cache key of "img passed the checks v". Pure. */

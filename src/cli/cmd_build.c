@@ -6,6 +6,7 @@
 
 #include "build/build.h"
 #include "build/manifest.h"
+#include "build/sbom.h"
 #include "cli/buildcmd.h"
 #include "cli/cmds.h"
 #include "image/compress.h"
@@ -29,6 +30,12 @@ static const char usage[] =
 	"Options:\n"
 	"  -o, --output FILE       write the image archive to FILE (temporary name, renamed\n"
 	"                          on success; nothing is left behind on failure)\n"
+	"      --sbom none|spdx    with -o, also write OUT.spdx.json beside OUT.tar (default\n"
+	"                          spdx): an SPDX 2.3 JSON SBOM of the image: the base by\n"
+	"                          reference and digest, the Python distributions and npm\n"
+	"                          packages of the app layers (those prune removed noted),\n"
+	"                          every app file's SHA-256; created at SOURCE_DATE_EPOCH, so\n"
+	"                          reproducible. Never put into the image (docs/sbom.md)\n"
 	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\"); a\n"
 	"                          Docker reference: lowercase path components ([a-z0-9]\n"
 	"                          joined by . _ __ or -), an optional HOST[:PORT]/, a tag of\n"
@@ -60,7 +67,7 @@ static const char usage[] =
 	"Global options (lamina --help: --cache, --cache-max, -j, -q, -v) go anywhere.\n"
 	"SOURCE_DATE_EPOCH sets every file time in the new layers (default 1980-01-01).\n";
 
-enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_REPORT_FILE, OPT_LEVEL };
+enum { OPT_PUSH = 0x100, OPT_REPORT, OPT_REPORT_FILE, OPT_LEVEL, OPT_SBOM };
 
 /* OUT.tar -> OUT.report.EXT */
 static char *report_path(const char *archive, enum report_format f)
@@ -81,6 +88,7 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		{ "report", optional_argument, NULL, OPT_REPORT },
 		{ "report-file", required_argument, NULL, OPT_REPORT_FILE },
 		{ "compression-level", required_argument, NULL, OPT_LEVEL },
+		{ "sbom", required_argument, NULL, OPT_SBOM },
 		BUILDCLI_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -94,7 +102,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	const char *rfile = NULL;
 	char *rpath = NULL;
 	long v;
-	int c, ret = -1, rfmt_set = 0;
+	int c, ret = -1, rfmt_set = 0, sbom = 1;
+	char *sbom_path = NULL;
 
 	memset(&r, 0, sizeof(r));
 	build_result_init(&res);
@@ -121,6 +130,16 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			break;
 		case OPT_PUSH:
 			r.push = optarg;
+			break;
+		case OPT_SBOM:
+			if (strcmp(optarg, "none") == 0) {
+				sbom = 0;
+			} else if (strcmp(optarg, "spdx") == 0) {
+				sbom = 1;
+			} else {
+				lm_err_set(err, LM_E_USAGE, "--sbom takes none or spdx, not '%s'", optarg);
+				goto out;
+			}
 			break;
 		case OPT_REPORT: {
 			/* --report html, --report=html and a bare --report before the manifest */
@@ -177,11 +196,15 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		}
 		rfile = rpath = report_path(r.archive, rfmt);
 	}
+	if (r.archive && sbom)
+		r.sbom = sbom_path = sbom_path_for(r.archive);
 	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
 	if (cli_build(&r, o, &res, err) < 0)
 		goto out;
 	cli_build_summary(&res, o);
+	if (r.sbom && !o->quiet)
+		fprintf(stderr, "  sbom    %s (SPDX 2.3)\n", r.sbom);
 	if (r.push && !o->quiet)
 		fprintf(stderr, "pushed %s@%s\n", r.push, res.pushed);
 	printf("%s\n", res.img.manifest_digest);
@@ -198,5 +221,6 @@ out:
 	free(rpath);
 	buildcli_release(&b);
 	build_result_release(&res);
+	free(sbom_path);
 	return ret;
 }

@@ -10,7 +10,10 @@
 
 #include "cli/cmds.h"
 #include "cli/options.h"
+#include "build/baseindex.h"
 #include "build/manifest.h"
+#include "build/stages.h"
+#include "image/cachegc.h"
 #include "prune/prune.h"
 #include "image/tree.h"
 #include "common/alloc.h"
@@ -24,7 +27,10 @@ static void usage(FILE *f)
 		   "the manifest's top-level and per-layer \"prune\" rules) and reports what would be\n"
 		   "removed: per rule, per package (Python distributions from .dist-info/.egg-info,\n"
 		   "Node packages by node_modules folder) and in total, files and bytes before and after.\n"
-		   "ELF debug stripping is measured in memory. Nothing in the source tree is changed.\n\n"
+		   "ELF debug stripping is measured in memory. Nothing in the source tree is changed.\n"
+		   "When a preset compares with the base image (dedupe-base, in the safe and aggressive\n"
+		   "presets), the manifest's base is opened as the build opens it; a base that cannot be\n"
+		   "opened is a warning, and dedupe-base then removes nothing.\n\n"
 		   "Options:\n"
 		   "  --dry-run          required: report only (the build applies the rules itself)\n"
 		   "  --json             print the report as JSON (for CI) instead of tables\n"
@@ -51,6 +57,35 @@ static int wanted(char **names, size_t n, const char *name)
 	return 0;
 }
 
+/* What the base ships, for dedupe-base, as the build reads it; a base that cannot be
+ * opened only costs that rule (warned: the dry run is a report, not a build). */
+static void load_base(const struct lm_manifest *m, const struct lm_opts *o, struct prune_base *pb)
+{
+	struct lm_err e2 = LM_ERR_INIT;
+	struct reg_opts ro = { 0 };
+	struct lm_image base;
+	struct cache *c = NULL;
+	struct build_notes notes = { 0 };
+	int want = 0;
+	prune_base_init(pb);
+	for (size_t i = 0; i < m->nlayers; i++)
+		want |= prune_wants_base(&m->prune, &m->layers[i].prune);
+	if (!want || !m->base)
+		return;
+	image_init(&base);
+	regcli_global(&ro, o);
+	ro.quiet = 1;
+	if ((c = cache_open(o->cache_dir, &e2)))
+		cache_lock_shared(c);
+	if (!c || stage_base(m->base, m->platform, &ro, c, 0, &base, &notes, &e2) < 0 ||
+	    stage_base_index(m, &base, c, 1, pb, &e2) < 0)
+		fprintf(stderr, "lamina: prune: warning: dedupe-base: %s; comparing with no base\n", e2.msg);
+	lm_err_release(&e2);
+	build_notes_release(&notes);
+	image_release(&base);
+	cache_free(c);
+}
+
 int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
 	struct cli_getopt gopt;
@@ -61,12 +96,13 @@ int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	};
 	struct lm_manifest m;
 	struct prune_report *rep = NULL;
+	struct prune_base pb;
 	char **only = NULL, *workdir = NULL;
 	size_t nonly = 0, caponly = 0, matched = 0;
 	const char *mat = NULL;
 	int dry = 0, json = 0, c, ret = -1, loaded = 0;
-	(void)o;
 	memset(&m, 0, sizeof(m));
+	prune_base_init(&pb);
 	cli_getopt_init(&gopt, "h", longopts);
 	while ((c = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
 		if (c == CLI_GETOPT_ERROR)
@@ -110,6 +146,7 @@ int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	for (size_t i = 0; i < nonly; i++)
 		if (manifest_find_layer(&m, only[i], "--layer", err) < 0)
 			goto out;
+	load_base(&m, o, &pb);
 	if (mat) {
 		workdir = lm_mkdtemp(NULL, "lamina-prune", err);
 		if (!workdir)
@@ -128,7 +165,7 @@ int cmd_prune(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		r = tree_scan(&t, l->from, l->to, &so, err);
 		if (r == 0) {
 			tree_finish(&t);
-			r = prune_apply(&m.prune, &l->prune, &t, l->to, m.platform, l->name, workdir, rep, err);
+			r = prune_apply(&m.prune, &l->prune, &t, l->to, m.platform, &pb, l->name, workdir, rep, err);
 		}
 		if (r == 0 && mat)
 			r = tree_materialize(&t, mat, &(struct tree_select){ .copy = 1 }, err);
@@ -154,6 +191,7 @@ out:
 	lm_rm_rf_quiet(workdir);
 	free(workdir);
 	prune_report_free(rep);
+	prune_base_release(&pb);
 	if (loaded)
 		manifest_release(&m);
 	free(only);

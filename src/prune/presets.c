@@ -79,9 +79,14 @@
 		{ "*.cc", PRUNE_R_FILES, NULL, NULL }, { "*.cpp", PRUNE_R_FILES, NULL, NULL },                      \
 		{ "*.h", PRUNE_R_FILES, NULL, NULL }, { "*.hpp", PRUNE_R_FILES, NULL, NULL }, COMMON_PROSE
 
-static const struct prune_rule python_safe[] = { PYTHON_SAFE };
+/* First in every table it is in, so it claims a duplicate package's files before any
+ * other rule (those yield to imports, this one does not). */
+#define DEDUPE_BASE { "**", PRUNE_R_DEDUPE_BASE, NULL, NULL }
+
+static const struct prune_rule python_safe[] = { DEDUPE_BASE, PYTHON_SAFE };
 
 static const struct prune_rule python_aggressive[] = {
+	DEDUPE_BASE,
 	/* botocore reads the prose of its service models only to build docstrings; first, so
 	 * it wins over python-safe's plain minifying of the same files */
 	{ "**/botocore/data/**/service-2.json", PRUNE_R_FILES | PRUNE_R_SLIM_JSON | PRUNE_R_SLIM_BOTO_DOCS, NULL, NULL },
@@ -118,9 +123,10 @@ static const struct prune_rule python_aggressive[] = {
 	{ "*.dylib", PRUNE_R_FILES, NULL, NULL },
 };
 
-static const struct prune_rule node_safe[] = { NODE_SAFE };
+static const struct prune_rule node_safe[] = { DEDUPE_BASE, NODE_SAFE };
 
 static const struct prune_rule node_aggressive[] = {
+	DEDUPE_BASE,
 	NODE_SAFE,
 	{ "*", PRUNE_R_FOREIGN, NULL, NULL },
 	{ "*.exe", PRUNE_R_FILES, NULL, NULL },
@@ -146,6 +152,8 @@ static const struct prune_rule licenses[] = {
 	{ "LICENSES/", 0, NULL, NULL },
 };
 
+static const struct prune_rule dedupe_base[] = { DEDUPE_BASE };
+
 static const struct preset {
 	const char *name;
 	const struct prune_rule *rules;
@@ -153,12 +161,12 @@ static const struct preset {
 } presets[] = {
 #define P(name, v) { name, v, sizeof(v) / sizeof(v[0]) }
 	P("python-safe", python_safe), P("python-aggressive", python_aggressive), P("node-safe", node_safe),
-	P("node-aggressive", node_aggressive), P("licenses", licenses),
+	P("node-aggressive", node_aggressive), P("licenses", licenses), P("dedupe-base", dedupe_base),
 #undef P
 };
 
 static const char *const names[] = { "python-safe", "python-aggressive", "node-safe", "node-aggressive", "licenses",
-				     NULL };
+				     "dedupe-base", NULL };
 
 const struct prune_rule *prune_preset_rules(const char *name, size_t *n)
 {
@@ -179,6 +187,23 @@ int prune_preset_known(const char *name)
 const char *const *prune_preset_names(void)
 {
 	return names;
+}
+
+static int spec_wants_base(const struct prune_spec *s)
+{
+	for (size_t i = 0; s && s->set && i < s->npresets; i++) {
+		size_t n = 0;
+		const struct prune_rule *pr = prune_preset_rules(s->presets[i], &n);
+		for (size_t k = 0; pr && k < n; k++)
+			if (pr[k].flags & PRUNE_R_DEDUPE_BASE)
+				return 1;
+	}
+	return 0;
+}
+
+int prune_wants_base(const struct prune_spec *global, const struct prune_spec *layer)
+{
+	return spec_wants_base(global) || spec_wants_base(layer);
 }
 
 /* --- platforms -------------------------------------------------------------------- */

@@ -43,7 +43,7 @@ static void record(struct run *r, struct layer_rep *l)
 				l->rules[r->cand[i]].files++;
 				l->rules[r->cand[i]].bytes += e->size;
 			}
-			if (!r->rules[r->cand[i]].guarded &&
+			if (!r->rules[r->cand[i]].guarded && !(r->rules[r->cand[i]].flags & PRUNE_R_DEDUPE_BASE) &&
 			    (lm_str_endswith(e->path, ".dist-info") || lm_str_endswith(e->path, ".egg-info") ||
 			     lm_str_endswith(e->path, ".dist-info/METADATA") ||
 			     lm_str_endswith(e->path, ".egg-info/PKG-INFO"))) {
@@ -59,11 +59,15 @@ static void record(struct run *r, struct layer_rep *l)
 						   r->gsub[i] ? "imported" : "required"));
 		}
 	}
+	for (size_t k = 0; k < r->nnotes; k++) {
+		prune_push_str(&l->warnings, &l->nwarnings, &l->capwarnings, r->notes[k]);
+		r->notes[k] = NULL;
+	}
 }
 
 int prune_apply(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t, const char *root,
-		const char *platform, const char *layer_name, const char *workdir, struct prune_report *rep,
-		struct lm_err *err)
+		const char *platform, const struct prune_base *base, const char *layer_name, const char *workdir,
+		struct prune_report *rep, struct lm_err *err)
 {
 	struct run r;
 	struct layer_rep *l;
@@ -77,7 +81,7 @@ int prune_apply(const struct prune_spec *global, const struct prune_spec *layer,
 	}
 	if (!t->sorted)
 		tree_finish(t);
-	if (prune_run_init(&r, t, nroot, platform, global, layer, NULL, err) < 0)
+	if (prune_run_init(&r, t, nroot, platform, base, global, layer, NULL, err) < 0)
 		goto out;
 	if (layer && layer->set && layer->strip_set)
 		strip = layer->strip;
@@ -124,7 +128,8 @@ void prune_decision_release(struct prune_decision *d)
 }
 
 int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t, const char *root,
-		 const char *platform, const char *disabled, struct prune_decision *d, struct lm_err *err)
+		 const char *platform, const struct prune_base *base, const char *disabled, struct prune_decision *d,
+		 struct lm_err *err)
 {
 	struct run r;
 	char *nroot = root ? tree_norm_path(root) : NULL;
@@ -144,7 +149,7 @@ int prune_decide(const struct prune_spec *global, const struct prune_spec *layer
 		free(nroot);
 		return 0;
 	}
-	if (prune_run_init(&r, t, nroot, platform, global, layer, disabled, err) < 0)
+	if (prune_run_init(&r, t, nroot, platform, base, global, layer, disabled, err) < 0)
 		goto out;
 	prune_classify(&r);
 	fixpoint(&r);

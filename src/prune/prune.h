@@ -29,6 +29,46 @@ int prune_preset_known(const char *name);
 /* NULL-terminated list of preset names (for messages and --help). */
 const char *const *prune_preset_names(void);
 
+/* --- what the base image ships (the dedupe-base rule) ------------------------------- */
+
+/* One file of the base image below a site-packages, dist-packages or node_modules
+ * directory, as the flattened base has it. */
+struct prune_base_file {
+	char *path;                 /* image path, relative to '/' ("var/lang/lib/.../boto3/x.py") */
+	char digest[LM_DIGEST_LEN]; /* "sha256:<hex>" of the content */
+	uint64_t size;
+	char *text; /* the content of package metadata (RECORD, top_level.txt, package.json)
+		       up to PRUNE_BASE_TEXT_MAX bytes, else NULL */
+	size_t seq; /* internal: order of addition */
+};
+
+#define PRUNE_BASE_TEXT_MAX ((size_t)4 << 20)
+
+/* The base's packages, as dedupe-base compares them (build/baseindex.h fills one from
+ * the base's layers). Plain data: tests fill it by hand. */
+struct prune_base {
+	struct prune_base_file *v; /* sorted by path once prune_base_finish ran */
+	size_t n, cap;
+	char **node_path; /* the base's NODE_PATH directories, relative to '/' */
+	size_t nnode_path;
+	int sorted;
+};
+
+void prune_base_init(struct prune_base *b);
+void prune_base_release(struct prune_base *b);
+/* Adds a file (copies path and text; text may be NULL); a later add of the same path
+ * replaces it (layers in order), so does prune_base_remove_under. */
+void prune_base_add(struct prune_base *b, const char *path, const char *digest, uint64_t size, const char *text);
+/* Drops path and everything below it (a whiteout); with opaque, only what is below. */
+void prune_base_remove_under(struct prune_base *b, const char *path, int opaque);
+/* Sorts by path, keeping the last of equal paths. */
+void prune_base_finish(struct prune_base *b);
+/* The file at path (borrowed), NULL when the base has none. b must be finished. */
+const struct prune_base_file *prune_base_find(const struct prune_base *b, const char *path);
+/* 1 when the specs name a preset that compares with the base (dedupe-base, in the safe
+ * and aggressive presets): the caller then needs a prune_base. */
+int prune_wants_base(const struct prune_spec *global, const struct prune_spec *layer);
+
 struct prune_report;
 struct prune_report *prune_report_new(void);
 void prune_report_free(struct prune_report *r);
@@ -36,11 +76,13 @@ void prune_report_free(struct prune_report *r);
 /* Applies the rules to one layer's tree (after tree_finish): the global spec, then the
  * layer's own (either may be NULL or unset). root is the layer's destination in the
  * image ("var/task"); globs are relative to it. platform is the image's ("linux/amd64").
- * Marks removed entries; stripped ELF copies are written under workdir and the entries
- * point at them. Adds per-rule and per-package accounting under layer_name to rep. */
+ * base (borrowed, may be NULL: dedupe-base then removes nothing) is what the base image
+ * ships. Marks removed entries; stripped ELF copies are written under workdir and the
+ * entries point at them. Adds per-rule and per-package accounting under layer_name to
+ * rep, and dedupe-base's notes (a package that shadows another version of the base's). */
 int prune_apply(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
-		const char *root, const char *platform, const char *layer_name, const char *workdir,
-		struct prune_report *rep, struct lm_err *err);
+		const char *root, const char *platform, const struct prune_base *base, const char *layer_name,
+		const char *workdir, struct prune_report *rep, struct lm_err *err);
 
 /* What the rules decide for one layer, without changing anything: for finding the rule
  * behind a failed verification. Entries are indexed like the tree's when decided. */
@@ -59,8 +101,8 @@ struct prune_decision {
  * set (not read). Sorts t when needed; changes nothing else. Fills d (caller releases;
  * on failure d is zeroed). Fails only for a bad glob, as prune_apply would. */
 int prune_decide(const struct prune_spec *global, const struct prune_spec *layer, struct lm_tree *t,
-		 const char *root, const char *platform, const char *disabled, struct prune_decision *d,
-		 struct lm_err *err);
+		 const char *root, const char *platform, const struct prune_base *base, const char *disabled,
+		 struct prune_decision *d, struct lm_err *err);
 void prune_decision_release(struct prune_decision *d);
 
 /* The report's figures, read-only, for other reports (src/report/). Strings are borrowed
@@ -109,6 +151,10 @@ enum prune_rule_flag {
 	PRUNE_R_SLIM_BOTO_DOCS = 1 << 5, /* with SLIM_JSON: also botocore service model prose */
 	PRUNE_R_SLIM_METADATA = 1 << 6,	 /* core metadata (METADATA, PKG-INFO) without its body */
 	PRUNE_R_REWRITE = PRUNE_R_SLIM_JSON | PRUNE_R_SLIM_BOTO_DOCS | PRUNE_R_SLIM_METADATA,
+	/* dedupe-base: the glob is not used; matches the files of a Python distribution or a
+	 * top-level Node package whose name, version and every file's content the base image
+	 * ships too (struct prune_base). Not guarded by imports: the base's copy answers them. */
+	PRUNE_R_DEDUPE_BASE = 1 << 7,
 };
 
 struct prune_rule {

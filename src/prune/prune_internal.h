@@ -7,6 +7,8 @@
  *               imports or requires is kept
  *   packages.c  which package (Python distribution, Node package) an entry belongs to,
  *               and the per-package accounting before and after
+ *   dedupe.c    dedupe-base: the packages the base image ships too, file for file
+ *               (struct prune_base), and the notes on those that shadow another version
  *   actions.c   what is done to entries that stay: data files rewritten (slim), ELF stripped
  *   report.c    the report model and its text and JSON output
  *   prune.c     prune_apply and prune_decide: the order of the steps
@@ -89,6 +91,10 @@ struct run {
 	unsigned char *keepm, *gself, *gsub, *scanned, *removed;
 	size_t *pyroot; /* length of the rel prefix of the entry's Python import root */
 	struct lm_strset imports;
+	const struct prune_base *base; /* may be NULL */
+	unsigned char *dedupe;         /* per entry: part of a package the base ships identically; NULL: none */
+	char **notes;                  /* dedupe-base's notes for the report */
+	size_t nnotes, capnotes;
 };
 
 /* Entry i's path relative to the run's root. */
@@ -101,8 +107,8 @@ static inline const char *prune_rel(const struct run *r, size_t i)
  * labelled disabled, when given) and the per-entry arrays. Fails only for a bad user
  * glob. r is released by prune_run_release also after a failure. */
 int prune_run_init(struct run *r, struct lm_tree *t, const char *nroot, const char *platform,
-		   const struct prune_spec *global, const struct prune_spec *layer, const char *disabled,
-		   struct lm_err *err);
+		   const struct prune_base *base, const struct prune_spec *global, const struct prune_spec *layer,
+		   const char *disabled, struct lm_err *err);
 void prune_run_release(struct run *r);
 /* Parents, root membership, Python import roots, direct rule matches and keeps. */
 void prune_classify(struct run *r);
@@ -127,6 +133,23 @@ int prune_guard_imports(struct run *r);
 /* Counts the files and bytes of each package in the layer: before (everything but
  * generated entries) or after (what stays). */
 void prune_account(struct run *r, struct layer_rep *l, int before);
+
+/* --- dedupe-base (dedupe.c) -------------------------------------------------------- */
+
+/* When a rule of the run is dedupe-base and r->base is set: marks r->dedupe for every
+ * entry of a Python distribution (its .dist-info/.egg-info and the files its RECORD or
+ * top_level.txt names) or top-level Node package (node_modules/NAME) that the base
+ * ships with the same name and version and byte-identical files (digests), and notes in
+ * r->notes each one whose version differs (it shadows the base's). Needs parents and
+ * import roots (prune_classify's first pass). */
+void prune_dedupe_mark(struct run *r);
+/* Splits a metadata directory's name: "python_dateutil-2.8.2.egg-info" -> name
+ * "python-dateutil" (normalised as PEP 503 does: lowercase, runs of "-_." are one "-"),
+ * version "2.8.2" ("boto3-1.26.27-py3.11.egg-info": "1.26.27"). 0, or -1 when it has no
+ * version. Caller frees both. Pure. */
+int prune_dist_split(const char *dirname, char **name, char **version);
+/* The "version" string of a package.json's text, NULL when none. Caller frees. Pure. */
+char *prune_npm_version(const char *text, size_t len);
 
 /* --- actions (actions.c) ----------------------------------------------------------- */
 

@@ -115,6 +115,8 @@ int prune_rule_matches(const struct run *r, const struct rule *ru, size_t i)
 	const struct lm_entry *e = &r->t->v[i];
 	const char *rel = prune_rel(r, i);
 	int is_dir = e->type == LM_F_DIR;
+	if (ru->flags & PRUNE_R_DEDUPE_BASE)
+		return r->dedupe && r->dedupe[i];
 	if ((ru->flags & PRUNE_R_FILES) && is_dir)
 		return 0;
 	if ((ru->flags & PRUNE_R_PYROOT) && r->pyroot[i] != (size_t)(prune_base_name(rel) - rel))
@@ -170,6 +172,13 @@ void prune_classify(struct run *r)
 		for (size_t k = 0; k < r->nkeep; k++)
 			if (glob_match_within(r->keep[k], prune_rel(r, i), e->type == LM_F_DIR))
 				r->keepm[i] = 1;
+	}
+	/* needs the import roots above */
+	prune_dedupe_mark(r);
+	for (size_t i = 0; i < t->n; i++) {
+		struct lm_entry *e = &t->v[i];
+		if (!r->in_root[i] || e->generated)
+			continue;
 		for (size_t k = 0; k < r->nrules; k++)
 			if (!(r->rules[k].flags & PRUNE_R_REWRITE) && prune_rule_matches(r, &r->rules[k], i)) {
 				r->direct[i] = (int)k;
@@ -203,6 +212,10 @@ void prune_settle(struct run *r)
 
 char *prune_rule_label(const char *preset, const struct prune_rule *pr)
 {
+	if ((pr->flags & PRUNE_R_DEDUPE_BASE) && strcmp(preset, "dedupe-base") == 0)
+		return lm_xstrdup("dedupe-base");
+	if (pr->flags & PRUNE_R_DEDUPE_BASE)
+		return lm_asprintf("%s: dedupe-base", preset);
 	if (pr->flags & PRUNE_R_FOREIGN)
 		return lm_asprintf("%s: other platforms' binaries", preset);
 	if (pr->flags & PRUNE_R_REWRITE)
@@ -235,7 +248,8 @@ static void add_rules(struct run *r, const struct prune_spec *s)
 			ru->flags = pr[k].flags;
 			ru->unless = pr[k].unless;
 			ru->sibling = pr[k].sibling;
-			ru->guarded = 1;
+			/* the base's copy answers the imports of a duplicate package */
+			ru->guarded = !(pr[k].flags & PRUNE_R_DEDUPE_BASE);
 		}
 	}
 }
@@ -285,14 +299,17 @@ void prune_run_release(struct run *r)
 	free(r->scanned);
 	free(r->removed);
 	free(r->pyroot);
+	free(r->dedupe);
+	lm_strv_free(r->notes, r->nnotes);
 	lm_strset_release(&r->imports);
 }
 
 int prune_run_init(struct run *r, struct lm_tree *t, const char *nroot, const char *platform,
-		   const struct prune_spec *global, const struct prune_spec *layer, const char *disabled,
-		   struct lm_err *err)
+		   const struct prune_base *base, const struct prune_spec *global, const struct prune_spec *layer,
+		   const char *disabled, struct lm_err *err)
 {
 	r->t = t;
+	r->base = base;
 	r->root = nroot ? nroot : "";
 	r->rootlen = nroot ? strlen(nroot) + 1 : 0;
 	r->platform = platform ? platform : "linux/amd64";

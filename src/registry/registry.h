@@ -28,6 +28,31 @@ int registry_pull(const char *ref, const struct reg_opts *ro, struct cache *c, s
 int registry_push(const struct lm_image *img, struct cache *c, const char *ref, const struct reg_opts *ro,
 		  char digest_out[LM_DIGEST_LEN], struct lm_err *err);
 
+/* How an artifact was attached to an image (registry_attach). */
+enum reg_attach_how {
+	REG_ATTACH_REFERRERS = 1, /* the registry lists it in its referrers API (OCI 1.1) */
+	REG_ATTACH_TAG,           /* no referrers API: listed in the index at tag "sha256-<hex>" (the
+				     OCI 1.1 referrers tag schema, for clients of older registries) */
+	REG_ATTACH_MANIFEST,      /* only the artifact manifest, with its subject, is there */
+};
+
+/* Pure: the artifact manifest (OCI 1.1: artifactType, an empty config, one layer: the
+ * blob blob_digest/blob_size of media type artifact_type titled title, subject) as
+ * compact JSON, keys in a fixed order. Caller frees. */
+char *registry_artifact_manifest(const char *artifact_type, const char *blob_digest, int64_t blob_size,
+				 const char *title, const struct oci_descriptor *subject, size_t *len);
+
+/* Attaches the file path (e.g. an SBOM) to the image subject (the manifest just pushed
+ * to ref's repository) as an OCI 1.1 referrer artifact of type artifact_type: the blob
+ * and the artifact manifest are pushed by digest, then the registry's referrers API is
+ * asked; without one, the referrers tag index ("sha256-<hex of subject>") is updated.
+ * *how says which; digest_out receives the artifact manifest's digest. A registry that
+ * refuses the artifact (or the tag index) is an error here: the caller decides that it
+ * does not fail an image push. */
+int registry_attach(const char *ref, struct cache *c, const struct reg_opts *ro, const struct oci_descriptor *subject,
+		    const char *artifact_type, const char *path, enum reg_attach_how *how,
+		    char digest_out[LM_DIGEST_LEN], struct lm_err *err);
+
 /* 1 when a token realm may be asked (credentials may go there): HTTPS, or plain HTTP to
  * a loopback host or one named with --insecure-registry. Pure. */
 int registry_realm_allowed(const char *realm, const struct reg_opts *ro);

@@ -383,7 +383,7 @@ static int put_back(struct blame *b, size_t k, struct lm_err *err)
 
 	if (s->back || s->useless)
 		return 0;
-	if (prune_decide(pl->global, pl->layer, pl->tree, pl->root, b->p->platform, s->c.label, &d, err) < 0)
+	if (prune_decide(pl->global, pl->layer, pl->tree, pl->root, b->p->platform, b->p->base, s->c.label, &d, err) < 0)
 		return -1;
 	s->back = lm_xcalloc(base->n + 1, 1);
 	for (size_t i = 0; i < base->n && i < d.n; i++)
@@ -523,7 +523,7 @@ char *verify_blame(struct vctx *x, const struct verify_prune *p, const struct vf
 	for (size_t l = 0; l < p->nlayers; l++) {
 		const struct verify_prune_layer *pl = &p->layers[l];
 		struct prune_decision *d = &b.d0[l];
-		if (prune_decide(pl->global, pl->layer, pl->tree, pl->root, p->platform, NULL, d, err) < 0)
+		if (prune_decide(pl->global, pl->layer, pl->tree, pl->root, p->platform, p->base, NULL, d, err) < 0)
 			goto done;
 		for (size_t k = 0; k < d->nlabels; k++) {
 			struct verify_blame_cand c = { 0 };

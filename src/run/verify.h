@@ -51,6 +51,7 @@ struct verify_prune {
 	const struct verify_prune_layer *layers;
 	size_t nlayers;
 	const char *platform; /* the image's ("linux/amd64") */
+	const struct prune_base *base; /* what the base ships, as prune saw it (may be NULL) */
 };
 
 /* Most re-checks a failed verification spends on single prune rules. */

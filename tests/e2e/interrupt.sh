@@ -53,6 +53,7 @@ cat >"$T/lamina.json" <<JSON
  "config": {"cmd": ["app.handler"]}, "precompile": false}
 JSON
 for sig in INT TERM; do
+	# (the SBOM's temporary file is there by then too, and must go with the archive's)
 	interrupt $sig "$T/o/out.tar.tmp.*" "$LAMINA" build "$T/lamina.json" -o "$T/o/out.tar"
 	interrupt $sig "$T/o/out.zip.tmp.*" "$LAMINA" zip "$T/lamina.json" -o "$T/o/out.zip"
 done
@@ -71,4 +72,5 @@ interrupt HUP sleeper \
 run_lamina build "$T/lamina.json" -o "$T/o/out.tar" || fail "build after the interrupts: $(cat "$T/err")"
 tar -tf "$T/o/out.tar" >"$T/list" || fail "the archive after the interrupts does not read"
 assert_contains "$T/list" "^index.json$"
+assert_file "$T/o/out.spdx.json"
 echo ok

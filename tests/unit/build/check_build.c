@@ -146,7 +146,7 @@ START_TEST(test_prune)
 	int any = -1;
 	load(&m, NULL);
 	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
-	ck_assert_int_eq(stage_prune(&m, "linux/amd64", t, NULL, wd, rep, &any, &err), 0);
+	ck_assert_int_eq(stage_prune(&m, "linux/amd64", NULL, t, NULL, wd, rep, &any, &err), 0);
 	ck_assert_int_eq(any, 0);
 	ck_assert_ptr_nonnull(find(&t[1], "var/task/tests/test_app.py"));
 	tree_release(&t[0]);
@@ -155,7 +155,7 @@ START_TEST(test_prune)
 
 	load(&m, "\"prune\": {\"remove\": [\"tests/\"]}");
 	ck_assert_int_eq(stage_trees(&m, cache, t, &stats, &err), 0);
-	ck_assert_int_eq(stage_prune(&m, "linux/amd64", t, NULL, wd, rep, &any, &err), 0);
+	ck_assert_int_eq(stage_prune(&m, "linux/amd64", NULL, t, NULL, wd, rep, &any, &err), 0);
 	ck_assert_int_eq(any, 1);
 	ck_assert_ptr_null(find(&t[1], "var/task/tests/test_app.py"));
 	ck_assert_ptr_nonnull(find(&t[1], "var/task/app.py"));

@@ -83,7 +83,7 @@ static void apply(struct fx *f, const char *const *presets, const char *const *r
 	struct lm_err err = LM_ERR_INIT;
 	spec_set(&s, presets, remove, keep);
 	tree_finish(&f->t);
-	ck_assert_msg(prune_apply(&s, NULL, &f->t, "/var/task", "linux/amd64", "deps", NULL, rep, &err) == 0, "%s",
+	ck_assert_msg(prune_apply(&s, NULL, &f->t, "/var/task", "linux/amd64", NULL, "deps", NULL, rep, &err) == 0, "%s",
 		      err.msg);
 	prune_spec_release(&s);
 }
@@ -109,7 +109,7 @@ static void apply_work(struct fx *f, const char *const *presets, const char *con
 	char *work = lm_path_join(f->dir, "work");
 	spec_set(&s, presets, NULL, keep);
 	tree_finish(&f->t);
-	ck_assert_msg(prune_apply(&s, NULL, &f->t, "/var/task", "linux/amd64", "deps", work, rep, &err) == 0, "%s",
+	ck_assert_msg(prune_apply(&s, NULL, &f->t, "/var/task", "linux/amd64", NULL, "deps", work, rep, &err) == 0, "%s",
 		      err.msg);
 	prune_spec_release(&s);
 	free(work);
@@ -407,8 +407,8 @@ START_TEST(test_decide_with_rule_disabled)
 	fx_file(&f, "mylib/NOTES.md", "n\n");
 	spec_set(&s, py, remove, NULL);
 	tree_finish(&f.t);
-	ck_assert_msg(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, &d0, &err) == 0, "%s", err.msg);
-	ck_assert_msg(prune_apply(&s, NULL, &f.t, "/var/task", "linux/amd64", "app", NULL, NULL, &err) == 0, "%s",
+	ck_assert_msg(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, NULL, &d0, &err) == 0, "%s", err.msg);
+	ck_assert_msg(prune_apply(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, "app", NULL, NULL, &err) == 0, "%s",
 		      err.msg);
 	/* same decisions as the real run, which the decision did not change */
 	ck_assert_uint_eq(d0.n, f.t.n);
@@ -440,18 +440,18 @@ START_TEST(test_decide_with_rule_disabled)
 		->generated = 1;
 	tree_finish(&f.t);
 	label = "python-safe: tests/";
-	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", label, &d1, &err) == 0);
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, label, &d1, &err) == 0);
 	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests/fx.py") - f.t.v]);
 	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests") - f.t.v]);
 	ck_assert(d1.removed[tree_find(&f.t, "var/task/helpers.py") - f.t.v]);
 	ck_assert(!d1.removed[tree_find(&f.t, "var/task/mylib/tests/__pycache__/fx.cpython-311.pyc") - f.t.v]);
 	for (size_t k = 0; k < d1.nlabels; k++)
 		ck_assert_str_ne(d1.labels[k], label);
-	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", "remove: helpers.py", &d2, &err) == 0);
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, "remove: helpers.py", &d2, &err) == 0);
 	ck_assert(!d2.removed[tree_find(&f.t, "var/task/helpers.py") - f.t.v]);
 	ck_assert(d2.removed[tree_find(&f.t, "var/task/mylib/tests/fx.py") - f.t.v]);
 	/* with python-safe's *.md off, the user's *.md still removes NOTES.md */
-	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", "python-safe: *.md", &d3, &err) == 0);
+	ck_assert(prune_decide(&s, NULL, &f.t, "/var/task", "linux/amd64", NULL, "python-safe: *.md", &d3, &err) == 0);
 	{
 		const struct lm_entry *e = tree_find(&f.t, "var/task/mylib/NOTES.md");
 		ck_assert(d3.removed[e - f.t.v]);
