@@ -95,6 +95,26 @@ static void lap(struct build_stats *s, struct timespec *t0, int next)
 	s->cur = next;
 }
 
+/* What a check of the build's own output means for the build: warnings become notes, a
+ * failed rule is LM_E_CHECK naming the first one (what: "image" or "zip"). */
+static int check_outcome(const struct check_report *rep, const char *what, const char *not_done,
+			 struct build_notes *notes, struct lm_err *err)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].sev == CHECK_WARN)
+			build_notes_add(notes, "warning: check %s: %s: %s", rep->v[i].rule, rep->v[i].where, rep->v[i].msg);
+	if (rep->nfail) {
+		char *first = check_report_first_fail(rep);
+		lm_err_set(err, LM_E_CHECK,
+			   "check: the %s breaks %zu Lambda rule%s, nothing %s: %s (see 'lamina check %s'; --no-check "
+			   "skips the rules)",
+			   what, rep->nfail, rep->nfail == 1 ? "" : "s", not_done, first, strcmp(what, "zip") ? "IMAGE" : "ZIP");
+		free(first);
+		return -1;
+	}
+	return 0;
+}
+
 /* Lambda's rules on the image about to be written or pushed: warnings become notes, a
  * failed rule fails the build (LM_E_CHECK) before anything is written. */
 static int check_built_image(const struct lm_image *img, size_t nbase, struct cache *c, const char *platform,
@@ -118,19 +138,7 @@ static int check_built_image(const struct lm_image *img, size_t nbase, struct ca
 	check_report_demote_layers(&rep, nbase,
 				   "in the base image (passed through unchanged; 'lamina check' the base to see "
 				   "whether Lambda takes it)");
-	for (size_t i = 0; i < rep.n; i++)
-		if (rep.v[i].sev == CHECK_WARN)
-			build_notes_add(notes, "warning: check %s: %s: %s", rep.v[i].rule, rep.v[i].where, rep.v[i].msg);
-	if (rep.nfail) {
-		char *first = check_report_first_fail(&rep);
-		lm_err_set(err, LM_E_CHECK,
-			   "check: the image breaks %zu Lambda rule%s, nothing written or pushed: %s (see 'lamina check "
-			   "IMAGE'; --no-check skips the rules)",
-			   rep.nfail, rep.nfail == 1 ? "" : "s", first);
-		free(first);
-		goto out;
-	}
-	ret = 0;
+	ret = check_outcome(&rep, "image", "written or pushed", notes, err);
 out:
 	check_report_release(&rep);
 	return ret;
@@ -163,19 +171,7 @@ static int check_zip_hook(void *ctx, const char *path, struct lm_err *err)
 	check_zip_rules(&rep, &z, NULL, 0,
 			kind == ZIP_FUNCTION && m->config.cmd && m->config.ncmd ? m->config.cmd[0] : NULL,
 			LM_RUNTIME_AUTO, 1 /* the size report says what a larger zip needs */);
-	for (size_t i = 0; i < rep.n; i++)
-		if (rep.v[i].sev == CHECK_WARN)
-			build_notes_add(notes, "warning: check %s: %s: %s", rep.v[i].rule, rep.v[i].where, rep.v[i].msg);
-	if (rep.nfail) {
-		char *first = check_report_first_fail(&rep);
-		lm_err_set(err, LM_E_CHECK,
-			   "check: the zip breaks %zu Lambda rule%s, nothing written: %s (see 'lamina check ZIP'; "
-			   "--no-check skips the rules)",
-			   rep.nfail, rep.nfail == 1 ? "" : "s", first);
-		free(first);
-		goto out;
-	}
-	ret = 0;
+	ret = check_outcome(&rep, "zip", "written", notes, err);
 out:
 	check_zip_release(&z);
 	check_report_release(&rep);

@@ -62,6 +62,20 @@ int buildcli_handle(int opt, const char *arg, struct buildcli *b, struct lm_err 
 	}
 }
 
+int buildcli_next(struct cli_getopt *g, struct buildcli *b, int argc, char **argv, struct lm_opts *o,
+		  struct lm_err *err)
+{
+	int c;
+	while ((c = cli_getopt_next(g, argc, argv, o, err)) != -1) {
+		int h = c == CLI_GETOPT_ERROR ? -1 : buildcli_handle(c, optarg, b, err);
+		if (h < 0)
+			return CLI_GETOPT_ERROR;
+		if (h == 0)
+			return c;
+	}
+	return -1;
+}
+
 int buildcli_finish(struct buildcli *b, const char *path, const struct lm_opts *o, struct build_request *r,
 		    struct lm_err *err)
 {

@@ -39,6 +39,10 @@ struct buildcli {
 void buildcli_init(struct buildcli *b);
 /* Handles opt when it is one of BUILDCLI_LONGOPTS: 1 handled, 0 not, -1 bad value. */
 int buildcli_handle(int opt, const char *arg, struct buildcli *b, struct lm_err *err);
+/* cli_getopt_next with BUILDCLI_LONGOPTS applied to b: the command's own next option,
+ * -1 at the end, CLI_GETOPT_ERROR when an option or its value is bad (err set). */
+int buildcli_next(struct cli_getopt *g, struct buildcli *b, int argc, char **argv, struct lm_opts *o,
+		  struct lm_err *err);
 /* After the parse: checks the options, loads the manifest at path (once) and fills r's
  * shared fields (manifest, base, platform, registry, verify and cache options). */
 int buildcli_finish(struct buildcli *b, const char *path, const struct lm_opts *o, struct build_request *r,

@@ -109,12 +109,9 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	build_result_init(&res);
 	buildcli_init(&b);
 	cli_getopt_init(&gopt, "o:t:h", longopts);
-	while ((c = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
-		int h = c == CLI_GETOPT_ERROR ? -1 : buildcli_handle(c, optarg, &b, err);
-		if (h < 0)
+	while ((c = buildcli_next(&gopt, &b, argc, argv, o, err)) != -1) {
+		if (c == CLI_GETOPT_ERROR)
 			goto out;
-		if (h > 0)
-			continue;
 		switch (c) {
 		case 'o':
 			r.archive = optarg;
@@ -167,12 +164,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 				goto out;
 			r.level = (int)v;
 			break;
-		case 'h':
-			cli_help(usage, buildcli_help, regcli_help);
-			ret = 0;
-			goto out;
-		default:
-			lm_err_set(err, LM_E_USAGE, "see 'lamina build --help'");
+		default: /* -h, --help (or an option this switch does not handle) */
+			ret = cli_help_option(c, "build", err, usage, buildcli_help, regcli_help);
 			goto out;
 		}
 	}

@@ -218,12 +218,9 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 
 	regcli_init(&rc);
 	cli_getopt_init(&gopt, "h", longopts);
-	while ((ch = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
-		int h = ch == CLI_GETOPT_ERROR ? -1 : regcli_handle(ch, optarg, &rc, err);
-		if (h < 0)
+	while ((ch = regcli_next(&gopt, &rc, argc, argv, o, err)) != -1) {
+		if (ch == CLI_GETOPT_ERROR)
 			goto out;
-		if (h > 0)
-			continue;
 		switch (ch) {
 		case OPT_JSON:
 			as_json = 1;
@@ -249,12 +246,8 @@ int cmd_check(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 				goto out;
 			}
 			break;
-		case 'h':
-			cli_help(usage, regcli_help);
-			ret = 0;
-			goto out;
-		default:
-			lm_err_set(err, LM_E_USAGE, "see 'lamina check --help'");
+		default: /* -h, --help (or an option this switch does not handle) */
+			ret = cli_help_option(ch, "check", err, usage, regcli_help);
 			goto out;
 		}
 	}

@@ -211,12 +211,9 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	image_init(&img);
 	regcli_init(&rc);
 	cli_getopt_init(&gopt, "h", longopts);
-	while ((ch = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
-		int h = ch == CLI_GETOPT_ERROR ? -1 : regcli_handle(ch, optarg, &rc, err);
-		if (h < 0)
+	while ((ch = regcli_next(&gopt, &rc, argc, argv, o, err)) != -1) {
+		if (ch == CLI_GETOPT_ERROR)
 			goto out;
-		if (h > 0)
-			continue;
 		switch (ch) {
 		case 'J':
 			as_json = 1;
@@ -236,12 +233,8 @@ int cmd_inspect(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 			if (cli_int("--largest", optarg, 1, 1000000, &largest, err) < 0)
 				goto out;
 			break;
-		case 'h':
-			cli_help(usage, regcli_help);
-			ret = 0;
-			goto out;
-		default:
-			lm_err_set(err, LM_E_USAGE, "see 'lamina inspect --help'");
+		default: /* -h, --help (or an option this switch does not handle) */
+			ret = cli_help_option(ch, "inspect", err, usage, regcli_help);
 			goto out;
 		}
 	}

@@ -203,12 +203,9 @@ int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	build_result_init(&res);
 	regcli_init(&rc);
 	cli_getopt_init(&gopt, "i:e:h", longopts);
-	while ((ch = cli_getopt_next(&gopt, argc, argv, o, err)) != -1) {
-		int h = ch == CLI_GETOPT_ERROR ? -1 : regcli_handle(ch, optarg, &rc, err);
-		if (h < 0)
+	while ((ch = regcli_next(&gopt, &rc, argc, argv, o, err)) != -1) {
+		if (ch == CLI_GETOPT_ERROR)
 			goto out;
-		if (h > 0)
-			continue;
 		switch (ch) {
 		case 'i':
 			v.imports = lm_xrealloc(v.imports, (v.nimports + 1) * sizeof(*v.imports));
@@ -240,12 +237,8 @@ int cmd_verify(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 				goto out;
 			}
 			break;
-		case 'h':
-			cli_help(usage, regcli_help);
-			ret = 0;
-			goto out;
-		default:
-			lm_err_set(err, LM_E_USAGE, "see 'lamina verify --help'");
+		default: /* -h, --help (or an option this switch does not handle) */
+			ret = cli_help_option(ch, "verify", err, usage, regcli_help);
 			goto out;
 		}
 	}

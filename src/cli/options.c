@@ -400,15 +400,31 @@ void regcli_release(struct regcli *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
+static void help_v(const char *usage, va_list ap)
+{
+	char *ex = lm_exit_status_text();
+	vprintf(usage, ap);
+	fputs(ex, stdout);
+	free(ex);
+}
+
 void cli_help(const char *usage, ...)
 {
 	va_list ap;
-	char *ex = lm_exit_status_text();
 	va_start(ap, usage);
-	vprintf(usage, ap);
+	help_v(usage, ap);
 	va_end(ap);
-	fputs(ex, stdout);
-	free(ex);
+}
+
+int cli_help_option(int c, const char *cmd, struct lm_err *err, const char *usage, ...)
+{
+	va_list ap;
+	if (c != 'h')
+		return lm_err_set(err, LM_E_USAGE, "see 'lamina %s --help'", cmd);
+	va_start(ap, usage);
+	help_v(usage, ap);
+	va_end(ap);
+	return 0;
 }
 
 char *cli_source_spec(const char *arg)
@@ -424,4 +440,17 @@ int cli_operands(int argc, int n, const char *what, const char *cmd, struct lm_e
 	if (argc - optind != n)
 		return lm_err_set(err, LM_E_USAGE, "expected %s; see 'lamina %s --help'", what, cmd);
 	return 0;
+}
+
+int regcli_next(struct cli_getopt *g, struct regcli *rc, int argc, char **argv, struct lm_opts *o, struct lm_err *err)
+{
+	int c;
+	while ((c = cli_getopt_next(g, argc, argv, o, err)) != -1) {
+		int h = c == CLI_GETOPT_ERROR ? -1 : regcli_handle(c, optarg, rc, err);
+		if (h < 0)
+			return CLI_GETOPT_ERROR;
+		if (h == 0)
+			return c;
+	}
+	return -1;
 }

@@ -62,6 +62,11 @@ struct regcli {
 };
 
 void regcli_init(struct regcli *rc);
+struct cli_getopt;
+/* cli_getopt_next with the registry options applied to rc: the command's own next option,
+ * -1 at the end, CLI_GETOPT_ERROR when an option or its value is bad (err set). */
+int regcli_next(struct cli_getopt *g, struct regcli *rc, int argc, char **argv, struct lm_opts *o,
+		struct lm_err *err);
 /* Handles opt when it is a registry option: 1 handled, 0 not a registry option, -1 bad
  * value (LM_E_USAGE). --password-stdin reads standard input to its end here (the first
  * line is the password; a trailing newline is dropped). */
@@ -134,6 +139,11 @@ int cli_option_error(int c, int opt, const char *arg, const struct option *longo
 /* A command's --help on standard output: usage is a printf format filled with the
  * arguments (the shared help texts, e.g. regcli_help), followed by the exit statuses. */
 void cli_help(const char *usage, ...) LM_PRINTF(1, 2);
+
+/* The default of a command's option switch: -h/--help prints the command's help (as
+ * cli_help) and returns 0; any other option code reaching it (one the switch forgot) is
+ * LM_E_USAGE pointing at 'lamina cmd --help' (-1). */
+int cli_help_option(int c, const char *cmd, struct lm_err *err, const char *usage, ...) LM_PRINTF(4, 5);
 
 /* After a command's options: exactly n operands remain (what names them in the error:
  * "one MANIFEST argument"), else LM_E_USAGE pointing at 'lamina cmd --help'. */

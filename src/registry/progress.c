@@ -94,9 +94,29 @@ size_t progress_format(char *buf, size_t cap, int width, const char *verb, const
 		snprintf(b, sizeof(b), "?");
 	}
 	lm_human_bytes(rate > 0 ? (uint64_t)rate : 0, r, sizeof(r));
-	/* sizes padded: the lines of several blobs stay aligned as they change */
-	k = snprintf(buf, cap, "%s: %s %10s / %-10s%s %10s/s", verb, short_digest(digest, d, sizeof(d)), a, b, pct, r);
-	n = k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
+	short_digest(digest, d, sizeof(d));
+	/* sizes padded, so the lines of several blobs stay aligned as they change; on a
+	 * narrower terminal the padding goes, then the sizes (the percentage stays), and only
+	 * then is the line cut: the rate at its end stays in view */
+	for (int form = 0; form < 4; form++) {
+		switch (form) {
+		case 0:
+			k = snprintf(buf, cap, "%s: %s %10s / %-10s%s %10s/s", verb, d, a, b, pct, r);
+			break;
+		case 1:
+			k = snprintf(buf, cap, "%s: %s %s / %s%s %s/s", verb, d, a, b, pct, r);
+			break;
+		case 2:
+			k = snprintf(buf, cap, "%s: %s %s%s %s/s", verb, d, a, pct, r);
+			break;
+		default:
+			k = snprintf(buf, cap, "%s: %s%s %s/s", verb, d, *pct ? pct : " ?", r);
+			break;
+		}
+		n = k < 0 ? 0 : (size_t)k < cap ? (size_t)k : cap - 1;
+		if (n <= max)
+			break;
+	}
 	if (n > max) {
 		/* cut, and say so */
 		n = max;

@@ -17,6 +17,13 @@ START_TEST(test_format_widths)
 	}
 	progress_format(buf, sizeof(buf), 80, "pull", DG, 5u << 20, 20 << 20, 3.5 * (1 << 20));
 	ck_assert_str_eq(buf, "pull: sha256:0123456789ab    5.0 MiB / 20.0 MiB    25%    3.5 MiB/s");
+	/* narrower: the padding goes, then the sizes; the rate stays in view */
+	progress_format(buf, sizeof(buf), 62, "pull", DG, 5u << 20, 20 << 20, 3.5 * (1 << 20));
+	ck_assert_str_eq(buf, "pull: sha256:0123456789ab 5.0 MiB / 20.0 MiB  25% 3.5 MiB/s");
+	progress_format(buf, sizeof(buf), 50, "pull", DG, 5u << 20, 20 << 20, 3.5 * (1 << 20));
+	ck_assert_str_eq(buf, "pull: sha256:0123456789ab 5.0 MiB  25% 3.5 MiB/s");
+	progress_format(buf, sizeof(buf), 44, "pull", DG, 5u << 20, 20 << 20, 3.5 * (1 << 20));
+	ck_assert_str_eq(buf, "pull: sha256:0123456789ab  25% 3.5 MiB/s");
 	progress_format(buf, sizeof(buf), 30, "pull", DG, 5u << 20, 20 << 20, 0);
 	ck_assert_str_eq(buf, "pull: sha256:0123456789ab ...");
 	progress_format(buf, sizeof(buf), 80, "push", DG, 100, -1, 0);
