@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -554,7 +555,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			free(doc);
 			goto out;
 		}
-		if (lm_write_all(fd, doc, len) < 0) {
+		if (fchmod(fd, 0644) < 0 || lm_write_all(fd, doc, len) < 0) { /* as the archive: not 0600 */
 			lm_err_sys(err, "write '%s'", sbom_tmp);
 			free(doc);
 			close(fd);

@@ -50,6 +50,7 @@ export SOURCE_DATE_EPOCH=1700000000
 "$LAMINA" -q build "$T/py/lamina.json" -o "$T/py/out.tar" >"$T/py/digest" 2>"$T/err" || { cat "$T/err" >&2; fail "build"; }
 S="$T/py/out.spdx.json"
 assert_file "$S"
+assert_eq "$(stat -c %a "$S")" 644 "the SBOM's mode (as the archive's)"
 validate "$S"
 assert_eq "$(jq -r .spdxVersion "$S")" SPDX-2.3 "spdxVersion"
 assert_eq "$(jq -r .creationInfo.created "$S")" 2023-11-14T22:13:20Z "created from SOURCE_DATE_EPOCH"
