@@ -4,7 +4,7 @@
 #   scripts/esbuild-fixture.sh [OUT]
 # OUT defaults to ${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}/esbuild-VERSION and holds
 # node_modules/ (esbuild and its @esbuild/<platform> binary). Prints the path of the esbuild
-# binary on stdout. Cached: reused when OUT.complete exists. The users' way is the same
+# binary on stdout. Cached: reused while OUT.key stamps it (scripts/lib-fixture.sh). The users' way is the same
 # package: `npm install --save-dev esbuild` (docs/bundle.md).
 set -euo pipefail
 version=0.25.12
@@ -19,7 +19,9 @@ bin() { # the platform binary itself (no node needed to run it)
 	done
 	return 1
 }
-if [ -e "$out.complete" ]; then bin && exit 0; fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib-fixture.sh"
+key=$(fixture_key "$0")
+if fixture_fresh "$out" "$key"; then bin && exit 0; fi
 command -v npm >/dev/null || die "missing tool: npm"
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$cache/.esbuild.XXXXXX")
@@ -31,5 +33,5 @@ printf '{ "name": "lamina-esbuild", "version": "1.0.0", "private": true }\n' >"$
 rm -rf "$out"
 mv "$work" "$out"
 trap - EXIT
-: >"$out.complete"
+fixture_stamp "$out" "$key"
 bin || die "no @esbuild/linux-* binary in $out"

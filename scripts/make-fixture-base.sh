@@ -20,6 +20,7 @@
 #              whiteout etc/.wh.fixture-removed, opaque var/lang/share/fixture-opaque/.wh..wh..opq
 #              plus var/lang/share/fixture-opaque/new.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib-fixture.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -41,7 +42,7 @@ out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 key=$( { sha256sum "$0" "$repo/tests/fixtures/rie/rie.c"; (cd "$files" && LC_ALL=C find . -type f | LC_ALL=C sort | xargs sha256sum); } \
 	| sed 's,  .*/,  ,' | sha256sum | cut -c1-64)
 
-complete() { [ -s "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; }
+complete() { [ -s "$out" ] && fixture_fresh "$out" "$key"; }
 if complete; then echo "$out"; exit 0; fi
 
 exec 9>"$out.lock"
@@ -264,6 +265,6 @@ chmod 0755 "$layout" "$layout/blobs" "$layout/blobs/sha256"
 
 (cd "$layout" && LC_ALL=C tar -c "${tarflags[@]}" -f "$tmpout" oci-layout index.json blobs)
 mv -f "$tmpout" "$out"
-echo "$key" >"$out.key"
+fixture_stamp "$out" "$key"
 log "built $out ($(stat -c %s "$out") bytes), manifest sha256:$mh"
 echo "$out"

@@ -25,6 +25,7 @@
 #              tests/fixtures/node-base/sdk/package-lock.json (npm ci, no install scripts;
 #              npm's cache is kept in the fixture cache, so the registry is asked once).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib-fixture.sh"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -81,7 +82,7 @@ key=$( { sha256sum "$0"; (cd "$files" && LC_ALL=C find . -path ./sdk/node_module
 	sha256sum "$common/lambda-entrypoint.sh" "$repo/tests/fixtures/rie/rie.c"; cat "$pybase.key"; sha256sum "$tgz"; } |
 	sed 's,  .*/,  ,' | sha256sum | cut -c1-64)
 
-complete() { [ -s "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; }
+complete() { [ -s "$out" ] && fixture_fresh "$out" "$key"; }
 if complete; then echo "$out"; exit 0; fi
 
 exec 9>"$out.lock"
@@ -227,6 +228,6 @@ chmod 0755 "$layout" "$layout/blobs" "$layout/blobs/sha256"
 
 (cd "$layout" && LC_ALL=C tar -c "${tarflags[@]}" -f "$tmpout" oci-layout index.json blobs)
 mv -f "$tmpout" "$out"
-echo "$key" >"$out.key"
+fixture_stamp "$out" "$key"
 log "built $out ($(stat -c %s "$out") bytes), manifest sha256:$mh"
 echo "$out"

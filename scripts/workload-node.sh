@@ -6,7 +6,7 @@
 #         @libsql/client puppeteer-core better-sqlite3)
 #   scripts/workload-node.sh seed|app [OUT]
 # OUT defaults to ${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}/workload-node-NAME and holds
-# package.json and node_modules/. Prints OUT on stdout. Cached: reused when OUT.complete exists.
+# package.json and node_modules/. Prints OUT on stdout. Cached: reused while OUT.key stamps it (scripts/lib-fixture.sh).
 # Install scripts are not run (--ignore-scripts): better-sqlite3's would download a prebuilt
 # binary from GitHub; it is then built from source with node-gyp when the node headers are
 # available offline, else its native addon is missing (reported, and the tests skip it).
@@ -24,7 +24,9 @@ app) pkgs=(openai langchain @langchain/core pdfjs-dist pdf-parse js-tiktoken @li
 	better-sqlite3) ;;
 *) die "unknown workload '$which' (seed or app)" ;;
 esac
-if [ -e "$out.complete" ]; then echo "$out"; exit 0; fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib-fixture.sh"
+key=$( { fixture_key "$0"; printf '%s\n' "${pkgs[@]}"; } | sha256sum | cut -c1-64)
+if fixture_fresh "$out" "$key"; then echo "$out"; exit 0; fi
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$cache/.wlnode.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -47,6 +49,6 @@ fi
 rm -rf "$out"
 mv "$work" "$out"
 trap - EXIT
-: >"$out.complete"
+fixture_stamp "$out" "$key"
 log "$which: $(find "$out" -type f | wc -l) files, $(du -sb "$out" | cut -f1) bytes"
 echo "$out"

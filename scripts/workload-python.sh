@@ -10,7 +10,7 @@
 # dependencies) to the default list, for benchmarks that want a larger tree; OUT then
 # defaults to a separate directory (workload-python+scipy+matplotlib), so the default
 # tree, which the prune tests count on, never changes.
-# Prints OUT on stdout. Cached: reused when OUT.complete exists.
+# Prints OUT on stdout. Cached: reused while OUT.key stamps it (scripts/lib-fixture.sh).
 set -euo pipefail
 cache=${LAMINA_FIXTURES:-$HOME/.cache/lamina-fixtures}
 read -r -a extra <<<"${WORKLOAD_PYTHON_EXTRA:-}"
@@ -23,7 +23,9 @@ out=${1:-$cache/workload-python$suffix}
 log() { echo "workload-python: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 for t in apt-get apt-cache dpkg-deb; do command -v "$t" >/dev/null || die "missing tool: $t"; done
-if [ -e "$out.complete" ]; then echo "$out"; exit 0; fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib-fixture.sh"
+key=$( { fixture_key "$0"; printf '%s\n' "${extra[@]}"; } | sha256sum | cut -c1-64)
+if fixture_fresh "$out" "$key"; then echo "$out"; exit 0; fi
 
 roots=(python3-boto3 python3-botocore python3-s3transfer python3-numpy python3-pydantic python3-httpx
 	python3-httpcore python3-anyio python3-jinja2 python3-markupsafe python3-yaml python3-requests
@@ -91,6 +93,6 @@ while [ ${#queue[@]} -gt 0 ]; do
 done
 rm -rf "$out"
 mv "$stage" "$out"
-: >"$out.complete"
+fixture_stamp "$out" "$key"
 log "$(find "$out" -type f | wc -l) files, $(du -sb "$out" | cut -f1) bytes, ${#pkgs[@]} packages"
 echo "$out"

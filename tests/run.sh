@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Check unit tests, then every end-to-end test (tests/e2e/*.sh, or the ones
-# named as arguments). Each e2e script exits 0 (pass), 77 (skip) or anything else (fail).
+# named as arguments). Each e2e script exits 0 (pass), 77 (skip) or anything else (fail);
+# one that runs past LAMINA_TEST_TIMEOUT seconds (default 900) fails.
 # Ends with one line: "N passed, N failed, N skipped".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +38,13 @@ if [ $# -eq 0 ] && [ "${SKIP_LINT:-0}" != 1 ]; then
 	done
 fi
 
+# Each suite's limit in seconds (the slowest takes about two minutes here).
+limit=${LAMINA_TEST_TIMEOUT:-900}
+# One line about the machine, for reading a CI log afterwards.
+echo "machine: $(nproc) cores, $(awk '/MemAvailable/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) free," \
+	"$(df -h --output=avail "${TMPDIR:-/tmp}" | tail -1 | tr -d ' ') free in ${TMPDIR:-/tmp}," \
+	"$(df -h --output=avail "$HOME" 2>/dev/null | tail -1 | tr -d ' ') in \$HOME"
+
 if [ $# -gt 0 ]; then tests=("$@"); else tests=("$here"/e2e/*.sh); fi
 for t in "${tests[@]}"; do
 	[ -f "$t" ] || t="$here/e2e/$t"
@@ -45,9 +53,14 @@ for t in "${tests[@]}"; do
 	case "$name" in lib*) continue ;; esac
 	start=$(date +%s)
 	log=$(mktemp)
-	bash "$t" >"$log" 2>&1; rc=$?
+	# Bounded: a suite that hangs fails (TERM to its process group: its traps stop what it
+	# started; KILL 60 s later) instead of holding the run.
+	timeout -k 60 "$limit" bash "$t" >"$log" 2>&1 </dev/null; rc=$?
 	secs=$(( $(date +%s) - start ))
-	if [ $rc -eq 0 ]; then
+	if [ $secs -ge "$limit" ] && { [ $rc -eq 124 ] || [ $rc -eq 137 ]; }; then
+		failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (timed out after ${limit}s)"
+		tail -40 "$log" | sed 's/^/    /'
+	elif [ $rc -eq 0 ]; then
 		passed=$((passed + 1)); echo "PASS $name (${secs}s)"
 	elif [ $rc -eq 77 ] && [ "${LAMINA_NO_SKIP:-0}" != 1 ]; then
 		skipped=$((skipped + 1)); echo "SKIP $name: $(tail -1 "$log")"

@@ -50,6 +50,7 @@ JSON
 manifest "$T/py" python-safe
 run_lamina prune --dry-run "$T/py/lamina.json" || { cat "$T/err" >&2; fail "dry run"; }
 cp "$T/out" "$T/dry.txt"
+assert_not_contains "$T/err" "comparing with no base" # the base must be read, or the rule compares nothing
 assert_contains "$T/dry.txt" '^  python-safe: dedupe-base +[0-9]+ +[0-9.]+ MiB$'
 # every file of the seven distributions goes; PyYAML (not in the base) stays
 for d in botocore boto3 urllib3 s3transfer python_dateutil jmespath six; do

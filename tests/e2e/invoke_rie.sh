@@ -5,8 +5,9 @@
 # ESM async handler and a CommonJS callback handler, an error, and `lamina verify --event`
 # for the same Python image without Docker.
 # The engine here has no bridge network, so the container shares the host's network and
-# the emulator listens on a free loopback port (AWS_LAMBDA_RIE_ADDRESS, a fixture knob);
-# with a bridge it is the documented `docker run -p 9000:8080`.
+# the emulator listens on free loopback ports (AWS_LAMBDA_RIE_ADDRESS for the invoke API,
+# AWS_LAMBDA_RIE_API_ADDRESS for the Runtime API: fixture knobs); with a bridge it is the
+# documented `docker run -p 9000:8080`. Every request is bounded in time.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-docker.sh"
 command -v curl >/dev/null || skip "curl is missing"
@@ -14,25 +15,27 @@ PY=$(fixture_base)
 NODE=$(fixture_node_base)
 start_dockerd
 
-# PORT IMAGE [HANDLER]: a detached container with the emulator on 127.0.0.1:PORT (the one
-# before is removed: on the host's network they would share the Runtime API port 9001)
+# PORT IMAGE [HANDLER]: a detached container with the emulator on 127.0.0.1:PORT and its
+# Runtime API on $API, a free port of its own (the container before is removed first)
 CID=
 run_rie() {
 	local port=$1 img=$2 cid
 	shift 2
 	[ -z "$CID" ] || dk rm -f "$CID" >/dev/null
-	cid=$(dk run -d --network host -e AWS_LAMBDA_RIE_ADDRESS=127.0.0.1:$port -e AWS_LAMBDA_FUNCTION_NAME=fn-under-test \
-		"$img" "$@") || fail "docker run $img"
+	API=127.0.0.1:$(free_port)
+	cid=$(dk run -d --network host -e AWS_LAMBDA_RIE_ADDRESS=127.0.0.1:$port -e AWS_LAMBDA_RIE_API_ADDRESS=$API \
+		-e AWS_LAMBDA_FUNCTION_NAME=fn-under-test "$img" "$@") || fail "docker run $img"
 	on_exit dk rm -f "$cid"
 	local end=$((SECONDS + 30))
-	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+	until curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$port/"; do
 		[ $SECONDS -lt $end ] || fail "the emulator of $img did not answer on $port: $(dk logs "$cid" 2>&1 | tail -5)"
 		sleep 0.2
 	done
 	CID=$cid
 }
 invoke() { # PORT JSON -> body on stdout, headers in $T/h
-	curl -s -D "$T/h" -X POST -d "$2" "http://127.0.0.1:$1/2015-03-31/functions/function/invocations"
+	curl -s --max-time 60 -D "$T/h" -X POST -d "$2" "http://127.0.0.1:$1/2015-03-31/functions/function/invocations" ||
+		fail "invoke on $1 with $2: curl exit $? (the container: $(dk logs "$CID" 2>&1 | tail -5))"
 }
 
 # --- Python -----------------------------------------------------------------------------------
@@ -56,7 +59,7 @@ port=$(free_port)
 run_rie "$port" rie-py:1
 got=$(invoke "$port" '{"name": "rie"}')
 assert_eq "$(jq -c '{hello, fn, left}' <<<"$got")" '{"hello":"rie","fn":"fn-under-test","left":true}' "python invoke"
-assert_eq "$(jq -r .api <<<"$got")" "127.0.0.1:9001" "the bootstrap talked to the Runtime API"
+assert_eq "$(jq -r .api <<<"$got")" "$API" "the bootstrap talked to the Runtime API"
 got=$(invoke "$port" '{"name": "again"}')
 assert_eq "$(jq -r .hello <<<"$got")" again "second invocation of the same runtime"
 got=$(invoke "$port" '{"fail": true}')

@@ -69,8 +69,25 @@ start_dockerd() {
 	echo "$DK_CHILDREN" >"$DK_RUN/children"
 }
 
+# Every process of a container of this engine: each shim of its containerd namespace
+# (reparented to init once dockerd and containerd are gone) and what runs under it.
+_dk_shims() { # NAMESPACE
+	local p
+	for p in $(pgrep -f -- "containerd-shim.* -namespace $1 " 2>/dev/null); do
+		pgrep -P "$p" 2>/dev/null
+		echo "$p"
+	done
+}
+
 _dk_stop() { # PID RUNDIR DATADIR
-	local pid=$1 run=$2 data=$3 i c
+	local pid=$1 run=$2 data=$3 i c ns
+	ns="lamina-$(basename "$run" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+	# containers first (bounded: a wedged engine must not hold the test), so that no
+	# container outlives the test holding a port or a mount
+	if kill -0 "$pid" 2>/dev/null && [ -S "$run/sock" ]; then
+		c=$(timeout 20 "$DK_BIN" --config "$DK_CONFIG" -H "unix://$run/sock" ps -aq 2>/dev/null)
+		[ -z "$c" ] || timeout 30 "$DK_BIN" --config "$DK_CONFIG" -H "unix://$run/sock" rm -f $c >/dev/null 2>&1
+	fi
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null
 		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
@@ -83,6 +100,9 @@ _dk_stop() { # PID RUNDIR DATADIR
 		for ((i = 0; i < 25; i++)); do kill -0 "$c" 2>/dev/null || break; sleep 0.2; done
 		kill -KILL "$c" 2>/dev/null
 	done
+	# what a killed engine left running: the container's init first (its PID namespace goes
+	# with it), then its shim
+	for c in $(_dk_shims "$ns"); do kill -KILL "$c" 2>/dev/null; done
 	# Leftover mounts (shm, container rootfs) would make rm -rf fail.
 	awk -v a="$run" -v b="$data" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/self/mounts |
 		sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
