@@ -295,58 +295,7 @@ bench_lamina() { # WORKLOAD
 }
 
 # --- docker (private engine, vfs; approach of tests/e2e/lib-docker.sh) -------------------------
-DK_BIN=/usr/bin/docker
-dk() { "$DK_BIN" --config "$DK_CONFIG" -H "$DOCKER_HOST" "$@"; }
-DK_STOPPED=1
-start_dockerd() {
-	[ "$(id -u)" -eq 0 ] || { log "docker: needs root, skipped"; return 1; }
-	if [ ! -x "$DK_BIN" ] || ! command -v dockerd >/dev/null; then
-		apt_install docker.io || { log "docker: could not install docker.io, skipped"; return 1; }
-	fi
-	DK_RUN=$(mktemp -d /tmp/lmbk.XXXXXX)
-	DK_DATA="$BD/docker/data" DK_CONFIG="$BD/docker/client"
-	mkdir -p "$DK_DATA" "$DK_CONFIG" "$DK_RUN/exec"
-	echo '{}' >"$DK_CONFIG/config.json"
-	echo '{}' >"$DK_RUN/daemon.json"
-	export DOCKER_HOST="unix://$DK_RUN/sock"
-	local ns
-	ns="lamina-bench-$(basename "$DK_RUN" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
-	dockerd --config-file "$DK_RUN/daemon.json" \
-		--iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --bridge=none \
-		--storage-driver=vfs --data-root "$DK_DATA" --exec-root "$DK_RUN/exec" \
-		--pidfile "$DK_RUN/pid" -H "$DOCKER_HOST" \
-		--containerd-namespace "$ns" --containerd-plugins-namespace "$ns-plugins" \
-		--shutdown-timeout 3 --log-level warn >"$BD/docker/dockerd.log" 2>&1 </dev/null &
-	DOCKERD_PID=$! DK_STOPPED=0
-	on_exit stop_dockerd
-	local end=$((SECONDS + 60))
-	until dk info >/dev/null 2>&1; do
-		kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -5 "$BD/docker/dockerd.log" >&2; log "dockerd exited, docker skipped"; return 1; }
-		[ $SECONDS -lt $end ] || { log "dockerd did not answer in 60 s, docker skipped"; return 1; }
-		sleep 0.2
-	done
-	DK_CHILDREN=$(ps -o pid= --ppid "$DOCKERD_PID" 2>/dev/null | tr -s ' \n' ' ')
-}
-stop_dockerd() { # only the engine this script started, by pid
-	local i c
-	[ "$DK_STOPPED" = 0 ] || return 0
-	DK_STOPPED=1
-	if kill -0 "$DOCKERD_PID" 2>/dev/null; then
-		kill -TERM "$DOCKERD_PID" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$DOCKERD_PID" 2>/dev/null || true
-	fi
-	wait "$DOCKERD_PID" 2>/dev/null || true
-	for c in ${DK_CHILDREN:-}; do
-		kill -0 "$c" 2>/dev/null || continue
-		kill -TERM "$c" 2>/dev/null || true
-		for ((i = 0; i < 25; i++)); do kill -0 "$c" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$c" 2>/dev/null || true
-	done
-	awk -v a="$DK_RUN" -v b="$DK_DATA" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/self/mounts |
-		sort -r | while read -r m; do umount -l "$m" || true; done
-	rm -rf "$DK_RUN" "$BD/docker" || true
-}
+. "$repo/scripts/lib-bench.sh"
 # Peak RSS of the engine (dockerd + its containerd) during a command: reset VmHWM with
 # clear_refs 5, then read it. The docker client's own RSS says nothing about the build.
 engine_pids() { echo "$DOCKERD_PID" ${DK_CHILDREN:-}; }
@@ -412,13 +361,13 @@ command -v bc >/dev/null || apt_install bc || die "needs bc"
 if has_tool lamina; then
 	for w in $WORKLOADS; do bench_lamina "$w"; done
 fi
-if has_tool docker && start_dockerd; then
+if has_tool docker && bench_dockerd_start "$BD"; then
 	log "docker: loading the base as $TAG_BASE"
 	printf '{"base": "oci-archive:%s", "layers": [], "tag": "%s"}\n' "$FIX" "$TAG_BASE" >"$BD/work/base-docker.json"
 	"$LAMINA" -q --cache "$BD/lamina-cache/base" build "$BD/work/base-docker.json" -o "$BD/work/base-docker.tar" >/dev/null
 	dk load -q -i "$BD/work/base-docker.tar" >/dev/null
 	for w in $WORKLOADS; do bench_docker "$w" || true; done
-	stop_dockerd
+	bench_dockerd_stop
 fi
 if has_tool buildah && start_buildah; then
 	for w in $WORKLOADS; do bench_buildah "$w" || true; done

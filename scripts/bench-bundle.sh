@@ -65,28 +65,7 @@ cp -al "$seed/node_modules" "$work/seed/"
 cp -al "$app/node_modules" "$work/app/"
 rm -f "$work/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
 cp "$addon" "$work/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node"
-cat >"$work/seed/index.js" <<'JS'
-const ytdl = require('@distube/ytdl-core');
-const ffmpegInstaller = require('@ffmpeg-installer/ffmpeg');
-const ffmpeg = require('fluent-ffmpeg');
-const FormData = require('form-data');
-const { GoogleAuth, OAuth2Client } = require('google-auth-library');
-const fs = require('fs');
-ffmpeg.setFfmpegPath(ffmpegInstaller.path);
-exports.handler = async (event) => {
-  const fd = new FormData();
-  fd.append('name', String(event.name));
-  const client = new OAuth2Client('id', 'secret', 'https://example.com/cb');
-  return {
-    ytdl: ytdl.getVideoID('https://youtu.be/dQw4w9WgXcQ'),
-    ffmpeg: fs.statSync(ffmpegInstaller.path).size > 1000000,
-    fluent: typeof ffmpeg().input,
-    multipart: fd.getHeaders()['content-type'].split(';')[0],
-    auth: client.generateAuthUrl({ scope: 'openid' }).startsWith('https://accounts.google.com/'),
-    google: typeof new GoogleAuth().getClient,
-  };
-};
-JS
+cp "$repo/tests/fixtures/node-apps/seed-index.js" "$work/seed/index.js"
 cat >"$work/app/index.mjs" <<'JS'
 // One call into each package, offline (no network, no keys used).
 import OpenAI from 'openai';

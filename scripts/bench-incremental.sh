@@ -479,69 +479,15 @@ stop_registry() { # only the registry this script started, by pid
 }
 
 # --- docker (private engine, vfs; as scripts/bench-build.sh) --------------------------------------
-DK_BIN=/usr/bin/docker
-dk() { "$DK_BIN" --config "$DK_CONFIG" -H "$DOCKER_HOST" "$@"; }
-DK_STOPPED=1
+. "$repo/scripts/lib-bench.sh"
 start_dockerd() {
-	[ "$(id -u)" -eq 0 ] || { log "docker: needs root, skipped"; return 1; }
-	if [ ! -x "$DK_BIN" ] || ! command -v dockerd >/dev/null; then
-		apt_install docker.io || { log "docker: could not install docker.io, skipped"; return 1; }
-	fi
-	DK_RUN=$(mktemp -d /tmp/lmbk.XXXXXX)
-	DK_DATA="$W/docker/data" DK_CONFIG="$W/docker/client"
-	mkdir -p "$DK_DATA" "$DK_CONFIG" "$DK_RUN/exec"
-	echo '{}' >"$DK_CONFIG/config.json"
-	echo '{}' >"$DK_RUN/daemon.json"
-	export DOCKER_HOST="unix://$DK_RUN/sock"
-	local ns
-	ns="lamina-bench-$(basename "$DK_RUN" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
-	local args=(--config-file "$DK_RUN/daemon.json"
-		--iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --bridge=none
-		--storage-driver=vfs --data-root "$DK_DATA" --exec-root "$DK_RUN/exec"
-		--pidfile "$DK_RUN/pid" -H "$DOCKER_HOST"
-		--containerd-namespace "$ns" --containerd-plugins-namespace "$ns-plugins"
-		--shutdown-timeout 3 --log-level warn)
+	local cg=
 	if engine_cgroup; then
-		args+=(--cgroup-parent "/$DK_CG_NAME")
+		cg=$DK_CG
 	else
 		log "docker: no cgroup of its own: the engine's CPU counts as others'"
 	fi
-	# the subshell joins the cgroup, then becomes dockerd: containerd and the rest start inside
-	(
-		[ -z "$DK_CG" ] || echo "$BASHPID" >"$DK_CG/cgroup.procs"
-		exec dockerd "${args[@]}"
-	) >"$W/docker/dockerd.log" 2>&1 </dev/null &
-	DOCKERD_PID=$! DK_STOPPED=0
-	on_exit stop_dockerd
-	local end=$((SECONDS + 60))
-	until dk info >/dev/null 2>&1; do
-		kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -5 "$W/docker/dockerd.log" >&2; log "dockerd exited, docker skipped"; return 1; }
-		[ $SECONDS -lt $end ] || { log "dockerd did not answer in 60 s, docker skipped"; return 1; }
-		sleep 0.2
-	done
-	DK_CHILDREN=$(ps -o pid= --ppid "$DOCKERD_PID" 2>/dev/null | tr -s ' \n' ' ')
-}
-stop_dockerd() { # only the engine this script started, by pid
-	local i c
-	[ "$DK_STOPPED" = 0 ] || return 0
-	DK_STOPPED=1
-	if kill -0 "$DOCKERD_PID" 2>/dev/null; then
-		kill -TERM "$DOCKERD_PID" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$DOCKERD_PID" 2>/dev/null || true
-	fi
-	wait "$DOCKERD_PID" 2>/dev/null || true
-	for c in ${DK_CHILDREN:-}; do
-		kill -0 "$c" 2>/dev/null || continue
-		kill -TERM "$c" 2>/dev/null || true
-		for ((i = 0; i < 25; i++)); do kill -0 "$c" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$c" 2>/dev/null || true
-	done
-	# only mounts under this engine's own directories (both are set and non-empty here)
-	[ -n "$DK_RUN" ] && [ -n "$DK_DATA" ] &&
-		awk -v a="$DK_RUN/" -v b="$DK_DATA/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/self/mounts |
-		sort -r | while read -r m; do umount -l "$m" || true; done
-	rm -rf "$DK_RUN" "$W/docker" || true
+	bench_dockerd_start "$W" "$cg"
 }
 
 DK_BUILDS=() DK_SAVES=() DK_OTHERS=() DK_ENGINE=() DK_COLD='' DK_COLD_SAVE='' DK_COLD_ENGINE=
@@ -595,7 +541,7 @@ BUSY1=$(cpu_busy)
 times >"$W/log/times"
 OWN_CPU=$(sed -E 's/([0-9]+)m([0-9.]+)s/\1 \2/g' "$W/log/times" |
 	awk -v e="$(engine_cpu)" '{ for (i = 1; i < NF; i += 2) t += $i * 60 + $(i + 1) } END { printf "%.1f", t + e }')
-stop_dockerd
+bench_dockerd_stop
 
 # --- report ------------------------------------------------------------------------------------
 CASES="cold edit edit+verify verify verify-new unchanged checkout cache-to cache-from node-cold node-edit"

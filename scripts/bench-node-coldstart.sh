@@ -43,15 +43,8 @@ workloads=(
 	"all of the above + index.js|/var/task/index.js openai @langchain/core/prompts @langchain/core/messages langchain puppeteer-core pdf-parse @libsql/client js-tiktoken"
 )
 
-unpack() { # OUT.tar ROOT
-	local x="$work/x" m d
-	rm -rf "$x" "$2"; mkdir -p "$x" "$2"
-	tar -xf "$1" -C "$x"
-	d=$(jq -r '.manifests[0].digest' "$x/index.json"); m="$x/blobs/sha256/${d#sha256:}"
-	for d in $(jq -r '.layers[].digest' "$m"); do tar -xzf "$x/blobs/sha256/${d#sha256:}" -C "$2"; done
-	jq -r '.layers[-1].size' "$m" >"$2.gz"
-	rm -rf "$x"
-}
+. "$repo/scripts/lib-bench.sh"
+unpack() { bench_unpack "$1" "$2" "$work/x"; } # OUT.tar ROOT
 
 for v in none cache; do
 	case $v in

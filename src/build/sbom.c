@@ -10,9 +10,11 @@
 
 #include "common/alloc.h"
 #include "common/fs.h"
+#include "common/jsonw.h"
 #include "common/str.h"
 #include "common/version.h"
 #include "image/oci.h"
+#include "prune/pkgid.h"
 #include "registry/ref.h"
 
 /* Metadata and package.json files larger than this are not read (none is near it). */
@@ -232,40 +234,6 @@ static int cmp_file(const void *a, const void *b)
 	return c ? c : (x->tree > y->tree) - (x->tree < y->tree);
 }
 
-/* The Python metadata file of a distribution: "<dir>.dist-info/METADATA",
- * "<dir>.egg-info/PKG-INFO", or a distutils "<name>.egg-info" file. */
-static int python_meta(const struct lm_entry *e)
-{
-	const char *b = strrchr(e->path, '/');
-	b = b ? b + 1 : e->path;
-	if (e->type != LM_F_REG)
-		return 0;
-	if (strcmp(b, "METADATA") == 0 && b - e->path > 11 && strncmp(b - 11, ".dist-info/", 11) == 0)
-		return 1;
-	if (strcmp(b, "PKG-INFO") == 0 && b - e->path > 10 && strncmp(b - 10, ".egg-info/", 10) == 0)
-		return 1;
-	return lm_str_endswith(b, ".egg-info");
-}
-
-/* "node_modules/NAME/package.json" or "node_modules/@scope/NAME/package.json" at its end. */
-static int npm_meta(const struct lm_entry *e)
-{
-	const char *p = e->path, *nm = NULL;
-	if (e->type != LM_F_REG || !lm_str_endswith(p, "/package.json"))
-		return 0;
-	for (const char *s = strstr(p, "node_modules/"); s; s = strstr(s + 1, "node_modules/"))
-		if (s == p || s[-1] == '/')
-			nm = s + strlen("node_modules/");
-	if (!nm)
-		return 0;
-	{
-		const char *slash = strchr(nm, '/');
-		if (*nm == '@' && slash)
-			slash = strchr(slash + 1, '/');
-		return slash && strcmp(slash, "/package.json") == 0;
-	}
-}
-
 static int read_pkg(const struct lm_entry *e, int npm, struct pkg *out, struct lm_err *err)
 {
 	char *buf = NULL;
@@ -319,17 +287,12 @@ static void pkg_release(struct pkg *p)
 }
 
 /* A purl component: percent-encodes what is not unreserved. */
-static char *purl_enc(const char *s, int lower_dash)
+static char *purl_enc(const char *s)
 {
 	size_t n = strlen(s);
 	char *out = lm_xcalloc(3 * n + 1, 1), *o = out;
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (lower_dash) {
-			c = (unsigned char)tolower(c);
-			if (c == '_' || c == '.')
-				c = '-';
-		}
 		if (isalnum(c) || strchr("-._~", c))
 			*o++ = (char)c;
 		else
@@ -340,39 +303,36 @@ static char *purl_enc(const char *s, int lower_dash)
 
 static char *purl(const struct pkg *p)
 {
-	char *ver = purl_enc(p->version, 0), *out;
+	char *ver = purl_enc(p->version), *out;
 	if (p->npm) {
 		const char *slash = p->name[0] == '@' ? strchr(p->name, '/') : NULL;
 		if (slash) {
 			char *scope = lm_xstrndup(p->name, (size_t)(slash - p->name));
-			char *es = purl_enc(scope, 0), *en = purl_enc(slash + 1, 0);
+			char *es = purl_enc(scope), *en = purl_enc(slash + 1);
 			out = lm_asprintf("pkg:npm/%s/%s@%s", es, en, ver);
 			free(scope);
 			free(es);
 			free(en);
 		} else {
-			char *en = purl_enc(p->name, 0);
+			char *en = purl_enc(p->name);
 			out = lm_asprintf("pkg:npm/%s@%s", en, ver);
 			free(en);
 		}
 	} else {
-		char *en = purl_enc(p->name, 1);
-		/* PEP 503 names: runs of "-" are one */
-		for (char *q = en; *q; q++)
-			while (q[0] == '-' && q[1] == '-')
-				memmove(q, q + 1, strlen(q));
+		char *norm = pkgid_pep503(p->name, strlen(p->name)), *en = purl_enc(norm);
 		out = lm_asprintf("pkg:pypi/%s@%s", en, ver);
 		free(en);
+		free(norm);
 	}
 	free(ver);
 	return out;
 }
 
-/* A JSON string of text from packages: they need not be UTF-8. */
-static json_t *jstr(const char *s)
+/* key: string. Text from packages need not be UTF-8; JSON text must be. */
+static void kv(struct jsonw *w, const char *key, const char *s)
 {
-	json_t *j = json_string(s);
-	return j ? j : json_string("NOASSERTION (not UTF-8)");
+	jsonw_key(w, key);
+	jsonw_string(w, s, "NOASSERTION (not UTF-8)");
 }
 
 /* The base's purl (purl-spec's oci type): "pkg:oci/python@sha256%3A<hex>?repository_url=
@@ -390,7 +350,7 @@ static char *oci_purl(const struct sbom_input *in)
 		return NULL;
 	}
 	name = strrchr(r.repo, '/') ? strrchr(r.repo, '/') + 1 : r.repo;
-	tag = r.tag ? purl_enc(r.tag, 0) : NULL;
+	tag = r.tag ? purl_enc(r.tag) : NULL;
 	out = lm_asprintf("pkg:oci/%s@sha256%%3A%s?repository_url=%s/%s%s%s", name, digest_hex(in->base_digest), r.host,
 			  r.repo, tag ? "&tag=" : "", tag ? tag : "");
 	free(tag);
@@ -398,40 +358,63 @@ static char *oci_purl(const struct sbom_input *in)
 	return out;
 }
 
-static json_t *checksum(const char *digest)
+static void checksum(struct jsonw *w, const char *digest)
 {
-	json_t *a = json_array(), *c = json_object();
-	json_object_set_new(c, "algorithm", json_string("SHA256"));
-	json_object_set_new(c, "checksumValue", json_string(digest_hex(digest)));
-	json_array_append_new(a, c);
-	return a;
+	jsonw_key(w, "checksums");
+	jsonw_array(w);
+	jsonw_object(w);
+	kv(w, "algorithm", "SHA256");
+	kv(w, "checksumValue", digest_hex(digest));
+	jsonw_end(w);
+	jsonw_end(w);
 }
 
-static void relate(json_t *rels, const char *a, const char *type, const char *b)
+static void purl_ref(struct jsonw *w, const char *locator)
 {
-	json_t *r = json_object();
-	json_object_set_new(r, "spdxElementId", json_string(a));
-	json_object_set_new(r, "relationshipType", json_string(type));
-	json_object_set_new(r, "relatedSpdxElement", json_string(b));
-	json_array_append_new(rels, r);
+	jsonw_key(w, "externalRefs");
+	jsonw_array(w);
+	jsonw_object(w);
+	kv(w, "referenceCategory", "PACKAGE-MANAGER");
+	kv(w, "referenceType", "purl");
+	kv(w, "referenceLocator", locator);
+	jsonw_end(w);
+	jsonw_end(w);
+}
+
+static void relate(struct jsonw *w, const char *a, const char *type, const char *b)
+{
+	jsonw_object(w);
+	kv(w, "spdxElementId", a);
+	kv(w, "relationshipType", type);
+	kv(w, "relatedSpdxElement", b);
+	jsonw_end(w);
+}
+
+/* The image's files: the regular files of the trees, in path order, a path two layers
+ * hold once (the later layer's is the one in the image). */
+static int is_shadowed(const struct file *fv, size_t nf, size_t i)
+{
+	return i + 1 < nf && strcmp(fv[i].e->path, fv[i + 1].e->path) == 0;
 }
 
 int sbom_spdx_json(const struct sbom_input *in, char **out, size_t *outlen, struct lm_err *err)
 {
 	struct pkg *pk = NULL;
 	struct file *fv = NULL;
+	char (*dg)[LM_DIGEST_LEN] = NULL;
 	size_t npk = 0, cappk = 0, nf = 0, capf = 0;
-	json_t *doc = json_object(), *ci = json_object(), *creators = json_array();
-	json_t *pkgs = json_array(), *files = json_array(), *rels = json_array(), *p;
-	char created[32], *s, *ref, *baseloc = NULL;
+	struct jsonw w;
+	char created[32], *s, *baseloc = NULL;
 	int ret = -1;
 
+	jsonw_init(&w, 1);
 	/* what the trees hold */
 	for (size_t t = 0; t < in->ntrees; t++) {
 		const struct lm_tree *tr = &in->trees[t];
 		for (size_t i = 0; i < tr->n; i++) {
 			const struct lm_entry *e = &tr->v[i];
-			int py = python_meta(e), npm = !py && npm_meta(e);
+			int py = e->type == LM_F_REG && pkgid_python_metadata(e->path);
+			int npm = !py && e->type == LM_F_REG && pkgid_npm_manifest(e->path);
 			if (py || npm) {
 				struct pkg one;
 				int r = read_pkg(e, npm, &one, err);
@@ -456,150 +439,157 @@ int sbom_spdx_json(const struct sbom_input *in, char **out, size_t *outlen, stru
 		qsort(pk, npk, sizeof(*pk), cmp_pkg);
 	if (nf)
 		qsort(fv, nf, sizeof(*fv), cmp_file);
+	/* every file's digest before a byte is written: an unreadable file fails the document */
+	dg = lm_xcalloc(nf ? nf : 1, sizeof(*dg));
+	for (size_t i = 0; i < nf; i++) {
+		const struct lm_entry *e = fv[i].e;
+		uint64_t sz;
+		if (is_shadowed(fv, nf, i))
+			continue;
+		if (e->digest[0]) {
+			snprintf(dg[i], sizeof(dg[i]), "%s", e->digest);
+		} else if (!e->src || digest_file(e->src, dg[i], &sz, err) < 0) {
+			if (!e->src)
+				lm_err_set(err, LM_E_INTERNAL, "no content for '/%s'", e->path);
+			lm_err_wrap(err, "'/%s'", e->path);
+			goto out;
+		}
+	}
 
-	json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3"));
-	json_object_set_new(doc, "dataLicense", json_string("CC0-1.0"));
-	json_object_set_new(doc, "SPDXID", json_string("SPDXRef-DOCUMENT"));
-	json_object_set_new(doc, "name", jstr(in->name));
+	jsonw_object(&w);
+	kv(&w, "spdxVersion", "SPDX-2.3");
+	kv(&w, "dataLicense", "CC0-1.0");
+	kv(&w, "SPDXID", "SPDXRef-DOCUMENT");
+	kv(&w, "name", in->name);
 	{
-		char *e = purl_enc(in->name, 0);
+		char *e = purl_enc(in->name);
 		s = lm_asprintf("https://lamina.invalid/spdx/%s/%s", digest_hex(in->image_digest), e);
 		free(e);
 	}
-	json_object_set_new(doc, "documentNamespace", json_string(s));
+	kv(&w, "documentNamespace", s);
 	free(s);
-	json_array_append_new(creators, json_string("Tool: lamina-" LM_VERSION));
-	json_object_set_new(ci, "created", json_string(oci_time_rfc3339(in->epoch, created, sizeof(created))));
-	json_object_set_new(ci, "creators", creators);
-	json_object_set_new(doc, "creationInfo", ci);
+	jsonw_key(&w, "creationInfo");
+	jsonw_object(&w);
+	kv(&w, "created", oci_time_rfc3339(in->epoch, created, sizeof(created)));
+	jsonw_key(&w, "creators");
+	jsonw_array(&w);
+	jsonw_string(&w, "Tool: lamina-" LM_VERSION, "?");
+	jsonw_end(&w);
+	jsonw_end(&w);
 
 	/* the image and its base */
-	p = json_object();
-	json_object_set_new(p, "SPDXID", json_string("SPDXRef-Image"));
-	json_object_set_new(p, "name", jstr(in->name));
-	json_object_set_new(p, "versionInfo", json_string(in->image_digest));
-	json_object_set_new(p, "downloadLocation", json_string("NOASSERTION"));
-	json_object_set_new(p, "filesAnalyzed", json_false());
-	json_object_set_new(p, "checksums", checksum(in->image_digest));
-	json_object_set_new(p, "primaryPackagePurpose", json_string("CONTAINER"));
-	json_object_set_new(p, "comment", json_string("the image lamina built: its manifest digest; the files listed are "
-						      "those of its app layers (the base's layers are the base image's)"));
-	json_array_append_new(pkgs, p);
-	p = json_object();
-	json_object_set_new(p, "SPDXID", json_string("SPDXRef-Base"));
-	json_object_set_new(p, "name", jstr(in->base_ref));
-	json_object_set_new(p, "versionInfo", json_string(in->base_digest));
+	jsonw_key(&w, "packages");
+	jsonw_array(&w);
+	jsonw_object(&w);
+	kv(&w, "SPDXID", "SPDXRef-Image");
+	kv(&w, "name", in->name);
+	kv(&w, "versionInfo", in->image_digest);
+	kv(&w, "downloadLocation", "NOASSERTION");
+	jsonw_key(&w, "filesAnalyzed");
+	jsonw_bool(&w, 0);
+	checksum(&w, in->image_digest);
+	kv(&w, "primaryPackagePurpose", "CONTAINER");
+	kv(&w, "comment", "the image lamina built: its manifest digest; the files listed are those of its app layers "
+			  "(the base's layers are the base image's)");
+	jsonw_end(&w);
+	jsonw_object(&w);
+	kv(&w, "SPDXID", "SPDXRef-Base");
+	kv(&w, "name", in->base_ref);
+	kv(&w, "versionInfo", in->base_digest);
 	/* a registry reference is where it can be had; a local archive is not */
-	json_object_set_new(p, "downloadLocation", json_string("NOASSERTION"));
+	kv(&w, "downloadLocation", "NOASSERTION");
 	if (!strstr(in->base_ref, "archive:") && strncmp(in->base_ref, "oci:", 4) != 0 && (baseloc = oci_purl(in))) {
-		json_t *refs = json_array(), *r = json_object();
-		json_object_set_new(r, "referenceCategory", json_string("PACKAGE-MANAGER"));
-		json_object_set_new(r, "referenceType", json_string("purl"));
-		json_object_set_new(r, "referenceLocator", jstr(baseloc));
-		json_array_append_new(refs, r);
-		json_object_set_new(p, "externalRefs", refs);
+		purl_ref(&w, baseloc);
 		free(baseloc);
 	}
-	json_object_set_new(p, "filesAnalyzed", json_false());
-	json_object_set_new(p, "checksums", checksum(in->base_digest));
-	json_object_set_new(p, "primaryPackagePurpose", json_string("CONTAINER"));
-	json_object_set_new(p, "comment", json_string("the base image, by reference and manifest digest; its layers are "
-						      "passed through unchanged, first and in order"));
-	json_array_append_new(pkgs, p);
-	relate(rels, "SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image");
-	relate(rels, "SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base");
+	jsonw_key(&w, "filesAnalyzed");
+	jsonw_bool(&w, 0);
+	checksum(&w, in->base_digest);
+	kv(&w, "primaryPackagePurpose", "CONTAINER");
+	kv(&w, "comment", "the base image, by reference and manifest digest; its layers are passed through unchanged, "
+			  "first and in order");
+	jsonw_end(&w);
 
 	for (size_t i = 0; i < npk; i++) {
 		char id[64], *loc = purl(&pk[i]), *c;
-		json_t *refs = json_array(), *r = json_object();
 		snprintf(id, sizeof(id), "SPDXRef-%s-%zu", pk[i].npm ? "npm" : "Python", i + 1);
-		p = json_object();
-		json_object_set_new(p, "SPDXID", json_string(id));
-		json_object_set_new(p, "name", jstr(pk[i].name));
-		json_object_set_new(p, "versionInfo", jstr(pk[i].version));
-		json_object_set_new(p, "downloadLocation", json_string("NOASSERTION"));
-		json_object_set_new(p, "filesAnalyzed", json_false());
-		json_object_set_new(p, "licenseConcluded", json_string("NOASSERTION"));
-		json_object_set_new(p, "licenseDeclared", jstr(pk[i].license));
+		jsonw_object(&w);
+		kv(&w, "SPDXID", id);
+		kv(&w, "name", pk[i].name);
+		kv(&w, "versionInfo", pk[i].version);
+		kv(&w, "downloadLocation", "NOASSERTION");
+		jsonw_key(&w, "filesAnalyzed");
+		jsonw_bool(&w, 0);
+		kv(&w, "licenseConcluded", "NOASSERTION");
+		kv(&w, "licenseDeclared", pk[i].license);
 		if (pk[i].license_text)
-			json_object_set_new(p, "licenseComments", jstr(pk[i].license_text));
-		json_object_set_new(p, "copyrightText", json_string("NOASSERTION"));
-		json_object_set_new(p, "primaryPackagePurpose", json_string("LIBRARY"));
-		json_object_set_new(r, "referenceCategory", json_string("PACKAGE-MANAGER"));
-		json_object_set_new(r, "referenceType", json_string("purl"));
-		json_object_set_new(r, "referenceLocator", jstr(loc));
-		json_array_append_new(refs, r);
-		json_object_set_new(p, "externalRefs", refs);
-		json_object_set_new(p, "sourceInfo", json_string(pk[i].npm ? "npm package.json" : "Python core metadata"));
+			kv(&w, "licenseComments", pk[i].license_text);
+		kv(&w, "copyrightText", "NOASSERTION");
+		kv(&w, "primaryPackagePurpose", "LIBRARY");
+		purl_ref(&w, loc);
+		kv(&w, "sourceInfo", pk[i].npm ? "npm package.json" : "Python core metadata");
 		c = pk[i].removed ? lm_asprintf("from /%s (layer '%s'); removed from the image by prune rules: not in the "
 						"image",
 						pk[i].meta, pk[i].layer ? pk[i].layer : "")
 				  : lm_asprintf("from /%s (layer '%s')", pk[i].meta, pk[i].layer ? pk[i].layer : "");
-		json_object_set_new(p, "comment", jstr(c));
+		kv(&w, "comment", c);
 		free(c);
-		json_array_append_new(pkgs, p);
-		if (!pk[i].removed)
-			relate(rels, "SPDXRef-Image", "CONTAINS", id);
+		jsonw_end(&w);
 		free(loc);
 	}
-	json_object_set_new(doc, "packages", pkgs);
-	pkgs = NULL;
+	jsonw_end(&w);
 
+	jsonw_key(&w, "files");
+	jsonw_array(&w);
 	for (size_t i = 0; i < nf; i++) {
-		const struct lm_entry *e = fv[i].e;
-		char id[64], dg[LM_DIGEST_LEN], *name;
-		json_t *f;
-		if (i + 1 < nf && strcmp(e->path, fv[i + 1].e->path) == 0)
-			continue; /* a later layer's file of the same path is the one in the image */
-		if (e->digest[0]) {
-			snprintf(dg, sizeof(dg), "%s", e->digest);
-		} else {
-			uint64_t sz;
-			if (!e->src || digest_file(e->src, dg, &sz, err) < 0) {
-				if (!e->src)
-					lm_err_set(err, LM_E_INTERNAL, "no content for '/%s'", e->path);
-				lm_err_wrap(err, "'/%s'", e->path);
-				goto out;
-			}
-		}
+		char id[64], *name;
+		if (is_shadowed(fv, nf, i))
+			continue;
 		snprintf(id, sizeof(id), "SPDXRef-File-%zu", i + 1);
-		f = json_object();
-		name = lm_asprintf("./%s", e->path);
-		json_object_set_new(f, "SPDXID", json_string(id));
-		json_object_set_new(f, "fileName", jstr(name));
-		json_object_set_new(f, "checksums", checksum(dg));
+		name = lm_asprintf("./%s", fv[i].e->path);
+		jsonw_object(&w);
+		kv(&w, "SPDXID", id);
+		kv(&w, "fileName", name);
+		checksum(&w, dg[i]);
 		if (in->layer_names) {
 			char *c = lm_asprintf("layer '%s'", in->layer_names[fv[i].tree]);
-			json_object_set_new(f, "comment", jstr(c));
+			kv(&w, "comment", c);
 			free(c);
 		}
+		jsonw_end(&w);
 		free(name);
-		json_array_append_new(files, f);
-		relate(rels, "SPDXRef-Image", "CONTAINS", id);
 	}
-	json_object_set_new(doc, "files", files);
-	files = NULL;
-	json_object_set_new(doc, "relationships", rels);
-	rels = NULL;
+	jsonw_end(&w);
 
-	s = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	if (!s) {
-		lm_err_set(err, LM_E_INTERNAL, "SPDX document: JSON output failed");
-		goto out;
+	jsonw_key(&w, "relationships");
+	jsonw_array(&w);
+	relate(&w, "SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image");
+	relate(&w, "SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base");
+	for (size_t i = 0; i < npk; i++) {
+		char id[64];
+		if (pk[i].removed)
+			continue;
+		snprintf(id, sizeof(id), "SPDXRef-%s-%zu", pk[i].npm ? "npm" : "Python", i + 1);
+		relate(&w, "SPDXRef-Image", "CONTAINS", id);
 	}
-	ref = lm_asprintf("%s\n", s);
-	free(s);
-	*out = ref;
-	*outlen = strlen(ref);
+	for (size_t i = 0; i < nf; i++) {
+		char id[64];
+		if (is_shadowed(fv, nf, i))
+			continue;
+		snprintf(id, sizeof(id), "SPDXRef-File-%zu", i + 1);
+		relate(&w, "SPDXRef-Image", "CONTAINS", id);
+	}
+	jsonw_end(&w);
+	jsonw_end(&w);
+	buf_append(&w.out, "\n", 1);
+	*out = jsonw_take(&w, outlen);
 	ret = 0;
 out:
 	for (size_t i = 0; i < npk; i++)
 		pkg_release(&pk[i]);
 	free(pk);
 	free(fv);
-	json_decref(pkgs);
-	json_decref(files);
-	json_decref(rels);
-	json_decref(doc);
+	free(dg);
+	jsonw_release(&w);
 	return ret;
 }

@@ -16,6 +16,7 @@
 #include "common/fs.h"
 #include "common/str.h"
 #include "prune/jsscan.h"
+#include "prune/pkgid.h"
 
 /* --- struct prune_base ------------------------------------------------------------- */
 
@@ -112,52 +113,6 @@ const struct prune_base_file *prune_base_find(const struct prune_base *b, const 
 
 /* --- pure helpers ------------------------------------------------------------------ */
 
-static char *norm_name(const char *s, size_t n)
-{
-	char *out = lm_xcalloc(n + 1, 1);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '-' || s[i] == '_' || s[i] == '.') {
-			if (k && out[k - 1] != '-')
-				out[k++] = '-';
-			continue;
-		}
-		out[k++] = (char)tolower((unsigned char)s[i]);
-	}
-	out[k] = '\0';
-	return out;
-}
-
-int prune_dist_split(const char *dirname, char **name, char **version)
-{
-	const char *dash = strchr(dirname, '-'), *end, *vend;
-	if (lm_str_endswith(dirname, ".dist-info"))
-		end = dirname + strlen(dirname) - strlen(".dist-info");
-	else if (lm_str_endswith(dirname, ".egg-info"))
-		end = dirname + strlen(dirname) - strlen(".egg-info");
-	else
-		return -1;
-	if (!dash || dash >= end || dash == dirname)
-		return -1;
-	vend = memchr(dash + 1, '-', (size_t)(end - dash - 1)); /* "-py3.11" */
-	if (!vend)
-		vend = end;
-	if (vend == dash + 1)
-		return -1;
-	*name = norm_name(dirname, (size_t)(dash - dirname));
-	*version = lm_xstrndup(dash + 1, (size_t)(vend - dash - 1));
-	return 0;
-}
-
-char *prune_npm_version(const char *text, size_t len)
-{
-	json_t *j = json_loadb(text, len, 0, NULL);
-	json_t *v = j ? json_object_get(j, "version") : NULL;
-	char *out = json_is_string(v) ? lm_xstrdup(json_string_value(v)) : NULL;
-	json_decref(j);
-	return out;
-}
-
 /* --- the run ------------------------------------------------------------------------ */
 
 /* A distribution the base ships: its import root (site-packages) and metadata dir. */
@@ -202,7 +157,7 @@ static void base_dists(const struct prune_base *b, struct bdists *out)
 			continue;
 		}
 		root = lm_xstrndup(dir, (size_t)(start - dir));
-		if (!prune_is_pyroot_name(root) || prune_dist_split(start + 1, &name, &version) < 0) {
+		if (!prune_is_pyroot_name(root) || pkgid_dist_split(start + 1, &name, &version) < 0) {
 			free(root);
 			free(dir);
 			continue;
@@ -381,7 +336,7 @@ static void python_dists(struct run *r, const struct bdists *bd, unsigned char *
 		rel = prune_rel(r, d);
 		b = prune_base_name(rel);
 		/* right in an import root (or the layer root) */
-		if ((size_t)(b - rel) != r->pyroot[d] || prune_dist_split(b, &name, &version) < 0)
+		if ((size_t)(b - rel) != r->pyroot[d] || pkgid_dist_split(b, &name, &version) < 0)
 			continue;
 		for (size_t k = 0; k < bd->n; k++)
 			if (strcmp(bd->v[k].name, name) == 0) {
@@ -604,18 +559,18 @@ static void node_packages(struct run *r, unsigned char *memb)
 		if (!r->in_root[i] || e->generated || e->type != LM_F_REG || !e->src)
 			continue;
 		rel = prune_rel(r, i);
-		if (!lm_str_startswith(rel, "node_modules/") || !(pkg = prune_npm_package(rel)))
+		if (!lm_str_startswith(rel, "node_modules/") || !(pkg = pkgid_npm_package(rel)))
 			continue;
 		want = lm_asprintf("node_modules/%s/package.json", pkg);
 		if (strcmp(rel, want) == 0 && lm_read_file(e->src, (size_t)1 << 20, &buf, &len, &err) == 0)
-			version = prune_npm_version(buf, len);
+			version = pkgid_npm_version(buf, len);
 		lm_err_release(&err);
 		free(buf);
 		free(want);
 		for (size_t k = 0; version && k < r->base->nnode_path; k++) {
 			char *bp = lm_asprintf("%s/%s/package.json", r->base->node_path[k], pkg);
 			const struct prune_base_file *bf = prune_base_find(r->base, bp);
-			char *bv = bf && bf->text ? prune_npm_version(bf->text, strlen(bf->text)) : NULL;
+			char *bv = bf && bf->text ? pkgid_npm_version(bf->text, strlen(bf->text)) : NULL;
 			char *broot = lm_asprintf("%s/%s", r->base->node_path[k], pkg);
 			const struct lm_entry *dir;
 			char *drel = lm_asprintf("%.*snode_modules/%s", (int)r->rootlen, r->rootlen ? e->path : "", pkg);

@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/fs.h"
 #include "common/str.h"
+#include "prune/pkgid.h"
 
 struct pkgmap {
 	char **k, **v;
@@ -37,14 +38,6 @@ static const char *pkgmap_get(const struct pkgmap *m, const char *k)
 		if (strcmp(m->k[i], k) == 0)
 			return m->v[i];
 	return NULL;
-}
-
-char *prune_dist_name(const char *dirname)
-{
-	const char *dash = strchr(dirname, '-');
-	const char *dot = strrchr(dirname, '.');
-	size_t n = dash ? (size_t)(dash - dirname) : (size_t)(dot - dirname);
-	return lm_xstrndup(dirname, n);
 }
 
 char *prune_record_path(char *line)
@@ -89,7 +82,7 @@ static void read_metadata(struct run *r, struct pkgs *pk)
 			free(dir);
 			continue;
 		}
-		dist = prune_dist_name(prune_base_name(dir));
+		dist = pkgid_dist_name(prune_base_name(dir));
 		if (lm_read_file(e->src, (size_t)16 << 20, &buf, &len, &err) == 0) {
 			for (char *line = strtok(buf, "\r\n"); line; line = strtok(NULL, "\r\n")) {
 				if (record) {
@@ -125,20 +118,6 @@ static int cmp_rec(const void *a, const void *b)
 	return strcmp(((const struct recidx *)a)->path, ((const struct recidx *)b)->path);
 }
 
-char *prune_npm_package(const char *rel)
-{
-	const char *nm = NULL, *end;
-	for (const char *s = strstr(rel, "node_modules/"); s; s = strstr(s + 1, "node_modules/"))
-		if (s == rel || s[-1] == '/')
-			nm = s + strlen("node_modules/");
-	if (!nm || !*nm)
-		return NULL;
-	end = strchr(nm, '/');
-	if (*nm == '@' && end)
-		end = strchr(end + 1, '/');
-	return end ? lm_xstrndup(nm, (size_t)(end - nm)) : lm_xstrdup(nm);
-}
-
 char *prune_module_stem(const char *first)
 {
 	const char *slash = strchr(first, '/');
@@ -156,7 +135,7 @@ static char *package_of(const struct run *r, const struct pkgs *pk, const struct
 {
 	const char *rel = prune_rel(r, i);
 	const char *nm;
-	char *stem, *out = prune_npm_package(rel);
+	char *stem, *out = pkgid_npm_package(rel);
 	struct recidx key;
 	const struct recidx *hit;
 	if (out)
@@ -168,7 +147,7 @@ static char *package_of(const struct run *r, const struct pkgs *pk, const struct
 		return lm_xstrdup(hit->dist);
 	stem = prune_module_stem(rel + r->pyroot[i]);
 	if (lm_str_endswith(stem, ".dist-info") || lm_str_endswith(stem, ".egg-info")) {
-		out = prune_dist_name(stem);
+		out = pkgid_dist_name(stem);
 		free(stem);
 		return out;
 	}

@@ -143,13 +143,6 @@ void prune_account(struct run *r, struct layer_rep *l, int before);
  * r->notes each one whose version differs (it shadows the base's). Needs parents and
  * import roots (prune_classify's first pass). */
 void prune_dedupe_mark(struct run *r);
-/* Splits a metadata directory's name: "python_dateutil-2.8.2.egg-info" -> name
- * "python-dateutil" (normalised as PEP 503 does: lowercase, runs of "-_." are one "-"),
- * version "2.8.2" ("boto3-1.26.27-py3.11.egg-info": "1.26.27"). 0, or -1 when it has no
- * version. Caller frees both. Pure. */
-int prune_dist_split(const char *dirname, char **name, char **version);
-/* The "version" string of a package.json's text, NULL when none. Caller frees. Pure. */
-char *prune_npm_version(const char *text, size_t len);
 
 /* --- actions (actions.c) ----------------------------------------------------------- */
 
@@ -177,11 +170,6 @@ int prune_match_any_within(const char *list, const char *rel, int is_dir);
 char *prune_rule_label(const char *preset, const struct prune_rule *pr);
 /* Adds module m and every package above it ("a.b.c": "a", "a.b", "a.b.c") to s. */
 void prune_import_prefixes(const char *m, struct lm_strset *s);
-/* The distribution of a metadata directory: "boto3-1.26.27.dist-info" -> "boto3". Caller frees. */
-char *prune_dist_name(const char *dirname);
-/* The innermost Node package of rel ("node_modules/@scope/name", "node_modules/name"), or
- * NULL when rel is in none. Caller frees. */
-char *prune_npm_package(const char *rel);
 /* The path field of a RECORD line (CSV, quoted or not), cut in place; NULL for an empty
  * one or one with "..". */
 char *prune_record_path(char *line);

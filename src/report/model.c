@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "common/str.h"
+#include "prune/pkgid.h"
 #include "zip/sizereport.h"
 
 void report_init(struct report *r)
@@ -331,25 +332,21 @@ char *report_pkg_of(const char *path, const char **eco)
 {
 	static const char *const roots[] = { "site-packages/", "dist-packages/", NULL };
 	const char *p = NULL, *q, *slash;
+	char *npm;
 	*eco = "";
 	while (*path == '/')
 		path++;
-	/* npm: the folder after the last node_modules/ */
-	for (q = path; (q = strstr(q, "node_modules/")); q += 13)
-		if (q == path || q[-1] == '/')
-			p = q + 13;
-	if (p) {
-		slash = strchr(p, '/');
-		if (!slash)
-			return NULL; /* node_modules/.package-lock.json and the like */
-		*eco = "npm";
-		if (*p == '@') {
-			const char *s2 = strchr(slash + 1, '/');
-			return s2 ? lm_xstrndup(p, (size_t)(s2 - p)) : NULL;
+	/* npm: the package folder below the last node_modules/ (pkgid), of a file inside it */
+	if ((npm = pkgid_npm_package(path))) {
+		size_t n = strlen(npm), pl = strlen(path);
+		/* the folder itself, with no file below it: path ends "node_modules/<npm>" */
+		int folder = pl >= n + 13 && strncmp(path + pl - n - 13, "node_modules/", 13) == 0;
+		if (*npm == '.' || (*npm == '@' && !strchr(npm, '/')) || folder) {
+			free(npm);
+			return NULL; /* node_modules/.bin/, node_modules/.package-lock.json and the like */
 		}
-		if (*p == '.')
-			return NULL; /* node_modules/.bin/ */
-		return lm_xstrndup(p, (size_t)(slash - p));
+		*eco = "npm";
+		return npm;
 	}
 	for (size_t i = 0; roots[i]; i++)
 		for (q = path; (q = strstr(q, roots[i])); q += strlen(roots[i]))

@@ -31,28 +31,7 @@ cp -al "$seed/node_modules" "$T/seed/" 2>/dev/null || cp -r "$seed/node_modules"
 # esbuild where a project has it: node_modules/.bin/esbuild (the first place lamina looks)
 ln -s "$ESBUILD" "$T/seed/node_modules/.bin/esbuild" 2>/dev/null ||
 	{ mkdir -p "$T/seed/node_modules/.bin" && ln -sf "$ESBUILD" "$T/seed/node_modules/.bin/esbuild"; }
-cat >"$T/seed/index.js" <<'JS'
-const ytdl = require('@distube/ytdl-core');
-const ffmpegInstaller = require('@ffmpeg-installer/ffmpeg');
-const ffmpeg = require('fluent-ffmpeg');
-const FormData = require('form-data');
-const { GoogleAuth, OAuth2Client } = require('google-auth-library');
-const fs = require('fs');
-ffmpeg.setFfmpegPath(ffmpegInstaller.path);
-exports.handler = async (event) => {
-  const fd = new FormData();
-  fd.append('name', String(event.name));
-  const client = new OAuth2Client('id', 'secret', 'https://example.com/cb');
-  return {
-    ytdl: ytdl.getVideoID('https://youtu.be/dQw4w9WgXcQ'),
-    ffmpeg: fs.statSync(ffmpegInstaller.path).size > 1000000,
-    fluent: typeof ffmpeg().input,
-    multipart: fd.getHeaders()['content-type'].split(';')[0],
-    auth: client.generateAuthUrl({ scope: 'openid' }).startsWith('https://accounts.google.com/'),
-    google: typeof new GoogleAuth().getClient,
-  };
-};
-JS
+cp "$REPO/tests/fixtures/node-apps/seed-index.js" "$T/seed/index.js"
 cat >"$T/seed.json" <<JSON
 { "base": "oci-archive:$NODE",
   "layers": [ { "name": "app", "from": "seed",

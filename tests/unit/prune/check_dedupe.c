@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prune/pkgid.h"
 #include "prune/prune_internal.h"
 #include "image/tree.h"
 #include "unit.h"
@@ -30,7 +31,7 @@ START_TEST(test_dist_split)
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char *n = NULL, *v = NULL;
-		int r = prune_dist_split(t[i].dir, &n, &v);
+		int r = pkgid_dist_split(t[i].dir, &n, &v);
 		if (!t[i].name) {
 			ck_assert_msg(r < 0, "%s", t[i].dir);
 			continue;
@@ -47,12 +48,12 @@ END_TEST
 START_TEST(test_npm_version)
 {
 	const char *j = "{\"name\":\"a\",\"version\":\"3.750.0\"}";
-	char *v = prune_npm_version(j, strlen(j));
+	char *v = pkgid_npm_version(j, strlen(j));
 	ck_assert_str_eq(v, "3.750.0");
 	free(v);
-	ck_assert_ptr_null(prune_npm_version("{\"name\":\"a\"}", 12));
-	ck_assert_ptr_null(prune_npm_version("{\"version\":1}", 13));
-	ck_assert_ptr_null(prune_npm_version("not json", 8));
+	ck_assert_ptr_null(pkgid_npm_version("{\"name\":\"a\"}", 12));
+	ck_assert_ptr_null(pkgid_npm_version("{\"version\":1}", 13));
+	ck_assert_ptr_null(pkgid_npm_version("not json", 8));
 }
 END_TEST
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "prune/pkgid.h"
 #include "prune/prune_internal.h"
 #include "unit.h"
 
@@ -138,12 +139,12 @@ START_TEST(test_package_names)
 		{ "bin", "bin" },
 	};
 	for (size_t i = 0; i < sizeof(dist) / sizeof(dist[0]); i++) {
-		char *d = prune_dist_name(dist[i].in);
+		char *d = pkgid_dist_name(dist[i].in);
 		ck_assert_str_eq(d, dist[i].want);
 		free(d);
 	}
 	for (size_t i = 0; i < sizeof(npm) / sizeof(npm[0]); i++) {
-		char *p = prune_npm_package(npm[i].in);
+		char *p = pkgid_npm_package(npm[i].in);
 		if (npm[i].want)
 			ck_assert_msg(p && strcmp(p, npm[i].want) == 0, "'%s': '%s'", npm[i].in, p ? p : "(null)");
 		else
