@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "common/alloc.h"
-#include "common/cleanup.h"
+#include "common/child.h"
 #include "common/fs.h"
 #include "common/str.h"
 #include "common/strset.h"
@@ -678,62 +678,36 @@ static int can_exec(const char *f)
 	return stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, X_OK) == 0;
 }
 
+struct esbuild_args {
+	char **argv;
+	const char *cwd;
+};
+
+/* In the child: stdin from /dev/null, stdout to stderr (esbuild's messages are the
+ * user's to read), then esbuild. */
+static void esbuild_child(void *ctx, int efd)
+{
+	const struct esbuild_args *a = ctx;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (chdir(a->cwd) < 0)
+		lm_child_fail(efd, "run '%s': chdir '%s'", a->argv[0], a->cwd);
+	if (fd < 0 || dup2(fd, 0) < 0 || dup2(2, 1) < 0)
+		lm_child_fail(efd, "run '%s': standard streams", a->argv[0]);
+	execve(a->argv[0], a->argv, environ);
+	lm_child_fail(efd, "run '%s'", a->argv[0]);
+}
+
 static int run_esbuild(char **argv, const char *cwd, int *status, struct lm_err *err)
 {
-	int efd[2] = { -1, -1 }, ret = -1, wst = 0, cerr = 0;
-	pid_t pid;
-	if (pipe2(efd, O_CLOEXEC) < 0)
-		return lm_err_sys(err, "pipe");
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		lm_cleanup_child();
-		if (chdir(cwd) < 0 || fd < 0 || dup2(fd, 0) < 0 || dup2(2, 1) < 0) {
-			cerr = errno;
-		} else {
-			execve(argv[0], argv, environ);
-			cerr = errno;
-		}
-		if (write(efd[1], &cerr, sizeof(cerr)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	if (pid > 0)
-		lm_cleanup_add_pid(pid); /* a signal kills it too */
-	if (pid < 0) {
-		lm_err_sys(err, "fork");
-		goto out;
-	}
-	close(efd[1]);
-	efd[1] = -1;
-	{
-		ssize_t r;
-		while ((r = read(efd[0], &cerr, sizeof(cerr))) < 0 && errno == EINTR)
-			;
-		if (r != (ssize_t)sizeof(cerr))
-			cerr = 0;
-	}
-	while (waitpid(pid, &wst, 0) < 0)
-		if (errno != EINTR) {
-			lm_cleanup_forget_pid(pid);
-			lm_err_sys(err, "waitpid");
-			goto out;
-		}
-	lm_cleanup_forget_pid(pid);
-	if (cerr) {
-		errno = cerr;
-		lm_err_sys(err, "run '%s'", argv[0]);
-		goto out;
-	}
-	*status = wst;
-	ret = 0;
-out:
-	if (efd[0] >= 0)
-		close(efd[0]);
-	if (efd[1] >= 0)
-		close(efd[1]);
-	return ret;
+	struct esbuild_args a = { argv, cwd };
+	struct lm_child ch;
+	char msg[600];
+	int got;
+	if (lm_child_spawn(&ch, esbuild_child, &a, err) < 0 || (got = lm_child_wait(&ch, msg, sizeof(msg), status, err)) < 0)
+		return -1;
+	if (got)
+		return lm_err_set(err, LM_E_IO, "%s", msg);
+	return 0;
 }
 
 /* The relative path from directory a to directory b (both absolute, canonical), with a

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "common/alloc.h"
+#include "common/child.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/str.h"
@@ -100,24 +101,6 @@ static int ns_error(struct lm_err *err, int errnum)
 	free(max);
 	free(aa);
 	return -1;
-}
-
-/* In the sandbox: report a setup failure through the pipe and exit. */
-static void child_fail(int fd, const char *fmt, ...) LM_PRINTF(2, 3);
-static void child_fail(int fd, const char *fmt, ...)
-{
-	char buf[512];
-	int e = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(e));
-	(void)!write(fd, buf, strlen(buf));
-	_exit(126);
 }
 
 static int write_proc(const char *path, const char *s)
@@ -230,55 +213,55 @@ static void sandbox_init(const struct sandbox_spec *s, const struct child_paths 
 	int nullfd;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		child_fail(efd, "make mounts private");
+		lm_child_fail(efd, "make mounts private");
 	if (mount("overlay", p->mnt, "overlay", MS_RDONLY | MS_NODEV, p->opts) < 0)
-		child_fail(efd, "mount a read-only overlay of the image's root filesystem on '%s' (is overlayfs "
+		lm_child_fail(efd, "mount a read-only overlay of the image's root filesystem on '%s' (is overlayfs "
 				"available?)", p->mnt);
 	/* this PID namespace's own /proc, never the host's */
 	if (mount("proc", p->proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		child_fail(efd, "mount a /proc of the sandbox's own");
+		lm_child_fail(efd, "mount a /proc of the sandbox's own");
 	if (mount("tmpfs", p->tmp, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
-		child_fail(efd, "mount /tmp");
+		lm_child_fail(efd, "mount /tmp");
 	if (mount("tmpfs", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
-		child_fail(efd, "mount /dev");
+		lm_child_fail(efd, "mount /dev");
 	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
 		int fd = open(p->devs[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 		if (fd < 0)
-			child_fail(efd, "create %s", p->devs[i]);
+			lm_child_fail(efd, "create %s", p->devs[i]);
 		close(fd);
 		if (mount(p->hostdevs[i], p->devs[i], NULL, MS_BIND, NULL) < 0)
-			child_fail(efd, "bind %s", p->hostdevs[i]);
+			lm_child_fail(efd, "bind %s", p->hostdevs[i]);
 	}
 	if (mount(NULL, p->dev, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
-		child_fail(efd, "make /dev read-only");
+		lm_child_fail(efd, "make /dev read-only");
 	if (s->io && mount(s->io, p->io, NULL, MS_BIND, NULL) < 0)
-		child_fail(efd, "bind '%s' at %s", s->io, SANDBOX_IO);
+		lm_child_fail(efd, "bind '%s' at %s", s->io, SANDBOX_IO);
 	if (s->io && mount(NULL, p->io, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) < 0)
-		child_fail(efd, "remount %s", SANDBOX_IO);
+		lm_child_fail(efd, "remount %s", SANDBOX_IO);
 	/* the overlay becomes / and the host's tree is detached: nothing of it stays reachable */
 	if (chdir(p->mnt) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
 	    chdir("/") < 0)
-		child_fail(efd, "pivot_root into '%s'", p->mnt);
+		lm_child_fail(efd, "pivot_root into '%s'", p->mnt);
 	if (s->workdir && chdir(s->workdir) < 0)
 		(void)!chdir("/");
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nullfd < 0 || dup2(nullfd, 0) < 0)
-		child_fail(efd, "stdin");
+		lm_child_fail(efd, "stdin");
 	if (s->stdout_fd >= 0 && dup2(s->stdout_fd, 1) < 0)
-		child_fail(efd, "dup2");
+		lm_child_fail(efd, "dup2");
 	if (s->stderr_fd >= 0 && dup2(s->stderr_fd, 2) < 0)
-		child_fail(efd, "dup2");
+		lm_child_fail(efd, "dup2");
 	/* no descriptor of lamina's but 0, 1 and 2 survives the exec (efd reports until then) */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 65536; fd++)
 			if (fd != efd)
 				close(fd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(efd, "no_new_privs");
+		lm_child_fail(efd, "no_new_privs");
 	if (drop_caps() < 0)
-		child_fail(efd, "drop capabilities");
+		lm_child_fail(efd, "drop capabilities");
 	if (load_seccomp() < 0)
-		child_fail(efd, "seccomp filter");
+		lm_child_fail(efd, "seccomp filter");
 	execve(s->argv[0], s->argv, s->env);
 	dprintf(2, "lamina sandbox: exec '%s' in the image: %s\n", s->argv[0], strerror(errno));
 	_exit(127);
@@ -287,8 +270,16 @@ static void sandbox_init(const struct sandbox_spec *s, const struct child_paths 
 /* The first child: enters the new namespaces (as root too: a user namespace that maps
  * only its own uid, as bubblewrap does), then forks PID 1 of the new PID namespace and
  * hands on its exit status. */
-static void child(const struct sandbox_spec *s, const struct child_paths *p, int efd)
+struct child_args {
+	const struct sandbox_spec *s;
+	const struct child_paths *p;
+};
+
+static void child(void *ctx, int efd)
 {
+	const struct child_args *a = ctx;
+	const struct sandbox_spec *s = a->s;
+	const struct child_paths *p = a->p;
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	char *map;
@@ -296,25 +287,24 @@ static void child(const struct sandbox_spec *s, const struct child_paths *p, int
 	pid_t pid;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	lm_cleanup_child();
 	if (unshare(NS_FLAGS) < 0) {
 		/* the parent explains it (sandbox_ns_message) */
 		dprintf(efd, "%s%d", UNSHARE_FAILED, errno);
 		_exit(126);
 	}
 	if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
-		child_fail(efd, "write /proc/self/setgroups");
+		lm_child_fail(efd, "write /proc/self/setgroups");
 	map = sandbox_id_map((unsigned)uid);
 	if (write_proc("/proc/self/uid_map", map) < 0)
-		child_fail(efd, "write /proc/self/uid_map");
+		lm_child_fail(efd, "write /proc/self/uid_map");
 	free(map);
 	map = sandbox_id_map((unsigned)gid);
 	if (write_proc("/proc/self/gid_map", map) < 0)
-		child_fail(efd, "write /proc/self/gid_map");
+		lm_child_fail(efd, "write /proc/self/gid_map");
 	free(map);
 	pid = fork();
 	if (pid < 0)
-		child_fail(efd, "fork");
+		lm_child_fail(efd, "fork");
 	if (pid == 0)
 		sandbox_init(s, p, efd);
 	close(efd);
@@ -335,9 +325,9 @@ int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
 	struct child_paths p = { 0 };
 	char *skel = lm_path_join(s->scratch, "skel");
 	static const char *const skel_dirs[] = { "proc", "dev", "tmp", SANDBOX_IO + 1 };
-	int efd[2] = { -1, -1 };
-	int ret = -1, wst;
-	pid_t pid;
+	struct lm_child ch;
+	char msg[600];
+	int ret = -1, wst = 0, got;
 
 	for (size_t i = 0; i < sizeof(skel_dirs) / sizeof(skel_dirs[0]); i++) {
 		char *d = lm_path_join(skel, skel_dirs[i]);
@@ -362,42 +352,13 @@ int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
 		p.devs[i] = lm_asprintf("%s/%s", p.dev, dev_nodes[i]);
 		p.hostdevs[i] = lm_asprintf("/dev/%s", dev_nodes[i]);
 	}
-	if (pipe2(efd, O_CLOEXEC) < 0) {
-		lm_err_sys(err, "pipe");
-		goto out;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		lm_err_sys(err, "fork");
-		goto out;
-	}
-	if (pid == 0)
-		child(s, &p, efd[1]);
-	lm_cleanup_add_pid(pid);
-	close(efd[1]);
-	efd[1] = -1;
-
-	char msg[600];
-	size_t got = 0;
-	for (;;) {
-		ssize_t r = read(efd[0], msg + got, sizeof(msg) - 1 - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (got == sizeof(msg) - 1)
-			break;
-	}
-	msg[got] = '\0';
-	while (waitpid(pid, &wst, 0) < 0) {
-		if (errno != EINTR) {
-			lm_err_sys(err, "waitpid");
+	{
+		struct child_args ca = { s, &p };
+		if (lm_child_spawn(&ch, child, &ca, err) < 0)
 			goto out;
-		}
 	}
-	lm_cleanup_forget_pid(pid);
+	if ((got = lm_child_wait(&ch, msg, sizeof(msg), &wst, err)) < 0)
+		goto out;
 	if (got && lm_str_startswith(msg, UNSHARE_FAILED)) {
 		ns_error(err, atoi(msg + strlen(UNSHARE_FAILED)));
 		goto out;
@@ -417,10 +378,6 @@ int sandbox_run(const struct sandbox_spec *s, int *status, struct lm_err *err)
 	*status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
 	ret = 0;
 out:
-	if (efd[0] >= 0)
-		close(efd[0]);
-	if (efd[1] >= 0)
-		close(efd[1]);
 	if (p.mnt)
 		rmdir(p.mnt);
 	free(p.mnt);
