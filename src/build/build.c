@@ -179,6 +179,23 @@ out:
 	return ret;
 }
 
+/* After the push: the SBOM as a referrer of the pushed manifest. The image is pushed, so
+ * a registry that refuses the artifact costs a warning, not the build. */
+static void attach_sbom(const struct build_request *r, struct cache *c, struct build_result *res, const char *path,
+			struct build_notes *notes)
+{
+	struct oci_descriptor subj;
+	struct reg_opts noreg = { 0 };
+	struct lm_err e2 = LM_ERR_INIT;
+	registry_subject(&res->img, c, res->pushed, &subj);
+	if (registry_attach(r->push, c, r->reg ? r->reg : &noreg, &subj, SBOM_SPDX_MEDIA_TYPE, path, &res->sbom_how,
+			    res->sbom_attached, &e2) < 0) {
+		build_notes_add(notes, "warning: SBOM not attached to '%s' (the image is pushed): %s", r->push, e2.msg);
+		res->sbom_attached[0] = '\0';
+	}
+	lm_err_release(&e2);
+}
+
 /* Fills res->full from the finished build: the image read back from the cache, prune's
  * effect over the trees (which still point at their files), the zip's figures (from
  * res->report) and verify's import times. */
@@ -285,7 +302,7 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	struct layer_result *lres = NULL;
 	struct prune_report *rep = NULL;
 	struct prune_base pb;
-	char *workdir = NULL, *sbom_tmp = NULL;
+	char *workdir = NULL, *sbom_tmp = NULL, *push_sbom = NULL;
 	int sbom_fd = -1;
 	char(*keys)[LM_DIGEST_LEN] = NULL;
 	unsigned char *todo = NULL;
@@ -524,8 +541,9 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 	}
 	/* outputs */
 	lap(&res->stats, &t0, STAGE_OUTPUTS);
-	if (r->sbom) {
-		/* made and written first, committed with the archive: neither exists without the other */
+	if (r->sbom || (r->push && r->push_sbom)) {
+		/* made and written first, committed with the archive: neither exists without the
+		 * other; with only a push, written in the work directory for the push */
 		const char **names = lm_xcalloc(m->nlayers + 1, sizeof(*names));
 		/* the archive's file name, not its path: the same image written elsewhere is the same */
 		const char *aname = r->archive ? (strrchr(r->archive, '/') ? strrchr(r->archive, '/') + 1 : r->archive)
@@ -549,20 +567,28 @@ int build_run(const struct build_request *r, const struct lm_opts *o, build_note
 			lm_err_wrap(err, "SBOM");
 			goto out;
 		}
-		if ((fd = lm_tmpfile_beside(r->sbom, &sbom_tmp, err)) < 0) {
-			if (r->archive)
-				lm_err_wrap(err, "SBOM beside '%s'", r->archive);
-			free(doc);
-			goto out;
-		}
-		if (fchmod(fd, 0644) < 0 || lm_write_all(fd, doc, len) < 0) { /* as the archive: not 0600 */
-			lm_err_sys(err, "write '%s'", sbom_tmp);
-			free(doc);
-			close(fd);
-			goto out;
+		if (r->sbom) {
+			if ((fd = lm_tmpfile_beside(r->sbom, &sbom_tmp, err)) < 0) {
+				if (r->archive)
+					lm_err_wrap(err, "SBOM beside '%s'", r->archive);
+				free(doc);
+				goto out;
+			}
+			if (fchmod(fd, 0644) < 0 || lm_write_all(fd, doc, len) < 0) { /* as the archive: not 0600 */
+				lm_err_sys(err, "write '%s'", sbom_tmp);
+				free(doc);
+				close(fd);
+				goto out;
+			}
+			sbom_fd = fd;
+		} else {
+			push_sbom = lm_path_join(workdir, "image.spdx.json");
+			if (lm_write_file_atomic(push_sbom, doc, len, err) < 0) {
+				free(doc);
+				goto out;
+			}
 		}
 		free(doc);
-		sbom_fd = fd;
 	}
 outputs:
 	if (r->archive && ociarchive_write(&res->img, tag, o->epoch, c, r->archive, err) < 0)
@@ -610,6 +636,8 @@ outputs:
 			lm_err_wrap(err, "push '%s'", r->push);
 			goto out;
 		}
+		if (r->push_sbom && (r->sbom || push_sbom))
+			attach_sbom(r, c, res, r->sbom ? r->sbom : push_sbom, &notes);
 	}
 	if (r->cache_to && !r->no_cache) {
 		struct lm_err e2 = LM_ERR_INIT;
@@ -645,6 +673,7 @@ out:
 		close(sbom_fd);
 	lm_tmpfile_discard(sbom_tmp);
 	free(sbom_tmp);
+	free(push_sbom);
 	lm_rm_rf_quiet(workdir);
 	for (size_t i = 0; have_trees && i < m->nlayers; i++)
 		tree_release(&trees[i]);

@@ -50,6 +50,9 @@ struct build_request {
 				renamed with the archive), or NULL */
 	const char *tag;     /* name in the archive; NULL = m->tag */
 	const char *push;    /* push the image to this reference, or NULL */
+	int push_sbom;       /* with push: attach the SBOM (the file at sbom, or one made for the
+				push) to the pushed image as an OCI 1.1 referrer; a failure to
+				attach is a warning: the image is pushed */
 	const struct build_zip *zip; /* write (or measure) a zip, or NULL */
 	int report;                  /* fill result->report with the image's (and the zip's) sizes */
 	int full_report;             /* fill result->full (report/model.h): bytes per layer, package and
@@ -76,6 +79,8 @@ struct build_result {
 	int64_t base_size;            /* their compressed bytes */
 	struct verify_outcome verify; /* the handler's result (when verify called it), runtime, imports loaded */
 	char pushed[LM_DIGEST_LEN];   /* the digest the registry has when pushed, else "" */
+	char sbom_attached[LM_DIGEST_LEN]; /* the SBOM artifact's manifest digest when attached, else "" */
+	enum reg_attach_how sbom_how;      /* and how the registry lists it */
 	struct size_report report;    /* when asked */
 	struct report full;           /* when asked (full_report), finished */
 	struct build_stats stats;     /* what the stages did and what the caches saved */

@@ -35,7 +35,10 @@ static const char usage[] =
 	"                          reference and digest, the Python distributions and npm\n"
 	"                          packages of the app layers (those prune removed noted),\n"
 	"                          every app file's SHA-256; created at SOURCE_DATE_EPOCH, so\n"
-	"                          reproducible. Never put into the image (docs/sbom.md)\n"
+	"                          reproducible. Never put into the image (docs/sbom.md);\n"
+	"                          with --push, attached to the pushed image as an OCI 1.1\n"
+	"                          referrer artifact (as 'lamina push --sbom'; a registry\n"
+	"                          that refuses it gets a warning, the push stands)\n"
 	"  -t, --tag NAME[:TAG]    image name recorded in the archive (overrides \"tag\"); a\n"
 	"                          Docker reference: lowercase path components ([a-z0-9]\n"
 	"                          joined by . _ __ or -), an optional HOST[:PORT]/, a tag of\n"
@@ -191,6 +194,7 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 	}
 	if (r.archive && sbom)
 		r.sbom = sbom_path = sbom_path_for(r.archive);
+	r.push_sbom = sbom;
 	if (buildcli_finish(&b, argv[optind], o, &r, err) < 0)
 		goto out;
 	if (cli_build(&r, o, &res, err) < 0)
@@ -200,6 +204,8 @@ int cmd_build(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		fprintf(stderr, "  sbom    %s (SPDX 2.3)\n", r.sbom);
 	if (r.push && !o->quiet)
 		fprintf(stderr, "pushed %s@%s\n", r.push, res.pushed);
+	if (r.push && res.sbom_attached[0] && !o->quiet)
+		fprintf(stderr, "sbom attached as %s (%s)\n", res.sbom_attached, registry_attach_how_name(res.sbom_how));
 	printf("%s\n", res.img.manifest_digest);
 	if (r.report && rfile) {
 		if (report_write_file(&res.full, rfmt, rfile, err) < 0)

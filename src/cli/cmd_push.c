@@ -77,27 +77,6 @@ static int parse(int argc, char **argv, struct regcli *rc, const char **sbom, st
 	return regcli_check(rc, err);
 }
 
-/* The pushed manifest as a descriptor: its bytes are in the cache under that digest when
- * pushed as stored; otherwise push serialised the parsed manifest. */
-static void subject_of(const struct lm_image *img, struct cache *c, const char *digest, struct oci_descriptor *d)
-{
-	char *raw = NULL;
-	size_t len = 0;
-	struct lm_err e2 = LM_ERR_INIT;
-	memset(d, 0, sizeof(*d));
-	snprintf(d->digest, sizeof(d->digest), "%s", digest);
-	d->media_type = img->manifest.media_type ? img->manifest.media_type : (char *)OCI_MT_MANIFEST;
-	if (cache_has(c, digest, -1) && cache_read_blob(c, digest, OCI_JSON_MAX, &raw, &len, &e2) == 0) {
-		d->size = (int64_t)len;
-	} else {
-		char *s = oci_manifest_serialize(&img->manifest, &len);
-		d->size = (int64_t)len;
-		free(s);
-	}
-	free(raw);
-	lm_err_release(&e2);
-}
-
 int cmd_push(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 {
 	struct regcli rc;
@@ -142,15 +121,12 @@ int cmd_push(int argc, char **argv, struct lm_opts *o, struct lm_err *err)
 		struct lm_err e2 = LM_ERR_INIT;
 		enum reg_attach_how how = 0;
 		char ad[LM_DIGEST_LEN];
-		subject_of(&img, c, digest, &subj);
+		registry_subject(&img, c, digest, &subj);
 		if (registry_attach(argv[optind + 1], c, &ro, &subj, SBOM_SPDX_MEDIA_TYPE, sbom, &how, ad, &e2) < 0)
 			fprintf(stderr, "lamina: push: warning: SBOM '%s' not attached (the image is pushed): %s\n", sbom,
 				e2.msg);
 		else if (!o->quiet)
-			fprintf(stderr, "sbom %s attached as %s (%s)\n", sbom, ad,
-				how == REG_ATTACH_REFERRERS ? "referrers API"
-				: how == REG_ATTACH_TAG	    ? "referrers tag schema: no referrers API"
-							    : "artifact manifest with its subject");
+			fprintf(stderr, "sbom %s attached as %s (%s)\n", sbom, ad, registry_attach_how_name(how));
 		lm_err_release(&e2);
 	}
 	printf("%s@%s\n", argv[optind + 1], digest);

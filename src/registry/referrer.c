@@ -137,6 +137,32 @@ out:
 	return ret;
 }
 
+const char *registry_attach_how_name(enum reg_attach_how how)
+{
+	return how == REG_ATTACH_REFERRERS ? "referrers API"
+	       : how == REG_ATTACH_TAG	   ? "referrers tag schema: no referrers API"
+					   : "artifact manifest with its subject";
+}
+
+void registry_subject(const struct lm_image *img, struct cache *c, const char *digest, struct oci_descriptor *d)
+{
+	char *raw = NULL;
+	size_t len = 0;
+	struct lm_err e2 = LM_ERR_INIT;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->digest, sizeof(d->digest), "%s", digest);
+	d->media_type = img->manifest.media_type ? img->manifest.media_type : (char *)OCI_MT_MANIFEST;
+	if (cache_has(c, digest, -1) && cache_read_blob(c, digest, OCI_JSON_MAX, &raw, &len, &e2) == 0) {
+		d->size = (int64_t)len;
+	} else {
+		char *s = oci_manifest_serialize(&img->manifest, &len);
+		d->size = (int64_t)len;
+		free(s);
+	}
+	free(raw);
+	lm_err_release(&e2);
+}
+
 int registry_attach(const char *ref, struct cache *c, const struct reg_opts *ro, const struct oci_descriptor *subject,
 		    const char *artifact_type, const char *path, enum reg_attach_how *how,
 		    char digest_out[LM_DIGEST_LEN], struct lm_err *err)

@@ -28,6 +28,11 @@ int registry_pull(const char *ref, const struct reg_opts *ro, struct cache *c, s
 int registry_push(const struct lm_image *img, struct cache *c, const char *ref, const struct reg_opts *ro,
 		  char digest_out[LM_DIGEST_LEN], struct lm_err *err);
 
+/* The descriptor of a pushed manifest (digest from registry_push), the subject of an
+ * artifact attached to it: its bytes are in the cache under that digest when pushed as
+ * stored; otherwise push serialised the parsed manifest, and so does this. */
+void registry_subject(const struct lm_image *img, struct cache *c, const char *digest, struct oci_descriptor *d);
+
 /* How an artifact was attached to an image (registry_attach). */
 enum reg_attach_how {
 	REG_ATTACH_REFERRERS = 1, /* the registry lists it in its referrers API (OCI 1.1) */
@@ -35,6 +40,9 @@ enum reg_attach_how {
 				     OCI 1.1 referrers tag schema, for clients of older registries) */
 	REG_ATTACH_MANIFEST,      /* only the artifact manifest, with its subject, is there */
 };
+
+/* How, in words, for people: "referrers API", "referrers tag schema: no referrers API"... */
+const char *registry_attach_how_name(enum reg_attach_how how);
 
 /* Pure: the artifact manifest (OCI 1.1: artifactType, an empty config, one layer: the
  * blob blob_digest/blob_size of media type artifact_type titled title, subject) as

@@ -4,7 +4,8 @@
 # importlib.metadata (Python) and npm ls (Node) find in the built image's rootfs, its file
 # checksums those of the rootfs's files; --sbom none writes none; lamina push --sbom
 # attaches it as a referrer (Debian's registry 2.8 has no referrers API: the tag schema),
-# and a registry that refuses it never fails the image push.
+# and a registry that refuses it never fails the image push; build --push attaches the
+# very document -o writes (and with --sbom none, nothing).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-registry.sh"
 command -v umoci >/dev/null || skip "missing tool: umoci"
@@ -187,4 +188,23 @@ assert_contains "$T/err" "warning: SBOM .* not attached \(the image is pushed\)"
 assert_eq "$(cat "$T/out")" "$REG/fn/sbom2:v1@$(cat "$T/py/digest")" "pushed digest with a refused SBOM"
 skopeo inspect --tls-verify=false --raw "docker://$REG/fn/sbom2:v1" | sha256sum | cut -c1-64 >"$T/back"
 assert_eq "sha256:$(cat "$T/back")" "$(cat "$T/py/digest")" "image read back"
+
+# --- build --push: the SBOM attached as by push --sbom, the very document -o writes --------------
+run_lamina build "$T/py/lamina.json" --push "$REG/fn/built:v1" || { cat "$T/err" >&2; fail "build --push"; }
+assert_eq "$(cat "$T/out")" "$(cat "$T/py/digest")" "build --push: the same image"
+assert_contains "$T/err" "^sbom attached as sha256:[0-9a-f]{64} \(referrers"
+art=$(sed -n 's/^sbom attached as \(sha256:[0-9a-f]*\) .*/\1/p' "$T/err")
+curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/fn/built/manifests/$art" \
+	>"$T/art2.json" || fail "build --push: no artifact manifest"
+assert_eq "$(jq -r .subject.digest "$T/art2.json")" "$(cat "$T/py/digest")" "build --push: the subject"
+curl -sf "http://$REG/v2/fn/built/blobs/$(jq -r '.layers[0].digest' "$T/art2.json")" | cmp - "$S" ||
+	fail "build --push: the artifact is not the SBOM that -o writes"
+# --sbom none: nothing attached
+run_lamina build "$T/py/lamina.json" --push "$REG/fn/built:v2" --sbom none || fail "build --push --sbom none"
+assert_not_contains "$T/err" "sbom attached"
+# a registry that refuses it: a warning, the push stands
+"$LAMINA" -q push "$T/node/out.tar" "$REG/fn/built3:sha256-$hex" >/dev/null || fail "push an image at the tag (built3)"
+run_lamina build "$T/py/lamina.json" --push "$REG/fn/built3:v1" || { cat "$T/err" >&2; fail "build --push, refused SBOM"; }
+assert_contains "$T/err" "warning: SBOM not attached to '$REG/fn/built3:v1' \(the image is pushed\)"
+assert_eq "$(cat "$T/out")" "$(cat "$T/py/digest")" "build --push with a refused SBOM: the image"
 echo "ok"
