@@ -11,7 +11,7 @@ build_pkgs=(gcc make pkg-config libarchive-dev libcurl4-openssl-dev libjansson-d
 # HTML report (tests/e2e/report.sh).
 test_pkgs=(docker.io docker-registry skopeo umoci buildah apache2-utils python3 jq binutils pigz curl
 	openssl file zip unzip clang libclang-rt-14-dev chromium
-	python3-yaml python3-jsonschema xxd tmux man-db bash-completion)
+	python3-yaml python3-jsonschema xxd tmux man-db bash-completion zsh)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then

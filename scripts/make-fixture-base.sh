@@ -14,7 +14,8 @@
 #              lib/python3.11; lib/python3.11/site-packages holds the AWS SDK as in the real
 #              image: boto3, botocore, s3transfer, jmespath, urllib3, dateutil, six from
 #              Debian's python3-* packages, with their .egg-info metadata; plus requests,
-#              certifi, charset-normalizer, idna, chardet, which Debian's botocore imports).
+#              certifi, charset-normalizer, idna, chardet, which Debian's botocore imports);
+#              bytecode (__pycache__) for all of lib/python3.11, as CPython and pip install it.
 #   3 runtime: /lambda-entrypoint.sh, /var/runtime/{bootstrap,bootstrap.py}, /var/task/,
 #              /usr/local/bin/aws-lambda-rie (tests/fixtures/rie/rie.c, built statically),
 #              whiteout etc/.wh.fixture-removed, opaque var/lang/share/fixture-opaque/.wh..wh..opq
@@ -178,6 +179,16 @@ assert md.version("boto3") == boto3.__version__, md.version("boto3")
 boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
 print("ok")') || die "python does not run in the fixture root"
 [ "$got" = ok ] || die "python check printed: $got"
+# Bytecode, as the real image ships it (CPython's make install compiles the standard
+# library, pip the packages it installs): every .py under /var/lang/lib/python3.11,
+# compiled by the image's own python against the mtime the layer's tar gives every file (0),
+# so the .pyc files are valid in the image. Copied back into layer 2.
+find "$check/var/lang/lib/python3.11" -name '*.py' -exec touch -h -d @0 {} +
+env -i PATH=/var/lang/bin:/usr/bin:/bin "$chroot" "$check" /var/lang/bin/python3 -m compileall -q \
+	-x '/(test|tests|idlelib|lib2to3/tests)/' /var/lang/lib/python3.11 >/dev/null 2>"$work/compileall.log" ||
+	{ tail -25 "$work/compileall.log" >&2; die "compileall failed in the fixture root"; }
+(cd "$check/var/lang/lib/python3.11" && find . -type d -name __pycache__ -print0) |
+	while IFS= read -r -d '' d; do cp -a "$check/var/lang/lib/python3.11/$d" "$py/$d"; done
 # Every ELF in the image resolves its libraries inside the image.
 missing=$(find "$check" -type f \( -name '*.so*' -o -perm -0100 \) -print0 |
 	while IFS= read -r -d '' f; do

@@ -12,7 +12,8 @@
 #    bases; no overwrite without --force;
 #  - make install into a DESTDIR: man -l renders every page, and each page holds the
 #    command's options (from --help); bash completion loads and completes; zsh's too
-#    when zsh is installed;
+#    (tests/tools/zsh-completion.zsh: commands, options, values, files; scripts/deps.sh
+#    installs zsh);
 #  - progress in an 80-column tmux: a pull through a throttling proxy shows one status
 #    line per blob, every screen row starts with "pull: " (nothing wrapped, nothing left
 #    of an erased line), and the final screen has one line per blob with a short digest
@@ -230,6 +231,9 @@ PATH="$T/dest/usr/bin:$PATH" bash -c '
 if command -v zsh >/dev/null; then
 	zsh -fc "fpath=($T/dest/usr/share/zsh/site-functions \$fpath); autoload -Uz compinit && compinit -u && (( \${+_comps[lamina]} ))" ||
 		fail "zsh completion does not load"
+	# what it offers: commands, options from the binary's help, values, files
+	out=$(zsh -f "$REPO/tests/tools/zsh-completion.zsh" "$T/dest/usr/share/zsh/site-functions" "$T/dest/usr/bin" 2>&1) ||
+		fail "$out"
 else
 	echo "note: zsh is not installed: its completion not loaded" >&2
 fi
