@@ -197,15 +197,15 @@ static void attach_sbom(const struct build_request *r, struct cache *c, struct b
 }
 
 /* Fills res->full from the finished build: the image read back from the cache, prune's
- * effect over the trees (which still point at their files), the zip's figures (from
- * res->report) and verify's import times. */
-static int full_report(const struct lm_manifest *m, const char *platform, const struct prune_base *pb,
-		       struct lm_tree *trees, const struct layer_result *lres, const struct prune_report *rep,
-		       struct cache *c, int verified, struct build_result *res, struct lm_err *err)
+ * effect over the trees (which still point at their files; each removed file's rule as
+ * prune recorded it in rep), the zip's figures (from res->report) and verify's import
+ * times. */
+static int full_report(const struct lm_manifest *m, struct lm_tree *trees, const struct layer_result *lres,
+		       const struct prune_report *rep, struct cache *c, int verified, struct build_result *res,
+		       struct lm_err *err)
 {
 	struct report *fr = &res->full;
 	struct report_prune_layer *pl = lm_xcalloc(m->nlayers + 1, sizeof(*pl));
-	struct prune_decision *d = lm_xcalloc(m->nlayers + 1, sizeof(*d));
 	int ret = -1;
 	fr->source = lm_xstrdup(m->path);
 	if (report_scan_image(fr, &res->img, c, 1, NULL, err) < 0) {
@@ -213,14 +213,8 @@ static int full_report(const struct lm_manifest *m, const char *platform, const 
 		goto out;
 	}
 	for (size_t i = 0; i < m->nlayers; i++) {
-		char *root = tree_norm_path(m->layers[i].to);
-		int dr = prune_decide(&m->prune, &m->layers[i].prune, &trees[i], root, platform, pb, NULL, &d[i], err);
-		free(root);
-		if (dr < 0)
-			goto out;
 		pl[i].name = m->layers[i].name;
 		pl[i].tree = &trees[i];
-		pl[i].d = &d[i];
 		pl[i].gz_after = (uint64_t)lres[i].desc.size;
 	}
 	if (report_add_prune(fr, pl, m->nlayers, rep, err) < 0) {
@@ -248,9 +242,6 @@ static int full_report(const struct lm_manifest *m, const char *platform, const 
 	report_finish(fr);
 	ret = 0;
 out:
-	for (size_t i = 0; i < m->nlayers; i++)
-		prune_decision_release(&d[i]);
-	free(d);
 	free(pl);
 	return ret;
 }
@@ -629,7 +620,7 @@ outputs:
 	}
 	if (r->report && !nobase && buildzip_image_sizes(&res->report, &base, m, lres, &res->img, c, err) < 0)
 		goto out;
-	if (r->full_report && full_report(m, platform, &pb, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
+	if (r->full_report && full_report(m, trees, lres, rep, c, v && !r->no_verify, res, err) < 0)
 		goto out;
 	if (r->push) {
 		if (registry_push(&res->img, c, r->push, r->reg, res->pushed, err) < 0) {

@@ -42,6 +42,10 @@ static void record(struct run *r, struct layer_rep *l)
 			if (e->type != LM_F_DIR) {
 				l->rules[r->cand[i]].files++;
 				l->rules[r->cand[i]].bytes += e->size;
+				lm_grow((void **)&l->removed, &l->capremoved, l->nremoved + 1, sizeof(*l->removed));
+				l->removed[l->nremoved].path = lm_xstrdup(e->path);
+				l->removed[l->nremoved].rule = (size_t)r->cand[i];
+				l->nremoved++;
 			}
 			if (!r->rules[r->cand[i]].guarded && !(r->rules[r->cand[i]].flags & PRUNE_R_DEDUPE_BASE) &&
 			    (lm_str_endswith(e->path, ".dist-info") || lm_str_endswith(e->path, ".egg-info") ||

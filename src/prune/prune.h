@@ -119,6 +119,10 @@ struct prune_rule_stat {
 	uint64_t files, bytes; /* removed; a rewrite rule: rewritten, and the bytes it saved */
 	int rewrite;
 };
+/* The label of the rule that removed the file at path (a tree entry's path) in the layer
+ * named layer, as the report names it; NULL when none did (or the report has no such
+ * layer). Borrowed from r. */
+const char *prune_report_rule_of(const struct prune_report *r, const char *layer, const char *path);
 /* How many layers the report has. */
 size_t prune_report_nlayers(const struct prune_report *r);
 /* Layer i (< prune_report_nlayers) and its rule k (< nrules). */

@@ -48,6 +48,14 @@ struct layer_rep {
 	size_t nkept, capkept;
 	char **warnings;
 	size_t nwarnings, capwarnings;
+	struct removed *removed; /* the files the rules removed, by path (the tree's order) */
+	size_t nremoved, capremoved;
+};
+
+/* A file a rule removed: its path in the tree and the index of the rule in rules. */
+struct removed {
+	char *path;
+	size_t rule;
 };
 
 struct prune_report {

@@ -28,6 +28,9 @@ void prune_layer_rep_release(struct layer_rep *l)
 	free(l->pkgs);
 	lm_strv_free(l->kept, l->nkept);
 	lm_strv_free(l->warnings, l->nwarnings);
+	for (size_t j = 0; j < l->nremoved; j++)
+		free(l->removed[j].path);
+	free(l->removed);
 }
 
 void prune_report_free(struct prune_report *r)
@@ -38,6 +41,24 @@ void prune_report_free(struct prune_report *r)
 		prune_layer_rep_release(&r->v[i]);
 	free(r->v);
 	free(r);
+}
+
+static int cmp_removed(const void *key, const void *el)
+{
+	return strcmp(key, ((const struct removed *)el)->path);
+}
+
+const char *prune_report_rule_of(const struct prune_report *r, const char *layer, const char *path)
+{
+	for (size_t i = 0; r && i < r->n; i++) {
+		const struct layer_rep *l = &r->v[i];
+		const struct removed *hit;
+		if (strcmp(l->name, layer) != 0)
+			continue;
+		hit = l->nremoved ? bsearch(path, l->removed, l->nremoved, sizeof(*l->removed), cmp_removed) : NULL;
+		return hit && hit->rule < l->nrules ? l->rules[hit->rule].name : NULL;
+	}
+	return NULL;
 }
 
 struct layer_rep *prune_report_add(struct prune_report *r)

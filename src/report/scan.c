@@ -468,13 +468,11 @@ int report_add_prune(struct report *r, const struct report_prune_layer *layers, 
 			free(pkg);
 			add_before(pd, e->size, zs, e->removed);
 			if (e->removed) {
+				/* the rule behind it, as prune recorded it when it removed it */
+				const char *label = prune_report_rule_of(rep, pl->name, e->path);
 				removed_z += zs;
-				if (pl->d && i < pl->d->n && pl->d->rule[i] >= 0 &&
-				    (size_t)pl->d->rule[i] < pl->d->nlabels) {
-					struct report_delta *rd = delta_get(&r->rules, &r->nrules, pl->name,
-									    pl->d->labels[pl->d->rule[i]]);
-					add_before(rd, e->size, zs, 1);
-				}
+				if (label)
+					add_before(delta_get(&r->rules, &r->nrules, pl->name, label), e->size, zs, 1);
 			}
 		}
 		ld->have[REPORT_GZ] = 1;

@@ -52,7 +52,6 @@ void report_tree_print(const struct report_entries *ents, unsigned depth, FILE *
 struct report_prune_layer {
 	const char *name;		/* the manifest layer's */
 	const struct lm_tree *tree;	/* as built: removed entries marked, generated ones added */
-	const struct prune_decision *d; /* prune_decide over tree (entries indexed like it), or NULL */
 	uint64_t gz_after;		/* the layer blob's bytes */
 };
 

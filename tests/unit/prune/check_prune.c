@@ -237,6 +237,7 @@ END_TEST
 START_TEST(test_python_safe_traps)
 {
 	static const char *const py[] = { "python-safe", NULL };
+	struct prune_report *rep;
 	struct fx f;
 	fx_init(&f);
 	/* boto3/docs and botocore/docs are code packages imported by code that stays */
@@ -267,7 +268,15 @@ START_TEST(test_python_safe_traps)
 	fx_file(&f, "pkg/__init__.pyi", "");
 	fx_file(&f, "pkg/__pycache__/__init__.cpython-311.pyc", "x");
 	fx_file(&f, "pkg/legacy.pyc", "sourceless");
-	apply(&f, py, NULL, NULL, NULL);
+	rep = prune_report_new();
+	apply(&f, py, NULL, NULL, rep);
+	/* the report names the rule behind each removed file (what lamina report shows) */
+	ck_assert_str_eq(prune_report_rule_of(rep, "deps", "var/task/pkg/tests/test_a.py"), "python-safe: tests/");
+	ck_assert_str_eq(prune_report_rule_of(rep, "deps", "var/task/pkg/__init__.pyi"), "python-safe: *.pyi");
+	ck_assert_ptr_null(prune_report_rule_of(rep, "deps", "var/task/pkg/LICENSE.md")); /* kept */
+	ck_assert_ptr_null(prune_report_rule_of(rep, "deps", "var/task/pkg/docs")); /* a directory */
+	ck_assert_ptr_null(prune_report_rule_of(rep, "app", "var/task/pkg/__init__.pyi")); /* no such layer */
+	prune_report_free(rep);
 	ck_assert(!removed(&f, "boto3/docs"));
 	ck_assert(!removed(&f, "boto3/docs/docstring.py"));
 	ck_assert(!removed(&f, "botocore/docs"));
