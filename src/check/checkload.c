@@ -19,6 +19,35 @@ static void add_entry(void *ctx, const struct layer_entry *e)
 	check_layer_add(ctx, e);
 }
 
+/* The layer before i in ci with the same digest and media type, or NULL: an image may
+ * name one blob several times (a repeated empty layer), and one reading of it serves all. */
+static const struct check_layer *same_layer(const struct check_image *ci, size_t i)
+{
+	const struct check_layer *l = &ci->layers[i];
+	for (size_t j = 0; j < i; j++) {
+		const struct check_layer *o = &ci->layers[j];
+		if (strcmp(o->digest, l->digest) == 0 &&
+		    strcmp(o->media_type ? o->media_type : "", l->media_type ? l->media_type : "") == 0)
+			return o;
+	}
+	return NULL;
+}
+
+/* l takes what o read (a deep copy). */
+static void copy_reading(struct check_layer *l, const struct check_layer *o)
+{
+	l->problem = o->problem ? lm_xstrdup(o->problem) : NULL;
+	memcpy(l->diff_id, o->diff_id, LM_DIGEST_LEN);
+	l->usize = o->usize;
+	l->v = lm_xcalloc(o->n + 1, sizeof(*l->v));
+	l->n = l->cap = o->n;
+	for (size_t k = 0; k < o->n; k++) {
+		l->v[k] = o->v[k];
+		l->v[k].path = lm_xstrdup(o->v[k].path);
+		l->v[k].link = o->v[k].link ? lm_xstrdup(o->v[k].link) : NULL;
+	}
+}
+
 int check_image_load(struct check_image *ci, const struct lm_image *img, struct cache *c,
 		     const unsigned char *docker_uncompressed, struct lm_err *err)
 {
@@ -32,11 +61,16 @@ int check_image_load(struct check_image *ci, const struct lm_image *img, struct 
 	for (size_t i = 0; i < ci->nlayers; i++) {
 		const struct oci_descriptor *d = &img->manifest.layers[i];
 		struct check_layer *l = &ci->layers[i];
+		const struct check_layer *o;
 		struct layer_check lc;
 		struct lm_err e2 = LM_ERR_INIT;
 		memcpy(l->digest, d->digest, LM_DIGEST_LEN);
 		l->media_type = d->media_type ? lm_xstrdup(d->media_type) : NULL;
 		l->docker_uncompressed = docker_uncompressed ? docker_uncompressed[i] : 0;
+		if ((o = same_layer(ci, i))) {
+			copy_reading(l, o);
+			continue;
+		}
 		if (layer_check_walk(c, d, &lc, add_entry, l, &e2) < 0) {
 			if (e2.code == LM_E_IO) {
 				lm_err_set(err, e2.code, "layer %zu %s: %s", i + 1, d->digest, e2.msg);

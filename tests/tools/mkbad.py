@@ -18,6 +18,7 @@ import os
 import sys
 import tarfile
 import zipfile
+import zlib
 
 EPOCH = 315532800
 
@@ -56,6 +57,43 @@ def gz(data):
 
 def sha(b):
     return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def zeros_layer(mib):
+    """A layer holding var/task/zeros.bin, mib MiB of zeros, made streaming (the tar is
+    never in memory; its gzip, of zeros, is about a thousandth of it): (blob, diff_id)."""
+    class Sink:
+        def __init__(self):
+            self.h, self.c, self.parts, self.pos = hashlib.sha256(), zlib.compressobj(9, zlib.DEFLATED, 31), [], 0
+
+        def write(self, b):
+            self.h.update(b)
+            self.parts.append(self.c.compress(b))
+            self.pos += len(b)
+            return len(b)
+
+        def tell(self):
+            return self.pos
+
+    class Zeros:
+        def __init__(self, n):
+            self.n = n
+
+        def read(self, k=-1):
+            k = self.n if k < 0 else min(k, self.n)
+            self.n -= k
+            return bytes(k)
+
+    s = Sink()
+    with tarfile.open(fileobj=s, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        tf.copybufsize = 1 << 20
+        for t, _ in [ti("var/", "dir", 0o755), ti("var/task/", "dir", 0o755)]:
+            tf.addfile(t)
+        t = ti("var/task/zeros.bin")[0]
+        t.size = mib << 20
+        tf.addfile(t, Zeros(t.size))
+    s.parts.append(s.c.flush())
+    return b"".join(s.parts), "sha256:" + s.h.hexdigest()
 
 
 def base_entries():
@@ -104,6 +142,11 @@ class Archive:
         """layers: list of entry lists. Returns the manifest descriptor."""
         descs, diff_ids = [], []
         for entries in layers:
+            if isinstance(entries, tuple):  # made already: (gzip blob, diff_id)
+                blob, diff_id = entries
+                descs.append({"mediaType": layer_mt, "digest": self.add(blob), "size": len(blob)})
+                diff_ids.append(diff_id)
+                continue
             raw = tar_bytes(entries)
             blob = gz(raw) if compress else raw
             descs.append({"mediaType": layer_mt, "digest": self.add(blob), "size": len(blob)})
@@ -226,6 +269,10 @@ def images(out):
         one(p, [e])
     case("entrypoint-noexec", "entrypoint", noexec)
     case("handler", "handler", lambda p: one(p, cmd=("missing.handler",)))
+    # more than 10 GiB uncompressed: one 1300 MiB layer of zeros, eight times (the same blob:
+    # made once, read once, its size counted for each place the manifest names it)
+    big = zeros_layer(1300)
+    case("size", "size", lambda p: one(p, [base_entries()] + [big] * 8))
     case("layer-count", "layer-count",
          lambda p: one(p, [base_entries()] + [[ti("tmp/", "dir", 0o1777)] for _ in range(128)]))
     return cases
